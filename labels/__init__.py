@@ -1,0 +1,1 @@
+"""Labelling: schema, thread parser, labelled sets, corpus import."""

@@ -1,0 +1,1 @@
+"""Serving: load an exported model dir, score comments, the HTTP API."""

@@ -1,0 +1,118 @@
+"""Scorer: open a model dir, score batches, turn scores into decisions with the dir's thresholds."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from labels.schema import LABELS, Label
+from serving.linear import HasContext, LinearModel
+from threadguard.artifact import LabelThresholds, ModelDir, read_model_dir
+from threadguard.errors import ArtifactError
+
+log = logging.getLogger(__name__)
+
+
+class Decision(StrEnum):
+    """What a forum should do with a comment."""
+
+    allow = "allow"
+    review = "review"
+    reject = "reject"
+
+
+class Backend(Protocol):
+    """What the Scorer needs of a model backend."""
+
+    def predict_proba(self, items: Sequence[HasContext]) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Scores of one comment (LABELS order in `scores`) and its decision."""
+
+    scores: dict[Label, float]
+    decision: Decision
+
+
+def decide(scores: dict[Label, float], thresholds: dict[str, LabelThresholds]) -> Decision:
+    """reject if any label reaches its reject threshold, review if any reaches its review threshold."""
+    if any(scores[label] >= thresholds[label.value].reject for label in scores):
+        return Decision.reject
+    if any(scores[label] >= thresholds[label.value].review for label in scores):
+        return Decision.review
+    return Decision.allow
+
+
+class Scorer:
+    """A loaded model dir: predict_proba for metrics, score for decisions. Thread-safe for reads."""
+
+    def __init__(self, model_dir: ModelDir, backend: Backend, device: str) -> None:
+        self.model_dir = model_dir
+        self.backend = backend
+        self.device = device
+
+    @property
+    def name(self) -> str:
+        return self.model_dir.config.name
+
+    @property
+    def version(self) -> str:
+        return self.model_dir.config.version
+
+    @property
+    def thresholds(self) -> dict[str, LabelThresholds]:
+        return self.model_dir.thresholds
+
+    def predict_proba(self, items: Sequence[HasContext], batch_size: int = 2048) -> np.ndarray:
+        """(n, 3) scores in LABELS order."""
+        parts = [self.backend.predict_proba(items[i : i + batch_size]) for i in range(0, len(items), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, len(LABELS)), dtype=np.float32)
+
+    def score(self, items: Sequence[HasContext]) -> list[Scored]:
+        """Scores and a decision per item, in input order (always a list, whatever the size)."""
+        probs = self.predict_proba(items)
+        results = []
+        for row in probs:
+            scores = {label: float(np.clip(row[j], 0.0, 1.0)) for j, label in enumerate(LABELS)}
+            results.append(Scored(scores=scores, decision=decide(scores, self.thresholds)))
+        return results
+
+
+def resolve_device(device: str) -> str:
+    """auto picks CUDA when torch sees one, else CPU; cuda without a GPU is an error."""
+    if device == "cpu":
+        return "cpu"
+    try:
+        import torch
+
+        has_cuda = bool(torch.cuda.is_available())
+    except ImportError:
+        has_cuda = False
+    if device == "cuda" and not has_cuda:
+        raise ArtifactError("--device cuda was asked for, but no CUDA device is available")
+    chosen = "cuda" if has_cuda else "cpu"
+    if device == "auto" and chosen == "cpu":
+        log.info("device auto: no CUDA device found, using CPU")
+    return chosen
+
+
+def open_scorer(path: Path, *, device: str = "auto") -> Scorer:
+    """Validate a model dir and load its backend; every consumer (serve, score, evaluate) comes through here."""
+    model_dir = read_model_dir(Path(path), expected_labels=[label.value for label in LABELS])
+    if model_dir.config.kind == "linear":
+        # A sparse linear model gains nothing from a GPU: it always runs on CPU, whatever --device says.
+        backend: Backend = LinearModel.from_dir(model_dir.path, model_dir.config.backend)
+        if device == "cuda":
+            log.info("the linear model runs on CPU; --device cuda has no effect on it")
+        chosen = "cpu"
+    else:
+        raise ArtifactError(f"{path}: model kind {model_dir.config.kind!r} is not supported by this version")
+    log.info("loaded model %s (%s) on %s", model_dir.config.name, model_dir.config.version, chosen)
+    return Scorer(model_dir, backend, chosen)

@@ -1,0 +1,23 @@
+"""GET /healthz (the process answers) and GET /readyz (the model is loaded)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """200 while the process serves HTTP."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """200 once the model is loaded, 503 before."""
+    scorer = getattr(request.app.state, "scorer", None)
+    if scorer is None:
+        return JSONResponse({"status": "loading"}, status_code=503)
+    return JSONResponse({"status": "ready", "model": {"name": scorer.name, "version": scorer.version}})

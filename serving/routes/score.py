@@ -1,0 +1,116 @@
+"""POST /v1/score: one comment object, or {"comments": [...]} for a batch."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from serving.deps import ScorerDep, SettingsDep
+from serving.schemas import BatchIn, BatchOut, CommentIn, ErrorOut, ScoreOut
+from serving.scoring import score_rows
+
+router = APIRouter(tags=["score"])
+
+
+class RequestProblem(Exception):
+    """A bad request, reported as {"detail": [{loc, msg, type}]} with its status."""
+
+    def __init__(self, status: int, loc: list[str | int], msg: str, kind: str) -> None:
+        super().__init__(msg)
+        self.status = status
+        self.detail = [{"loc": loc, "msg": msg, "type": kind}]
+
+
+def _validation_problem(exc: ValidationError, prefix: list[str | int]) -> RequestProblem:
+    problem = RequestProblem(422, [], "", "")
+    problem.detail = [
+        {"loc": [*prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors(include_url=False, include_input=False)
+    ]
+    return problem
+
+
+def parse_score_request(raw: bytes, *, max_batch: int, max_chars: int) -> tuple[list[CommentIn], bool]:
+    """Decode and validate a request body; returns the comments and whether it was a batch."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestProblem(422, ["body"], f"request body is not valid UTF-8 (byte {exc.start})", "invalid_encoding") from exc
+    try:
+        payload: Any = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RequestProblem(422, ["body"], f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "json_invalid") from exc
+    if not isinstance(payload, dict):
+        raise RequestProblem(422, ["body"], f"expected a JSON object, found {type(payload).__name__}", "object_expected")
+    is_batch = "comments" in payload
+    try:
+        if is_batch:
+            if isinstance(payload["comments"], list) and len(payload["comments"]) > max_batch:
+                raise RequestProblem(413, ["body", "comments"], f"batch of {len(payload['comments'])} comments; the limit is {max_batch}", "batch_too_large")
+            comments = BatchIn.model_validate(payload).comments
+        else:
+            comments = [CommentIn.model_validate(payload)]
+    except ValidationError as exc:
+        raise _validation_problem(exc, ["body"]) from exc
+    for i, comment in enumerate(comments):
+        if len(comment.body) > max_chars:
+            loc: list[str | int] = ["body", "comments", i, "body"] if is_batch else ["body", "body"]
+            raise RequestProblem(422, loc, f"comment is {len(comment.body)} characters; the limit is {max_chars}", "string_too_long")
+    return comments, is_batch
+
+
+_REQUEST_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [{"$ref": "#/components/schemas/CommentIn"}, {"$ref": "#/components/schemas/BatchIn"}]}
+            }
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/score",
+    openapi_extra=_REQUEST_SCHEMA,
+    response_model=ScoreOut | BatchOut,
+    responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+)
+async def score(request: Request, scorer: ScorerDep, settings: SettingsDep) -> JSONResponse:
+    """Score one comment (a comment object) or a batch ({"comments": [...]}, up to 256) with their context."""
+    raw = await read_limited(request, settings.max_body_bytes)
+    try:
+        comments, is_batch = parse_score_request(raw, max_batch=settings.max_batch, max_chars=settings.max_comment_chars)
+    except RequestProblem as problem:
+        return JSONResponse({"detail": problem.detail}, status_code=problem.status)
+    results = await run_in_threadpool(score_rows, scorer, comments, [c.id for c in comments])
+    if is_batch:
+        return JSONResponse(BatchOut(results=results).model_dump(mode="json"))
+    return JSONResponse(results[0].model_dump(mode="json"))
+
+
+class BodyTooLarge(Exception):
+    """The request body passed the byte limit."""
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Read the body, refusing more than `limit` bytes without buffering them all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(int(declared))
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# Referenced through the OpenAPI components so /docs shows both request shapes.
+OPENAPI_MODELS = (CommentIn, BatchIn)

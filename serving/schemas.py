@@ -1,0 +1,65 @@
+"""API request/response models (the JSON edges of the scoring service)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from serving.model import Decision
+
+
+class CommentIn(BaseModel):
+    """One comment to score, with optional context; context fields may be null or absent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = Field(default=None, max_length=200, description="your id; a stable hash of the body when absent")
+    body: str = Field(min_length=1, description="the comment text (at most 20,000 characters)")
+    article_title: str | None = None
+    article_text: str | None = None
+    parent_body: str | None = None
+    thread_id: str | None = Field(default=None, max_length=200)
+    author: str | None = Field(default=None, max_length=200)
+
+
+class BatchIn(BaseModel):
+    """A batch of 1 to 256 comments, answered in input order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comments: list[CommentIn] = Field(min_length=1)
+
+
+class ModelRef(BaseModel):
+    """Which model scored a comment."""
+
+    name: str
+    version: str
+
+
+class ScoreOut(BaseModel):
+    """Per-label scores in [0, 1] and the decision from the model's thresholds."""
+
+    id: str
+    scores: dict[str, float]
+    decision: Decision
+    model: ModelRef
+
+
+class BatchOut(BaseModel):
+    """Results of a batch, in input order."""
+
+    results: list[ScoreOut]
+
+
+class ErrorItem(BaseModel):
+    """One problem with a request: where (loc) and what (msg)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx body: a list of problems naming the field."""
+
+    detail: list[ErrorItem]

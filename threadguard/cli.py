@@ -1,0 +1,222 @@
+"""The `threadguard` command: one verb per stage; heavy imports happen inside commands.
+
+stdout carries only command output (JSON lines, tables); logs and progress go to stderr. Errors are one
+line on stderr: exit 2 for bad input or usage, 1 for other failures; tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from threadguard.errors import ThreadguardError
+from threadguard.log import configure_logging
+from threadguard.settings import Device, get_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Comment moderation: parse, train, evaluate, score, serve.")
+labels_app = typer.Typer(no_args_is_help=True, help="Labelled sets: import corpora, statistics.")
+app.add_typer(labels_app, name="labels")
+
+_state = {"debug": False}
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    log_level: Annotated[Optional[str], typer.Option(help="Log level (default from THREADGUARD_LOG_LEVEL).")] = None,
+) -> None:
+    """threadguard: hate / insult / off_topic scoring for comment threads."""
+    settings = get_settings()
+    _state["debug"] = debug
+    configure_logging("DEBUG" if debug else (log_level or settings.log_level), json_format=settings.log_json)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _write_lines(lines: Iterable[str], output: Path | None) -> None:
+    """Write all lines to output atomically (temp file, then rename) or to stdout."""
+    if output is None:
+        for line in lines:
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(line + "\n")
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@app.command()
+def parse(
+    files: Annotated[list[Path], typer.Argument(help="Thread exports (forum text), .jsonl or .csv files.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
+) -> None:
+    """Parse thread exports into one JSON object per comment."""
+    from labels.threads import parse_files
+
+    comments = parse_files(files)
+    _write_lines((c.model_dump_json() for c in comments), output)
+    typer.echo(f"parsed {len(comments)} comments from {len(files)} file(s)", err=True)
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Option("--config", "-c", help="A training config, e.g. training/configs/baseline.toml.")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set linear.min_df=3")] = None,
+    models_dir: Annotated[Optional[Path], typer.Option(help="Where model dirs are written (default: models/ beside model_dir).")] = None,
+    activate: Annotated[bool, typer.Option(help="Point models/current at the new model.")] = False,
+    datasets_dir: Annotated[Optional[Path], typer.Option(help="Folder of the public corpora (default ../shared/datasets).")] = None,
+) -> None:
+    """Fit a model from a config, choose thresholds on validation, evaluate, and export a model dir."""
+    from training.config import load_config
+    from training.pipeline import train_and_export
+
+    settings = get_settings()
+    cfg = load_config(config, set_)
+    root = models_dir or settings.model_dir.parent
+    dest = train_and_export(cfg, datasets_dir=datasets_dir or settings.datasets_dir, models_root=root, make_current=activate)
+    typer.echo(str(dest))
+
+
+@app.command()
+def evaluate(
+    model_dir: Annotated[Optional[Path], typer.Argument(help="Model dir (default: models/current).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the metrics JSON here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics JSON instead of a table.")] = False,
+    datasets_dir: Annotated[Optional[Path], typer.Option(help="Folder of the public corpora.")] = None,
+    device: Annotated[Device, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Recompute a model's test metrics through the same loading code the service uses."""
+    from training.pipeline import evaluate_model_dir
+
+    settings = get_settings()
+    metrics, warnings = evaluate_model_dir(model_dir or settings.model_dir, datasets_dir=datasets_dir or settings.datasets_dir, device=device)
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if output:
+        _write_lines([metrics.model_dump_json(indent=2)], output)
+    if as_json:
+        typer.echo(metrics.model_dump_json(indent=2))
+        return
+    typer.echo(f"{'set':<24} {'label':<10} {'n':>6} {'pos':>6} {'ROC-AUC':>8} {'PR-AUC':>8} {'F1@rev':>7}")
+    for eval_set in metrics.eval_sets:
+        for label, m in eval_set.labels.items():
+            roc = "n/a" if m.roc_auc is None else f"{m.roc_auc:.3f}"
+            pr = "n/a" if m.pr_auc is None else f"{m.pr_auc:.3f}"
+            typer.echo(f"{eval_set.name:<24} {label:<10} {m.n:>6} {m.positives:>6} {roc:>8} {pr:>8} {m.review['f1']:>7.3f}")
+
+
+@app.command()
+def score(
+    inputs: Annotated[list[Path], typer.Argument(help="JSONL, CSV or thread-export files to score.")],
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model dir (default: models/current).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
+    device: Annotated[Device, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Score comments: one JSON line per input row with id, scores, decision and model."""
+    from labels.threads import parse_files
+    from serving.model import open_scorer
+    from serving.scoring import score_rows
+
+    settings = get_settings()
+    comments = parse_files(inputs)  # the whole input is validated before anything is written
+    scorer = open_scorer(model or settings.model_dir, device=device)
+    results = score_rows(scorer, comments, [c.id for c in comments])
+    _write_lines((r.model_dump_json() for r in results), output)
+    typer.echo(f"scored {len(results)} comments with {scorer.name}", err=True)
+
+
+@app.command()
+def serve(
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model dir (default: models/current).")] = None,
+    host: Annotated[Optional[str], typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
+    device: Annotated[Optional[Device], typer.Option(help="auto, cpu or cuda.")] = None,
+) -> None:
+    """Run the scoring service (POST /v1/score, /healthz, /readyz, /docs)."""
+    import uvicorn
+
+    from serving.api import create_app
+    from serving.model import open_scorer
+
+    base = get_settings()
+    updates = {k: v for k, v in {"model_dir": model, "host": host, "port": port, "device": device}.items() if v is not None}
+    settings = base.model_copy(update=updates)
+    scorer = open_scorer(settings.model_dir, device=settings.device)  # a broken model dir fails here, in one line
+    app_ = create_app(settings, scorer_factory=lambda _s: scorer)
+    uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+@labels_app.command("import")
+def labels_import(
+    corpus: Annotated[str, typer.Argument(help="Corpus name, e.g. toxicspans, hatexplain, fox_news.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
+    path: Annotated[Optional[Path], typer.Option(help="Read the corpus from this folder instead of the datasets dir.")] = None,
+    datasets_dir: Annotated[Optional[Path], typer.Option(help="Folder of the public corpora.")] = None,
+) -> None:
+    """Map one public corpus onto hate / insult / off_topic and write it as labelled JSONL."""
+    from labels.corpora import load_corpus
+
+    rows = load_corpus(corpus, datasets_dir or get_settings().datasets_dir, path)
+    _write_lines((json.dumps(r.model_dump(mode="json"), ensure_ascii=False) for r in rows), output)
+
+
+@labels_app.command("stats")
+def labels_stats(
+    files: Annotated[list[Path], typer.Argument(help="Labelled JSONL files.")],
+) -> None:
+    """Counts per label (positive / negative / missing), split and source."""
+    from collections import Counter
+
+    from labels.schema import LABELS
+    from labels.sets import read_jsonl
+
+    rows = [row for path in files for row in read_jsonl(path)]
+    groups = Counter((row.source, row.split) for row in rows)
+    typer.echo(f"{'source':<18} {'split':<11} {'rows':>7} " + " ".join(f"{l.value + '+/-/?':>20}" for l in LABELS))
+    for (source, split), n in sorted(groups.items()):
+        part = [r for r in rows if r.source == source and r.split == split]
+        cells = []
+        for label in LABELS:
+            values = [r.label(label) for r in part]
+            cells.append(f"{values.count(1)}/{values.count(0)}/{values.count(None)}".rjust(20))
+        typer.echo(f"{source:<18} {split:<11} {n:>7} " + " ".join(cells))
+
+
+def run() -> None:
+    """Entry point: run the app, turning threadguard errors into one-line messages and exit codes."""
+    try:
+        app(standalone_mode=False)
+    except ThreadguardError as exc:
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except (typer.Exit, SystemExit) as exc:
+        code = exc.exit_code if isinstance(exc, typer.Exit) else exc.code
+        sys.exit(code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _state["debug"]:
+            raise
+        typer.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        sys.exit(1)

@@ -1,0 +1,58 @@
+"""Render MODEL_CARD.md from config, data records, thresholds and metrics (never written by hand)."""
+
+from __future__ import annotations
+
+from threadguard.artifact import LabelThresholds, Metrics, ModelConfig
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], metrics: Metrics) -> str:
+    """The model card: intended use, data with hashes and licences, thresholds, metrics, limits."""
+    lines = [
+        f"# Model card: {config.name}",
+        "",
+        f"- Version: `{config.version}`; kind: `{config.kind}`; created {config.created_at}; git `{config.git_sha or 'unknown'}`",
+        "- Labels (independent sigmoid scores): `hate`, `insult`, `off_topic`.",
+        "",
+        "## Intended use",
+        "Triage of English news and forum comments for human moderators: scores route comments to allow /",
+        "review / reject by the thresholds below. It is not meant to take final decisions alone on hate speech",
+        "and is not validated for non-English text, for very short messages, or outside comment sections.",
+        "",
+        "## Data",
+        "| set | split | role | rows | licence | sha256 (canonical JSONL) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for record in config.data:
+        lines.append(f"| {record.name} | {record.split} | {record.role} | {record.rows} | {record.licence or '-'} | `{record.sha256[:16]}…` |")
+    lines += ["", "Source files (sha256):", ""]
+    seen: set[str] = set()
+    for record in config.data:
+        for file, digest in record.source_files.items():
+            if (record.name, file) not in seen:
+                seen.add((record.name, file))  # type: ignore[arg-type]
+                lines.append(f"- {record.name}: `{file}` `{digest}`")
+    restricted = sorted({r.licence for r in config.data if r.role == "train" and r.licence and ("non-commercial" in r.licence or "research" in r.licence or "unclear" in r.licence)})
+    lines += ["", "Use restriction from training data: " + ("; ".join(restricted) + " — not for commercial use without checking those licences." if restricted else "none found among the training corpora."), ""]
+    lines += ["## Thresholds (chosen on validation data)", "| label | review | reject |", "|---|---|---|"]
+    lines += [f"| {label} | {t.review:.3f} | {t.reject:.3f} |" for label, t in thresholds.items()]
+    lines += ["", "## Metrics (test splits)", "| set | label | n | positives | ROC-AUC | PR-AUC | P@review | R@review | F1@review | P@reject | R@reject |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for eval_set in metrics.eval_sets:
+        for label, m in eval_set.labels.items():
+            lines.append(
+                f"| {eval_set.name} | {label} | {m.n} | {m.positives} | {_fmt(m.roc_auc)} | {_fmt(m.pr_auc)} | "
+                f"{m.review['precision']:.3f} | {m.review['recall']:.3f} | {m.review['f1']:.3f} | {m.reject['precision']:.3f} | {m.reject['recall']:.3f} |"
+            )
+    lines += [
+        "",
+        "## Known limits",
+        "- Public corpora use other definitions (tweets, hate forums, 'insult a fellow participant'); news-comment",
+        "  validation is small. Off-topic is learnt from synthetic wrong-article pairs and Q&A relevance labels.",
+        "- Word and character n-grams: obfuscated slurs and identity terms in neutral use are known failure modes.",
+        "- HateCheck is evaluation only; see its per-functionality results in docs/ before trusting hate scores.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,114 @@
+"""TrainConfig (pydantic, extra="forbid"), read from training/configs/<experiment>.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from threadguard.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(_Strict):
+    """One training source: a built-in corpus by name, a labelled JSONL/CSV path, or a hub id."""
+
+    corpus: str | None = None
+    path: Path | None = None
+    hub: str | None = None
+    name: str | None = None
+    weight: float = Field(default=1.0, gt=0)
+    limit: int = Field(default=0, ge=0, description="keep at most this many training rows (0 = all)")
+    off_topic_pairs: bool = Field(default=False, description="add wrong-context copies (see labels/pairs.py)")
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> SourceConfig:
+        given = [x for x in (self.corpus, self.hub) if x] + ([self.path] if self.path and not self.corpus else [])
+        if len(given) != 1:
+            raise ValueError("give exactly one of corpus (optionally with path), path, or hub")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.corpus or self.hub or (self.path.stem if self.path else "source")
+
+
+class DataConfig(_Strict):
+    """What to train on and what to evaluate on."""
+
+    sources: list[SourceConfig]
+    eval_corpora: list[str] = Field(default_factory=lambda: ["hatecheck"], description="evaluation-only corpora")
+    seed_set: Path | None = Path("labels/data/seed.jsonl")
+    commercial_only: bool = False
+
+
+class LinearConfig(_Strict):
+    """TF-IDF + logistic-regression baseline hyperparameters."""
+
+    word_ngrams: tuple[int, int] = (1, 2)
+    word_max_features: int = Field(default=50_000, gt=0)
+    char_ngrams: tuple[int, int] = (2, 5)
+    char_max_features: int = Field(default=100_000, gt=0)
+    min_df: int = Field(default=2, ge=1)
+    C: dict[str, float] = Field(default_factory=lambda: {"hate": 2.0, "insult": 2.0, "off_topic": 1.0})
+    relevance_scale: float = 4.0
+    article_chars: int = 5000
+    max_iter: int = 2000
+
+
+class ThresholdConfig(_Strict):
+    """How review/reject thresholds are chosen on validation data."""
+
+    reject_precision: float = Field(default=0.9, gt=0, le=1)
+
+
+class TrainConfig(_Strict):
+    """Every knob of one training run; copied into the exported model dir."""
+
+    name: str
+    kind: Literal["linear"] = "linear"
+    seed: int = 13
+    data: DataConfig
+    linear: LinearConfig = LinearConfig()
+    thresholds: ThresholdConfig = ThresholdConfig()
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+
+
+def load_config(path: Path, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a TOML config; --set key.sub=value overrides are TOML values. Errors are one line."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        try:
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        _set_path(data, key.strip(), value)
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ConfigError(f"{path}: {where}: {message}") from exc

@@ -1,0 +1,128 @@
+"""Assemble a run's data from its TrainConfig: training rows with weights, pooled validation, named test sets."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labels.corpora import CORPORA, corpus_file_hashes, iter_texts, load_corpus, load_hub_dataset
+from labels.pairs import with_wrong_context_pairs
+from labels.schema import LabelledComment
+from labels.sets import read_jsonl, sha256_of_rows
+from threadguard.artifact import DataSetRecord
+from threadguard.errors import DataError
+from threadguard.settings import PROJECT_ROOT
+from training.config import SourceConfig, TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class NamedSet:
+    """One evaluation set: a source's test split, an evaluation-only corpus, or the seed set."""
+
+    name: str
+    rows: list[LabelledComment]
+
+
+@dataclass
+class DataBundle:
+    """Everything a run reads, plus a record of each set for the model card."""
+
+    train: list[LabelledComment] = field(default_factory=list)
+    train_weights: list[float] = field(default_factory=list)
+    validation: list[LabelledComment] = field(default_factory=list)
+    tests: list[NamedSet] = field(default_factory=list)
+    records: list[DataSetRecord] = field(default_factory=list)
+
+
+def resolve_path(path: Path) -> Path:
+    """A relative path is taken from the working directory if it exists there, else from the project root."""
+    return path if path.is_absolute() or path.exists() else PROJECT_ROOT / path
+
+
+def _load_source(source: SourceConfig, datasets_dir: Path) -> tuple[list[LabelledComment], str | None, dict[str, str]]:
+    if source.corpus:
+        spec = CORPORA.get(source.corpus)
+        if spec is None:
+            raise DataError(f"unknown corpus {source.corpus!r}; known: {', '.join(CORPORA)}")
+        if spec.eval_only:
+            raise DataError(f"corpus {source.corpus!r} is evaluation only and cannot be a training source")
+        path = resolve_path(source.path) if source.path else None
+        rows = load_corpus(source.corpus, datasets_dir, path)
+        return rows, spec.licence, corpus_file_hashes(source.corpus, datasets_dir, path)
+    if source.hub:
+        return load_hub_dataset(source.hub, source=source.label), None, {}
+    assert source.path is not None  # guaranteed by SourceConfig's validator
+    path = resolve_path(source.path)
+    from labels.sets import sha256_of_file
+
+    if not path.is_file():
+        raise DataError(f"labelled set not found: {path}")
+    return read_jsonl(path), None, {path.name: sha256_of_file(path)}
+
+
+def _record(name: str, split: str, rows: list[LabelledComment], role: str, licence: str | None, files: dict[str, str]) -> DataSetRecord:
+    return DataSetRecord(name=name, split=split, rows=len(rows), sha256=sha256_of_rows(rows), role=role, licence=licence, source_files=files)  # type: ignore[arg-type]
+
+
+def drop_texts(rows: list[LabelledComment], forbidden: set[str]) -> list[LabelledComment]:
+    """Rows whose normalised body is not in `forbidden` (evaluation-only texts never reach training)."""
+    kept = [row for row, text in zip(rows, iter_texts(rows), strict=True) if text not in forbidden]
+    if len(kept) != len(rows):
+        log.info("dropped %d training rows whose text is in an evaluation-only corpus", len(rows) - len(kept))
+    return kept
+
+
+def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) -> DataBundle:
+    """Load every source, add off-topic pairs where asked, and cut train / validation / test sets."""
+    from tqdm import tqdm
+
+    bundle = DataBundle()
+    eval_only_sets = [NamedSet(f"{name}/test", load_corpus(name, datasets_dir)) for name in config.data.eval_corpora]
+    for name, named in zip(config.data.eval_corpora, eval_only_sets, strict=True):
+        if not CORPORA[name].eval_only:
+            raise DataError(f"eval_corpora lists {name!r}, which is not an evaluation-only corpus")
+    forbidden = {text for named in eval_only_sets for text in iter_texts(named.rows)}
+    rng = random.Random(config.seed)
+
+    for source in tqdm(config.data.sources, desc="loading corpora", unit="corpus", disable=not progress):
+        if config.data.commercial_only and source.corpus and not CORPORA[source.corpus].commercial_use:
+            log.info("commercial_only: skipping %s (%s)", source.label, CORPORA[source.corpus].licence)
+            continue
+        rows, licence, files = _load_source(source, datasets_dir)
+        if source.off_topic_pairs:
+            rows = with_wrong_context_pairs(rows, seed=config.seed)
+        train = drop_texts([r for r in rows if r.split == "train"], forbidden)
+        if source.limit and len(train) > source.limit:
+            train = rng.sample(train, source.limit)
+        validation = [r for r in rows if r.split == "validation"]
+        test = [r for r in rows if r.split == "test"]
+        bundle.train += train
+        bundle.train_weights += [source.weight] * len(train)
+        bundle.validation += validation
+        if test:
+            bundle.tests.append(NamedSet(f"{source.label}/test", test))
+        for split, part, role in (("train", train, "train"), ("validation", validation, "validation"), ("test", test, "test")):
+            if part:
+                bundle.records.append(_record(source.label, split, part, role, licence, files))
+
+    if not bundle.train:
+        raise DataError("the config's sources gave no training rows")
+    for name, named in zip(config.data.eval_corpora, eval_only_sets, strict=True):
+        bundle.tests.append(named)
+        bundle.records.append(_record(name, "test", named.rows, "test", CORPORA[name].licence, corpus_file_hashes(name, datasets_dir)))
+    if config.data.seed_set is not None:
+        seed_path = resolve_path(config.data.seed_set)
+        seed_rows = read_jsonl(seed_path, hand_labelled=True)
+        bundle.tests.insert(0, NamedSet("seed", seed_rows))
+        bundle.records.append(_record("seed", "test", seed_rows, "test", "threadguard's own labels", {}))
+    return bundle
+
+
+def texts_of(sets: Iterable[NamedSet]) -> set[str]:
+    """Normalised bodies of several sets."""
+    return {text for named in sets for text in iter_texts(named.rows)}
