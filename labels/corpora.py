@@ -147,7 +147,8 @@ def _unescape_kaggle(text: str) -> str:
         decoded = decoded.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         pass
-    return decoded.strip()
+    # Newlines were escaped twice in the source ("\\n"), so one literal backslash-n is left after decoding.
+    return decoded.replace("\\n", "\n").strip()
 
 
 def load_kaggle_insults(folder: Path) -> list[LabelledComment]:

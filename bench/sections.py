@@ -1,0 +1,39 @@
+"""Rewrite one marked section of docs/benchmarks.md, leaving the others as they are."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+
+
+def machine() -> str:
+    """A one-line description of where a number was measured."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+
+    sha = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], capture_output=True, text=True, cwd=BENCHMARKS.parent).stdout.strip()
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, git {sha or 'unknown'}"
+
+
+def write_section(name: str, body: str, path: Path = BENCHMARKS) -> None:
+    """Replace the text between <!-- bench:NAME --> and <!-- /bench:NAME --> (appending the section if absent)."""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        _, after = rest.split(end, 1)
+        text = before + block + after
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")

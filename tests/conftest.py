@@ -1,0 +1,52 @@
+"""Shared fixtures: paths, a tiny labelled set, a tiny model dir trained once per session in seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labels.sets import write_jsonl
+from tests.fixtures.tiny_sets import tiny_rows
+from threadguard.settings import PROJECT_ROOT
+from training.config import TrainConfig
+
+SHARED = PROJECT_ROOT.parent / "shared"
+DATASETS = SHARED / "datasets"
+SEEDS = SHARED / "seeds"
+
+needs_shared = pytest.mark.skipif(not DATASETS.is_dir(), reason="../shared/datasets is not beside the checkout")
+
+
+@pytest.fixture(scope="session")
+def tiny_set_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "tiny.jsonl"
+    write_jsonl(tiny_rows(), path)
+    return path
+
+
+def tiny_config(path: Path, **extra: object) -> TrainConfig:
+    """A training config over the tiny set: small vocabularies, no public corpora."""
+    data = {
+        "name": "tiny",
+        "seed": 3,
+        "data": {"sources": [{"path": str(path), "name": "tiny", "off_topic_pairs": True}], "eval_corpora": [], "seed_set": "labels/data/seed.jsonl"},
+        "linear": {"word_max_features": 2000, "char_max_features": 4000, "min_df": 1, "C": {"hate": 10, "insult": 10, "off_topic": 10}},
+    }
+    data.update(extra)
+    return TrainConfig.model_validate(data)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_set_path: Path) -> Path:
+    from training.pipeline import train_and_export
+
+    root = tmp_path_factory.mktemp("models")
+    return train_and_export(tiny_config(tiny_set_path), datasets_dir=DATASETS, models_root=root, make_current=True, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_scorer(tiny_model_dir: Path):
+    from serving.model import open_scorer
+
+    return open_scorer(tiny_model_dir, device="cpu")

@@ -1,0 +1,114 @@
+"""The model-dir contract: every exported dir opens through serving, and broken dirs are refused."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labels.sets import read_jsonl
+from serving.model import open_scorer
+from tests.conftest import DATASETS, needs_shared
+from threadguard.artifact import REQUIRED_FILES, read_model_dir
+from threadguard.errors import ArtifactError
+from threadguard.settings import PROJECT_ROOT
+from training.pipeline import evaluate_model_dir
+
+DEFAULT_MODEL = PROJECT_ROOT / "models" / "current"
+
+
+def _model_dirs() -> list[Path]:
+    return [DEFAULT_MODEL] if DEFAULT_MODEL.exists() else []
+
+
+def test_tiny_model_dir_holds_the_contract(tiny_model_dir: Path) -> None:
+    names = {p.name for p in tiny_model_dir.iterdir()}
+    assert set(REQUIRED_FILES) <= names
+    assert json.loads((tiny_model_dir / "labels.json").read_text()) == ["hate", "insult", "off_topic"]
+    assert not any(name.endswith((".pkl", ".pickle", ".joblib")) for name in names)
+    card = (tiny_model_dir / "MODEL_CARD.md").read_text()
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    for record in config["data"]:
+        assert record["sha256"][:16] in card  # the card and config carry the same data hashes
+    metrics = json.loads((tiny_model_dir / "metrics.json").read_text())
+    assert {m["sha256"] for m in metrics["eval_sets"]} <= {r["sha256"] for r in config["data"]}
+
+
+@pytest.mark.parametrize("model_dir", _model_dirs(), ids=lambda p: p.name)
+def test_committed_default_model_opens_and_scores(model_dir: Path) -> None:
+    scorer = open_scorer(model_dir, device="cpu")
+    seed = read_jsonl(PROJECT_ROOT / "labels" / "data" / "seed.jsonl")
+    probs = scorer.predict_proba(seed)
+    assert probs.shape == (25, 3) and ((probs >= 0) & (probs <= 1)).all()
+
+
+def test_scores_survive_the_export_round_trip(tiny_model_dir: Path, tiny_scorer) -> None:
+    seed = read_jsonl(PROJECT_ROOT / "labels" / "data" / "seed.jsonl")
+    reopened = open_scorer(tiny_model_dir, device="cpu")
+    assert np.array_equal(reopened.predict_proba(seed), tiny_scorer.predict_proba(seed))
+
+
+def test_evaluate_recomputes_the_exported_metrics(tiny_model_dir: Path) -> None:
+    metrics, warnings = evaluate_model_dir(tiny_model_dir, datasets_dir=DATASETS, device="cpu", progress=False)
+    stored = json.loads((tiny_model_dir / "metrics.json").read_text())
+    assert warnings == []
+    assert metrics.model_dump(mode="json") == stored
+
+
+def _broken_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, copy)
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("breakage", "fragment"),
+    [
+        (lambda d: (d / "thresholds.json").unlink(), "missing thresholds.json"),
+        (lambda d: (d / "labels.json").write_text('["insult", "hate", "off_topic"]'), "expected ['hate', 'insult', 'off_topic']"),
+        (lambda d: (d / "thresholds.json").write_text('{"hate": {"review": 0.9, "reject": 0.1}, "insult": {"review": 0.1, "reject": 0.2}, "off_topic": {"review": 0.1, "reject": 0.2}}'), "below review"),
+        (lambda d: (d / "config.json").write_text("{not json"), "not valid JSON"),
+        (lambda d: (d / "linear.npz").write_bytes(b"corrupt"), "cannot read linear model weights"),
+    ],
+)
+def test_broken_model_dirs_are_refused_with_a_clear_error(tiny_model_dir: Path, tmp_path: Path, breakage, fragment: str) -> None:
+    broken = _broken_copy(tiny_model_dir, tmp_path)
+    breakage(broken)
+    with pytest.raises(ArtifactError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        open_scorer(broken, device="cpu")
+
+
+def test_model_dirs_are_immutable(tiny_model_dir: Path) -> None:
+    from threadguard.artifact import Metrics, write_model_dir
+
+    model = read_model_dir(tiny_model_dir, expected_labels=["hate", "insult", "off_topic"])
+    with pytest.raises(ArtifactError, match="already exists"):
+        write_model_dir(tiny_model_dir, config=model.config, labels=model.labels, thresholds=model.thresholds, metrics=Metrics(eval_sets=[]), card="", files={})
+
+
+@needs_shared
+def test_hatecheck_never_enters_a_training_set() -> None:
+    """Assemble the real baseline config's data and check no HateCheck text is among the training rows."""
+    from labels.corpora import iter_texts, load_corpus
+    from training.config import load_config
+    from training.data import assemble
+
+    config = load_config(PROJECT_ROOT / "training" / "configs" / "baseline.toml")
+    bundle = assemble(config, DATASETS, progress=False)
+    hatecheck = set(iter_texts(load_corpus("hatecheck", DATASETS)))
+    assert not (set(iter_texts(bundle.train)) & hatecheck)
+    assert all(row.source != "hatecheck" for row in bundle.train + bundle.validation)
+    assert any(named.name == "hatecheck/test" for named in bundle.tests)
+
+
+def test_hatecheck_as_a_training_source_is_refused(tiny_set_path: Path) -> None:
+    from tests.conftest import tiny_config
+    from threadguard.errors import DataError
+    from training.data import assemble
+
+    config = tiny_config(tiny_set_path, data={"sources": [{"corpus": "hatecheck"}], "eval_corpora": []})
+    with pytest.raises(DataError, match="evaluation only"):
+        assemble(config, DATASETS, progress=False)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from threadguard.errors import ConfigError
+from training.config import load_config
+
+BASELINE = Path(__file__).resolve().parents[3] / "training" / "configs" / "baseline.toml"
+
+
+def test_committed_baseline_config_is_valid() -> None:
+    config = load_config(BASELINE)
+    assert config.kind == "linear" and "hatecheck" in config.data.eval_corpora
+    assert all(s.corpus != "hatecheck" for s in config.data.sources)
+
+
+def test_overrides_are_typed() -> None:
+    config = load_config(BASELINE, ["linear.min_df=5", "seed=7", "name=\"other\""])
+    assert (config.linear.min_df, config.seed, config.name) == (5, 7, "other")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('name="x"\nbogus=1\n[data]\nsources=[{corpus="ethos"}]\n', "bogus: unknown key"),
+        ('name="x"\n[data]\nsources=[{corpus="ethos", wieght=2}]\n', "data.sources.0.wieght: unknown key"),
+        ('name="x"\n[data]\nsources=[]\n[linear]\nmin_df=0\n', "linear.min_df"),
+        ('name="x"\n[data\n', "invalid TOML"),
+        ('[data]\nsources=[{corpus="ethos"}]\n', "name: Field required"),
+    ],
+)
+def test_bad_config_is_one_line_config_error(tmp_path: Path, text: str, fragment: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_missing_config_file() -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(Path("/nonexistent/cfg.toml"))
