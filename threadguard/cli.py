@@ -195,6 +195,85 @@ def labels_stats(
         typer.echo(f"{source:<18} {split:<11} {n:>7} " + " ".join(cells))
 
 
+@labels_app.command("sheet")
+def labels_sheet(
+    pool: Annotated[Path, typer.Argument(help="The drawn comments (labels/data/inhouse/pool.jsonl).")],
+    start: Annotated[int, typer.Option(help="First comment number.")] = 0,
+    count: Annotated[int, typer.Option(help="How many comments.")] = 100,
+    ids: Annotated[Optional[Path], typer.Option(help="Only these ids, one per line, in that order (a second pass).")] = None,
+) -> None:
+    """Print a labelling sheet: numbered comments with their article and parent, never a score."""
+    from labels.inhouse import read_pool, render_sheet, select_ids
+
+    items = read_pool(pool) if ids is None else select_ids(read_pool(pool), ids)
+    typer.echo(render_sheet(items[start : start + count], start=start))
+
+
+@labels_app.command("record")
+def labels_record(
+    sheets: Annotated[list[Path], typer.Argument(help="Answer files: 'N hate insult off_topic | rationale' per line.")],
+    pool: Annotated[Path, typer.Option(help="The pool the sheets were printed from.")],
+    labeller: Annotated[str, typer.Option(help="Who labelled.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The pass file (JSONL) to write.")],
+    ids: Annotated[Optional[Path], typer.Option(help="The id list the sheets were printed with (a second pass).")] = None,
+) -> None:
+    """Turn answer sheets into a labelling pass (one LabelDecision per comment)."""
+    from labels.inhouse import read_pool, read_sheet_answers, select_ids, write_models
+
+    items = read_pool(pool) if ids is None else select_ids(read_pool(pool), ids)
+    decisions = [d for sheet in sheets for d in read_sheet_answers(sheet, items, labeller=labeller)]
+    write_models(decisions, output)
+    typer.echo(f"recorded {len(decisions)} decisions", err=True)
+
+
+@labels_app.command("agreement")
+def labels_agreement(
+    first: Annotated[Path, typer.Argument(help="First labelling pass (JSONL).")],
+    second: Annotated[Path, typer.Argument(help="Second, independent pass (JSONL).")],
+    adjudications: Annotated[Optional[Path], typer.Option(help="Rulings for the disagreements (JSONL).")] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the adjudicated pass here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report.")] = False,
+) -> None:
+    """Cohen's kappa and raw agreement per label, the disagreements, and the adjudicated labels."""
+    from labels.agreement import adjudicate, compare
+    from labels.inhouse import read_decisions, write_models
+
+    a, b = read_decisions(first), read_decisions(second)
+    agreements, disagreements = compare(a, b)
+    if as_json:
+        report = {
+            "labels": {x.label.value: {"n": x.n, "raw": round(x.raw, 4), "kappa": None if x.kappa is None else round(x.kappa, 4)} for x in agreements},
+            "disagreements": [{"id": d.id, "label": d.label.value, "first": d.first, "second": d.second} for d in disagreements],
+        }
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        typer.echo(f"{'label':<10} {'n':>5} {'raw':>6} {'kappa':>6}")
+        for x in agreements:
+            typer.echo(f"{x.label.value:<10} {x.n:>5} {x.raw:>6.3f} {'n/a' if x.kappa is None else f'{x.kappa:.3f}':>6}")
+        typer.echo(f"\n{len(disagreements)} disagreements:")
+        for d in disagreements:
+            typer.echo(f"  {d.id} {d.label.value}: {d.first} ({d.first_rationale}) vs {d.second} ({d.second_rationale})")
+    if output:
+        rulings = read_decisions(adjudications) if adjudications else []
+        write_models(adjudicate(a, b, rulings), output)
+
+
+@labels_app.command("build")
+def labels_build(
+    pool: Annotated[Path, typer.Argument(help="The drawn comments.")],
+    decisions: Annotated[list[Path], typer.Argument(help="Adjudicated passes (JSONL); later files win for the same id.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The labelled set to write.")],
+) -> None:
+    """Join drawn comments and their labels into the labelled set, split by thread."""
+    from labels.inhouse import build_set, read_decisions, read_pool
+    from labels.sets import sha256_of_rows, write_jsonl
+
+    merged = {d.id: d for path in decisions for d in read_decisions(path)}
+    rows = build_set(read_pool(pool), list(merged.values()))
+    write_jsonl(rows, output)
+    typer.echo(f"wrote {len(rows)} rows, sha256 {sha256_of_rows(rows)}", err=True)
+
+
 def run() -> None:
     """Entry point: run the app, turning threadguard errors into one-line messages and exit codes."""
     try:

@@ -45,6 +45,7 @@ class DataConfig(_Strict):
     eval_corpora: list[str] = Field(default_factory=lambda: ["hatecheck"], description="evaluation-only corpora")
     seed_set: Path | None = Path("labels/data/seed.jsonl")
     commercial_only: bool = False
+    report_first: list[str] = Field(default_factory=list, description="sources whose test split leads every report")
 
 
 class LinearConfig(_Strict):
@@ -65,6 +66,7 @@ class ThresholdConfig(_Strict):
     """How review/reject thresholds are chosen on validation data."""
 
     reject_precision: float = Field(default=0.9, gt=0, le=1)
+    validation_sources: list[str] = Field(default_factory=list, description="sources whose validation split sets thresholds (empty: all)")
 
 
 class TrainConfig(_Strict):

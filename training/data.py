@@ -89,6 +89,7 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
     forbidden = {text for named in eval_only_sets for text in iter_texts(named.rows)}
     rng = random.Random(config.seed)
 
+    loaded = []
     for source in tqdm(config.data.sources, desc="loading corpora", unit="corpus", disable=not progress):
         if config.data.commercial_only and source.corpus and not CORPORA[source.corpus].commercial_use:
             log.info("commercial_only: skipping %s (%s)", source.label, CORPORA[source.corpus].licence)
@@ -96,19 +97,32 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         rows, licence, files = _load_source(source, datasets_dir)
         if source.off_topic_pairs:
             rows = with_wrong_context_pairs(rows, seed=config.seed)
-        train = drop_texts([r for r in rows if r.split == "train"], forbidden)
+        loaded.append((source, rows, licence, files))
+    # A text held out anywhere (another source's validation or test split, e.g. the in-domain set drawn from
+    # the same news threads as two public corpora) never trains the model.
+    held_out = forbidden | {text for _, rows, _, _ in loaded for text in iter_texts([r for r in rows if r.split != "train"])}
+
+    validation_sources = set(config.thresholds.validation_sources)
+    for source, rows, licence, files in loaded:
+        train = drop_texts([r for r in rows if r.split == "train"], held_out)
         if source.limit and len(train) > source.limit:
             train = rng.sample(train, source.limit)
         validation = [r for r in rows if r.split == "validation"]
         test = [r for r in rows if r.split == "test"]
         bundle.train += train
         bundle.train_weights += [source.weight] * len(train)
-        bundle.validation += validation
+        if not validation_sources or source.label in validation_sources:
+            bundle.validation += validation
         if test:
             bundle.tests.append(NamedSet(f"{source.label}/test", test))
         for split, part, role in (("train", train, "train"), ("validation", validation, "validation"), ("test", test, "test")):
             if part:
                 bundle.records.append(_record(source.label, split, part, role, licence, files))
+    if not bundle.validation:
+        raise DataError(f"no validation rows from {sorted(validation_sources) or 'any source'} to choose thresholds on")
+    # The in-domain test split(s) are reported first: news comments are what users moderate.
+    first = set(config.data.report_first)
+    bundle.tests.sort(key=lambda named: named.name.removesuffix("/test") not in first)
 
     if not bundle.train:
         raise DataError("the config's sources gave no training rows")
@@ -118,7 +132,7 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
     if config.data.seed_set is not None:
         seed_path = resolve_path(config.data.seed_set)
         seed_rows = read_jsonl(seed_path, hand_labelled=True)
-        bundle.tests.insert(0, NamedSet("seed", seed_rows))
+        bundle.tests.insert(sum(n.name.removesuffix("/test") in set(config.data.report_first) for n in bundle.tests), NamedSet("seed", seed_rows))
         bundle.records.append(_record("seed", "test", seed_rows, "test", "threadguard's own labels", {}))
     return bundle
 
