@@ -203,13 +203,13 @@ def thread_splits(
     raise DataError(f"no thread split in {tries} seeds gives every split {min_positives} positives per label")
 
 
-def build_set(items: Sequence[PoolItem], decisions: Sequence[LabelDecision]) -> list[HandLabelledComment]:
+def build_set(items: Sequence[PoolItem], decisions: Sequence[LabelDecision], *, min_positives: int = 8) -> list[HandLabelledComment]:
     """Join the drawn comments with their (adjudicated) labels; every drawn comment must be labelled."""
     by_id = {d.id: d for d in decisions}
     unlabelled = [i.id for i in items if i.id not in by_id]
     if unlabelled:
         raise DataError(f"{len(unlabelled)} drawn comments have no label yet, e.g. {', '.join(unlabelled[:5])}")
-    splits = thread_splits(items, decisions)
+    splits = thread_splits(items, decisions, min_positives=min_positives)
     return [
         HandLabelledComment(
             id=item.id, source=f"inhouse:{item.source}", split=splits[item.thread_id], thread_id=item.thread_id, body=item.body,

@@ -73,7 +73,7 @@ def drop_texts(rows: list[LabelledComment], forbidden: set[str]) -> list[Labelle
     """Rows whose normalised body is not in `forbidden` (evaluation-only texts never reach training)."""
     kept = [row for row, text in zip(rows, iter_texts(rows), strict=True) if text not in forbidden]
     if len(kept) != len(rows):
-        log.info("dropped %d training rows whose text is in an evaluation-only corpus", len(rows) - len(kept))
+        log.info("dropped %d training rows whose text is held out (evaluation-only, or another source's validation/test split)", len(rows) - len(kept))
     return kept
 
 

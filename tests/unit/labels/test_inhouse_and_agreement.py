@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from labels.agreement import LabelDecision, adjudicate, cohen_kappa, compare
+from labels.inhouse import PoolItem, build_set, draw_threads, read_sheet_answers, render_sheet, second_pass_ids, thread_splits, write_models
+from labels.sets import read_jsonl
+from threadguard.errors import DataError, ParseError
+from threadguard.settings import PROJECT_ROOT
+
+
+def _decision(ident: str, hate: int = 0, insult: int = 0, off_topic: int = 0, **extra: object) -> LabelDecision:
+    return LabelDecision(id=ident, hate=hate, insult=insult, off_topic=off_topic, rationale=extra.pop("rationale", "because"),
+                         labeller=extra.pop("labeller", "a"), guide_version=extra.pop("guide_version", "1.1"))
+
+
+def test_kappa_matches_a_worked_example() -> None:
+    # 10 items: both say 1 on 3, both 0 on 4, A=1/B=0 on 2, A=0/B=1 on 1.
+    a = [1, 1, 1, 0, 0, 0, 0, 1, 1, 0]
+    b = [1, 1, 1, 0, 0, 0, 0, 0, 0, 1]
+    # p_o = 0.7; p_e = 0.5*0.4 + 0.5*0.6 = 0.5; kappa = (0.7 - 0.5) / (1 - 0.5) = 0.4
+    assert cohen_kappa(a, b) == pytest.approx(0.4)
+    assert cohen_kappa([0, 0], [0, 0]) is None  # one class only: undefined, not 1
+
+
+def test_compare_reports_raw_agreement_kappa_and_disagreements() -> None:
+    first = [_decision("a", insult=1), _decision("b"), _decision("c", hate=1), _decision("d")]
+    second = [_decision("a", insult=1), _decision("b", insult=1), _decision("c", hate=1), _decision("d"), _decision("e")]
+    agreements, disagreements = compare(first, second)
+    by_label = {x.label.value: x for x in agreements}
+    assert by_label["insult"].n == 4 and by_label["insult"].raw == 0.75
+    assert by_label["hate"].kappa == 1.0 and by_label["off_topic"].kappa is None
+    assert [(d.id, d.label.value, d.first, d.second) for d in disagreements] == [("b", "insult", 0, 1)]
+
+
+def test_adjudication_needs_a_ruling_for_every_disagreement() -> None:
+    first, second = [_decision("a"), _decision("b")], [_decision("a"), _decision("b", insult=1)]
+    with pytest.raises(DataError, match="1 disagreements have no adjudication: b"):
+        adjudicate(first, second, [])
+    ruled = adjudicate(first, second, [_decision("b", insult=1, rationale="ruling")])
+    assert {r.id: r.insult for r in ruled} == {"a": 0, "b": 1}
+
+
+def test_unknown_guide_version_or_missing_rationale_is_refused() -> None:
+    with pytest.raises(ValueError):
+        _decision("a", rationale="")
+    with pytest.raises(DataError, match="unknown guide version"):
+        compare([_decision("a", guide_version="9.9")], [_decision("a")])
+
+
+def _pool(n_threads: int = 6, per_thread: int = 10) -> list[PoolItem]:
+    return [
+        PoolItem(id=f"t{t}c{c}", source="fox_news" if t % 2 else "globe_and_mail", thread_id=f"thread{t}", body=f"comment {c}",
+                 article_title=f"article {t}", flagged=(c < t))
+        for t in range(n_threads) for c in range(per_thread)
+    ]
+
+
+def test_draw_keeps_whole_threads_and_is_seeded() -> None:
+    pool = _pool(12, 10)
+    drawn = draw_threads(pool, seed=1, target=50)
+    threads = {i.thread_id for i in drawn}
+    assert len(drawn) == 10 * len(threads) and len(drawn) >= 50
+    assert [i.id for i in drawn] == [i.id for i in draw_threads(pool, seed=1, target=50)]
+
+
+def test_second_pass_covers_at_least_a_fifth_of_each_thread() -> None:
+    pool = _pool(5, 9)
+    ids = second_pass_ids(pool, seed=2)
+    assert len(ids) >= 0.2 * len(pool) and len(set(ids)) == len(ids)
+    per_thread = {t: sum(i.startswith(f"t{t[-1]}c") for i in ids) for t in {p.thread_id for p in pool}}
+    assert all(n >= 2 for n in per_thread.values())
+
+
+def test_thread_split_never_puts_a_thread_in_two_splits_and_has_positives() -> None:
+    pool = _pool(10, 10)
+    decisions = [_decision(i.id, hate=int(i.id.endswith(("c0", "c1"))), insult=int(i.id.endswith("c2")), off_topic=int(i.id.endswith("c3"))) for i in pool]
+    splits = thread_splits(pool, decisions, min_positives=1)
+    rows = build_set(pool, decisions, min_positives=1)
+    seen: dict[str, set[str]] = {}
+    for row in rows:
+        seen.setdefault(row.thread_id, set()).add(row.split)
+    assert all(len(s) == 1 for s in seen.values())
+    assert set(splits.values()) == {"train", "validation", "test"}
+    with pytest.raises(DataError, match="no label yet"):
+        build_set(pool, decisions[:-1], min_positives=1)
+
+
+def test_sheet_answers_are_parsed_and_checked(tmp_path: Path) -> None:
+    pool = _pool(1, 3)
+    sheet = render_sheet(pool)
+    assert "[0]" in sheet and "flagged" not in sheet and "=== ARTICLE: article 0" in sheet
+    answers = tmp_path / "a.txt"
+    answers.write_text("# comment\n0 0 1 0 | 'you dope'\n1 0 0 0 | fine\n")
+    decisions = read_sheet_answers(answers, pool, labeller="me")
+    assert [(d.id, d.insult, d.guide_version) for d in decisions] == [("t0c0", 1, "1.1"), ("t0c1", 0, "1.1")]
+    answers.write_text("0 0 2 0 | bad label\n")
+    with pytest.raises(ParseError, match=":1: expected"):
+        read_sheet_answers(answers, pool, labeller="me")
+
+
+def _tg(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "from threadguard.cli import run; run()", *args], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
+
+
+def test_agreement_and_stats_commands_on_a_small_fixture(tmp_path: Path) -> None:
+    first, second = tmp_path / "p1.jsonl", tmp_path / "p2.jsonl"
+    write_models([_decision("a", insult=1), _decision("b"), _decision("c", hate=1)], first)
+    write_models([_decision("a", insult=1), _decision("b", insult=1), _decision("c", hate=1)], second)
+    result = _tg("labels", "agreement", str(first), str(second), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["labels"]["insult"]["raw"] == pytest.approx(0.6667, abs=1e-4)
+    assert report["disagreements"] == [{"id": "b", "label": "insult", "first": 0, "second": 1}]
+    unresolved = _tg("labels", "agreement", str(first), str(second), "--output", str(tmp_path / "adj.jsonl"))
+    assert unresolved.returncode == 1 and "no adjudication" in unresolved.stderr
+    stats = _tg("labels", "stats", str(PROJECT_ROOT / "labels" / "data" / "seed.jsonl"))
+    assert stats.returncode == 0 and "seed" in stats.stdout and "4/21/0" in stats.stdout
+
+
+def test_committed_inhouse_set_is_complete_and_split_by_thread() -> None:
+    rows = read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl", hand_labelled=True)
+    assert len(rows) >= 1500
+    splits: dict[str, set[str]] = {}
+    for row in rows:
+        splits.setdefault(row.thread_id, set()).add(row.split)
+    assert all(len(s) == 1 for s in splits.values())
+    for split in ("validation", "test"):
+        part = [r for r in rows if r.split == split]
+        assert all(sum(getattr(r, label) for r in part) >= 8 for label in ("hate", "insult", "off_topic"))
+    second = [json.loads(line) for line in (PROJECT_ROOT / "labels" / "data" / "inhouse" / "pass2.jsonl").read_text().splitlines()]
+    assert len(second) >= 0.2 * len(rows)
