@@ -1,6 +1,7 @@
-"""In-process scoring throughput of a model dir on real comments (fixed sample, warm-up, median of repeats).
+"""In-process scoring throughput of model dirs, every runtime each holds, on the same real comments.
 
-Run: .venv/bin/python -m bench.score_throughput [MODEL_DIR]
+Fixed seeded sample, warm-up, median of repeats; batches of 32 in arrival order (the Scorer sorts each batch
+by length inside). Run: .venv/bin/python -m bench.score_throughput [MODEL_DIR ...]
 """
 
 from __future__ import annotations
@@ -18,37 +19,55 @@ from serving.model import open_scorer
 from threadguard.settings import Settings
 
 SAMPLE = 2000
-REPEATS = 5
+REPEATS = 3
+SINGLES = 300
 
 
-def main(model_dir: Path) -> None:
-    rows = load_corpus("kaggle_insults", Settings().datasets_dir)
-    sample = random.Random(0).sample(rows, SAMPLE)
-    scorer = open_scorer(model_dir, device="cpu")
-    scorer.predict_proba(sample[:64])  # warm-up
-    batch_rates, single_ms = [], []
+def _runtimes(model_dir: Path) -> list[str | None]:
+    from serving.transformer import available_runtimes
+
+    config = (model_dir / "config.json").read_text()
+    if '"kind": "transformer"' not in config:
+        return [None]
+    order = ["torch", "onnx", "onnx-int8"]
+    return [r for r in order if r in available_runtimes(model_dir)]
+
+
+def measure(model_dir: Path, runtime: str | None, sample: list) -> tuple[str, float, float, float]:
+    scorer = open_scorer(model_dir, device="cpu", runtime=runtime)
+    scorer.score(sample[:64])  # warm-up
+    rates = []
     for _ in range(REPEATS):
         started = time.perf_counter()
-        for i in range(0, SAMPLE, 32):
+        for i in range(0, len(sample), 32):
             scorer.score(sample[i : i + 32])
-        batch_rates.append(SAMPLE / (time.perf_counter() - started))
-    for row in sample[:300]:
+        rates.append(len(sample) / (time.perf_counter() - started))
+    singles = []
+    for row in sample[:SINGLES]:
         started = time.perf_counter()
         scorer.score([row])
-        single_ms.append((time.perf_counter() - started) * 1000)
-    single_ms.sort()
+        singles.append((time.perf_counter() - started) * 1000)
+    singles.sort()
+    label = f"{model_dir.resolve().name} ({runtime or 'linear'})"
+    return label, statistics.median(rates), singles[len(singles) // 2], singles[int(len(singles) * 0.99)]
+
+
+def main(model_dirs: list[Path]) -> None:
+    rows = load_corpus("kaggle_insults", Settings().datasets_dir)
+    sample = random.Random(0).sample(rows, SAMPLE)
+    results = [measure(d, r, sample) for d in model_dirs for r in _runtimes(d)]
     lines = [
-        f"Model `{model_dir.resolve().name}`, measured {dt.date.today()} on {machine()}.",
-        "Command: `.venv/bin/python -m bench.score_throughput models/current`",
-        f"{SAMPLE} Kaggle-insults comments (seeded sample), batches of 32 in arrival order, median of {REPEATS} runs; single-comment latency over 300 calls.",
+        f"Measured {dt.date.today()} on {machine()}, 2 threads, in one run on the same comments.",
+        f"Command: `.venv/bin/python -m bench.score_throughput {' '.join(str(d) for d in model_dirs)}`",
+        f"{SAMPLE} Kaggle-insults comments (seeded sample), batches of 32, median of {REPEATS} runs; one-comment latency over {SINGLES} calls.",
         "",
-        "| backend | comments/s (batch 32) | one comment p50 | one comment p99 |",
+        "| model (runtime) | comments/s (batch 32) | one comment p50 | one comment p99 |",
         "|---|---|---|---|",
-        f"| linear TF-IDF (scipy sparse) | {statistics.median(batch_rates):.0f} | {single_ms[len(single_ms) // 2]:.2f} ms | {single_ms[int(len(single_ms) * 0.99)]:.2f} ms |",
     ]
+    lines += [f"| {name} | {rate:.0f} | {p50:.2f} ms | {p99:.2f} ms |" for name, rate, p50, p99 in results]
     write_section("score-throughput", "\n".join(lines))
     print("\n".join(lines))
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("models/current"))
+    main([Path(p) for p in sys.argv[1:]] or [Path("models/current")])

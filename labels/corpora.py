@@ -293,6 +293,14 @@ def load_hatecheck(folder: Path) -> list[LabelledComment]:
     return rows
 
 
+def hatecheck_cases(folder: Path) -> dict[str, tuple[str, str]]:
+    """Row id -> (functionality, target group) of every HateCheck case, for per-functionality reports."""
+    return {
+        _row_id("hatecheck", r["case_id"]): (r["functionality"], r["target_ident"] or "none")
+        for r in _csv_rows(folder / "test_suite_cases.csv.gz")
+    }
+
+
 # --- registry --------------------------------------------------------------------------------------
 
 

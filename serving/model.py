@@ -103,7 +103,7 @@ def resolve_device(device: str) -> str:
     return chosen
 
 
-def open_scorer(path: Path, *, device: str = "auto") -> Scorer:
+def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None) -> Scorer:
     """Validate a model dir and load its backend; every consumer (serve, score, evaluate) comes through here."""
     model_dir = read_model_dir(Path(path), expected_labels=[label.value for label in LABELS])
     if model_dir.config.kind == "linear":
@@ -113,6 +113,10 @@ def open_scorer(path: Path, *, device: str = "auto") -> Scorer:
             log.info("the linear model runs on CPU; --device cuda has no effect on it")
         chosen = "cpu"
     else:
-        raise ArtifactError(f"{path}: model kind {model_dir.config.kind!r} is not supported by this version")
+        from serving.transformer import TransformerBackend
+
+        chosen = resolve_device(device)
+        backend = TransformerBackend(model_dir.path, model_dir.config.backend, device=chosen, runtime=runtime)
+        chosen = backend.device
     log.info("loaded model %s (%s) on %s", model_dir.config.name, model_dir.config.version, chosen)
     return Scorer(model_dir, backend, chosen)

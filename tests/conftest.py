@@ -50,3 +50,29 @@ def tiny_scorer(tiny_model_dir: Path):
     from serving.model import open_scorer
 
     return open_scorer(tiny_model_dir, device="cpu")
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.fixtures.tiny_encoder import build_tiny_encoder
+
+    return build_tiny_encoder(tmp_path_factory.mktemp("encoder"))
+
+
+def tiny_transformer_config(path: Path, encoder: Path, **transformer: object) -> TrainConfig:
+    """A transformer config over the tiny set and the tiny 2-layer encoder: seconds on CPU."""
+    settings = {"base_model": str(encoder), "max_steps": 60, "batch_size": 16, "eval_every": 20, "learning_rate": 1e-3, "max_length": 64}
+    settings.update(transformer)
+    return TrainConfig.model_validate({
+        "name": "tinytf", "kind": "transformer", "seed": 3,
+        "data": {"sources": [{"path": str(path), "name": "tiny", "off_topic_pairs": True}], "eval_corpora": [], "seed_set": "labels/data/seed.jsonl"},
+        "transformer": settings,
+    })
+
+
+@pytest.fixture(scope="session")
+def tiny_transformer_dir(tmp_path_factory: pytest.TempPathFactory, tiny_set_path: Path, tiny_encoder_path: Path) -> Path:
+    from training.pipeline import train_and_export
+
+    root = tmp_path_factory.mktemp("tfmodels")
+    return train_and_export(tiny_transformer_config(tiny_set_path, tiny_encoder_path), datasets_dir=DATASETS, models_root=root, progress=False, device="cpu")

@@ -181,8 +181,10 @@ def write_model_dir(
         contents[METRICS_FILE] = metrics.model_dump_json(indent=2).encode()
         contents[CARD_FILE] = card.encode()
         for name, data in contents.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)  # e.g. hf/model.safetensors
             (tmp / name).write_bytes(data)
-        os.chmod(tmp, 0o755)
+        for folder in [tmp, *[p for p in tmp.rglob("*") if p.is_dir()]]:
+            os.chmod(folder, 0o755)
         tmp.rename(dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

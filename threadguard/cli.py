@@ -78,16 +78,28 @@ def train(
     models_dir: Annotated[Optional[Path], typer.Option(help="Where model dirs are written (default: models/ beside model_dir).")] = None,
     activate: Annotated[bool, typer.Option(help="Point models/current at the new model.")] = False,
     datasets_dir: Annotated[Optional[Path], typer.Option(help="Folder of the public corpora (default ../shared/datasets).")] = None,
+    device: Annotated[Device, typer.Option(help="auto, cpu or cuda (transformer configs).")] = "auto",
+    checkpoint_dir: Annotated[Optional[Path], typer.Option(help="Save checkpoints here and resume from them.")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Quick run: stop after this many optimiser steps.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Quick run: at most this many training rows per source.")] = None,
 ) -> None:
     """Fit a model from a config, choose thresholds on validation, evaluate, and export a model dir."""
     from training.config import load_config
     from training.pipeline import train_and_export
 
     settings = get_settings()
-    cfg = load_config(config, set_)
+    overrides = list(set_ or [])
+    if max_steps is not None:
+        overrides.append(f"transformer.max_steps={max_steps}")
+    cfg = load_config(config, overrides)
+    if limit is not None:
+        cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"sources": [s.model_copy(update={"limit": limit}) for s in cfg.data.sources]})})
     root = models_dir or settings.model_dir.parent
-    dest = train_and_export(cfg, datasets_dir=datasets_dir or settings.datasets_dir, models_root=root, make_current=activate)
-    typer.echo(str(dest))
+    dest = train_and_export(
+        cfg, datasets_dir=datasets_dir or settings.datasets_dir, models_root=root, make_current=activate, device=device, checkpoint_dir=checkpoint_dir
+    )
+    if dest is not None:
+        typer.echo(str(dest))
 
 
 @app.command()
@@ -97,12 +109,17 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics JSON instead of a table.")] = False,
     datasets_dir: Annotated[Optional[Path], typer.Option(help="Folder of the public corpora.")] = None,
     device: Annotated[Device, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    report: Annotated[Optional[Path], typer.Option(help="Also write a markdown report with plots, e.g. docs/evaluation.md.")] = None,
+    compare: Annotated[Optional[list[Path]], typer.Option(help="Other model dirs to score on the same rows in the report.")] = None,
 ) -> None:
     """Recompute a model's test metrics through the same loading code the service uses."""
-    from training.pipeline import evaluate_model_dir
+    from training.pipeline import evaluate_model_dir, write_evaluation_report
 
     settings = get_settings()
-    metrics, warnings = evaluate_model_dir(model_dir or settings.model_dir, datasets_dir=datasets_dir or settings.datasets_dir, device=device)
+    target = model_dir or settings.model_dir
+    metrics, warnings = evaluate_model_dir(target, datasets_dir=datasets_dir or settings.datasets_dir, device=device)
+    if report:
+        write_evaluation_report(target, report, datasets_dir=datasets_dir or settings.datasets_dir, compare=compare or [], device=device)
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
     if output:
@@ -116,6 +133,21 @@ def evaluate(
             roc = "n/a" if m.roc_auc is None else f"{m.roc_auc:.3f}"
             pr = "n/a" if m.pr_auc is None else f"{m.pr_auc:.3f}"
             typer.echo(f"{eval_set.name:<24} {label:<10} {m.n:>6} {m.positives:>6} {roc:>8} {pr:>8} {m.review['f1']:>7.3f}")
+
+
+@app.command()
+def calibrate(
+    model_dir: Annotated[Path, typer.Argument(help="A transformer model dir to recalibrate (its weights are reused).")],
+    models_dir: Annotated[Optional[Path], typer.Option(help="Where the new model dir is written (default: beside it).")] = None,
+    activate: Annotated[bool, typer.Option(help="Point models/current at the new model.")] = False,
+    datasets_dir: Annotated[Optional[Path], typer.Option(help="Folder of the public corpora.")] = None,
+) -> None:
+    """Refit calibration and thresholds on the model's validation data into a new model dir, without retraining."""
+    from training.pipeline import recalibrate_model_dir
+
+    settings = get_settings()
+    dest = recalibrate_model_dir(model_dir, datasets_dir=datasets_dir or settings.datasets_dir, models_root=models_dir or model_dir.resolve().parent, make_current=activate)
+    typer.echo(str(dest))
 
 
 @app.command()

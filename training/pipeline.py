@@ -28,7 +28,7 @@ from labels.schema import LABELS
 
 log = logging.getLogger(__name__)
 
-LIBRARIES = ("scikit-learn", "numpy", "scipy", "pydantic")
+LIBRARIES = ("scikit-learn", "numpy", "scipy", "pydantic", "torch", "transformers", "onnxruntime", "tokenizers")
 
 
 def _git_sha() -> str | None:
@@ -75,23 +75,85 @@ def _identity(config: TrainConfig, bundle: DataBundle) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:7]
 
 
-def train_and_export(config: TrainConfig, *, datasets_dir: Path, models_root: Path, make_current: bool = False, progress: bool = True) -> Path:
-    """Run one training config end to end and return the new model dir."""
+def _fit_linear(config: TrainConfig, bundle: DataBundle, progress: bool) -> tuple[dict[str, bytes], dict]:
+    estimator = LinearBaseline(config.linear, seed=config.seed, progress=progress).fit(bundle.train, bundle.train_weights)
+    return estimator.model_.to_files(), estimator.model_.params
+
+
+def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, checkpoint_dir: Path | None, progress: bool) -> tuple[dict[str, bytes], dict] | None:
+    from training.export import transformer_files
+    from training.finetune import fine_tune
+
+    tcfg = config.transformer
+    result = fine_tune(tcfg, bundle.train, bundle.train_weights, bundle.validation, seed=config.seed, device=device, checkpoint_dir=checkpoint_dir, progress=progress)
+    if result.model is None:
+        return None  # not rank 0 of a distributed run: rank 0 exports
+    files = transformer_files(result.model, result.base_path, max_length=tcfg.max_length, per_channel=tcfg.quantize_per_channel)
+    params = {
+        "base_model": tcfg.base_model, "max_length": tcfg.max_length, "batch_size": tcfg.eval_batch_size,
+        "context": {"title_chars": tcfg.title_chars, "parent_chars": tcfg.parent_chars, "lead_chars": tcfg.lead_chars},
+        "temperature": {label.value: 1.0 for label in LABELS}, "steps": result.steps, "best_valid_mean_auc": round(result.best_score, 4),
+        "history": result.history,
+    }
+    return files, params
+
+
+def calibrate(scorer: Scorer, validation: list) -> dict[str, dict[str, float]]:
+    """Fit per-label temperature and bias on validation logits, set them on the scorer, report ECE before/after."""
+    from training.calibration import expected_calibration_error, fit_temperature_and_bias
+
+    backend = scorer.backend
+    raw = backend.logits(validation)  # type: ignore[attr-defined]
+    y = label_matrix(validation)
+    report: dict[str, dict[str, float]] = {}
+    temperatures, biases = [], []
+    for j, label in enumerate(LABELS):
+        mask = ~np.isnan(y[:, j])
+        t, b = fit_temperature_and_bias(raw[mask, j], y[mask, j])
+        before = expected_calibration_error(1 / (1 + np.exp(-raw[mask, j])), y[mask, j])
+        after = expected_calibration_error(1 / (1 + np.exp(-(raw[mask, j] / t + b))), y[mask, j])
+        report[label.value] = {"temperature": round(t, 4), "bias": round(b, 4), "ece_before": round(before, 4), "ece_after": round(after, 4), "n": int(mask.sum())}
+        temperatures.append(t)
+        biases.append(b)
+    backend.temperatures = np.asarray(temperatures, dtype=np.float32)  # type: ignore[attr-defined]
+    backend.biases = np.asarray(biases, dtype=np.float32)  # type: ignore[attr-defined]
+    return report
+
+
+def train_and_export(
+    config: TrainConfig, *, datasets_dir: Path, models_root: Path, make_current: bool = False, progress: bool = True,
+    device: str = "auto", checkpoint_dir: Path | None = None,
+) -> Path | None:
+    """Run one training config end to end and return the new model dir (None on non-zero ranks of a distributed run)."""
+    from serving.model import resolve_device
+
     bundle = assemble(config, datasets_dir, progress=progress)
     log.info("training on %d rows, validating on %d, %d test sets", len(bundle.train), len(bundle.validation), len(bundle.tests))
-    estimator = LinearBaseline(config.linear, seed=config.seed, progress=progress).fit(bundle.train, bundle.train_weights)
-    files = estimator.model_.to_files()
+    if config.kind == "linear":
+        files, params = _fit_linear(config, bundle, progress)
+    else:
+        fitted = _fit_transformer(config, bundle, device=resolve_device(device), checkpoint_dir=checkpoint_dir, progress=progress)
+        if fitted is None:
+            return None
+        files, params = fitted
 
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current)
+
+
+def finalize(
+    config: TrainConfig, bundle: DataBundle, files: dict[str, bytes], params: dict, *, models_root: Path, make_current: bool = False, tag: str = ""
+) -> Path:
+    """Stage the files, calibrate (transformers), choose thresholds and score the tests through serving, write the dir."""
     now = dt.datetime.now(dt.UTC)
-    sha7 = _identity(config, bundle)
-    name = f"tg-{config.name}-{now:%Y%m%d}-{sha7}"
+    sha7 = hashlib.sha256((_identity(config, bundle) + tag).encode()).hexdigest()[:7] if tag else _identity(config, bundle)
+    name = f"tg-{config.name}{tag}-{now:%Y%m%d}-{sha7}"
     model_config = ModelConfig(
         name=name,
         version=f"{now:%Y%m%d}-{sha7}",
         kind=config.kind,
         created_at=now.isoformat(timespec="seconds"),
         git_sha=_git_sha(),
-        backend=estimator.model_.params,
+        backend=params,
         train_config=config.model_dump(mode="json"),
         library_versions=_versions(),
         data=bundle.records,
@@ -104,9 +166,16 @@ def train_and_export(config: TrainConfig, *, datasets_dir: Path, models_root: Pa
     staging = models_root / f".staging-{name}"
     shutil.rmtree(staging, ignore_errors=True)
     placeholder = {label.value: LabelThresholds(review=0.5, reject=1.0) for label in LABELS}
-    write_model_dir(staging, config=model_config, labels=[l.value for l in LABELS], thresholds=placeholder, metrics=Metrics(eval_sets=[]), card="staging\n", files=files)
+    staged_params = {k: v for k, v in params.items() if k not in ("temperature", "bias", "calibration")}
+    staged_config = model_config.model_copy(update={"backend": staged_params})
+    write_model_dir(staging, config=staged_config, labels=[l.value for l in LABELS], thresholds=placeholder, metrics=Metrics(eval_sets=[]), card="staging\n", files=files)
     try:
         scorer = open_scorer(staging, device="cpu")
+        if config.kind == "transformer":
+            calibration = calibrate(scorer, bundle.validation)
+            params = {**staged_params, "temperature": {k: c["temperature"] for k, c in calibration.items()},
+                      "bias": {k: c["bias"] for k, c in calibration.items()}, "calibration": calibration}
+            model_config = model_config.model_copy(update={"backend": params})
         thresholds = pick_thresholds(scorer, bundle.validation, config.thresholds.reject_precision)
         metrics = score_sets(scorer, bundle.tests, thresholds)
     finally:
@@ -116,6 +185,21 @@ def train_and_export(config: TrainConfig, *, datasets_dir: Path, models_root: Pa
         point_current(models_root, dest)
     log.info("exported %s", dest)
     return dest
+
+
+CONTRACT_FILES = {"config.json", "labels.json", "thresholds.json", "metrics.json", "MODEL_CARD.md"}
+
+
+def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: Path, make_current: bool = False) -> Path:
+    """A new model dir with the same weights, recalibrated and re-thresholded on the config's validation data."""
+    from threadguard.artifact import read_model_dir
+
+    source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
+    config = TrainConfig.model_validate(source.config.train_config)
+    bundle = assemble(config, datasets_dir, progress=False)
+    files = {str(p.relative_to(source.path)): p.read_bytes() for p in sorted(source.path.rglob("*")) if p.is_file() and p.name not in CONTRACT_FILES}
+    params = {k: v for k, v in source.config.backend.items() if k not in ("temperature", "bias", "calibration")}
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal")
 
 
 def evaluate_model_dir(model_dir: Path, *, datasets_dir: Path, device: str = "auto", progress: bool = True) -> tuple[Metrics, list[str]]:
@@ -132,3 +216,38 @@ def evaluate_model_dir(model_dir: Path, *, datasets_dir: Path, device: str = "au
         if expected and expected != eval_set.sha256:
             warnings.append(f"{eval_set.name}: data differs from the model card (sha256 {eval_set.sha256[:12]} vs {expected[:12]})")
     return metrics, warnings
+
+
+def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path, compare: list[Path], device: str = "auto") -> None:
+    """Score the model (every runtime its dir holds), comparison dirs and peers on the model's test rows."""
+    from labels.corpora import CORPORA, corpus_folder, hatecheck_cases
+    from serving.transformer import available_runtimes
+    from training.report import System, peer_systems, write_report
+
+    scorer = open_scorer(model_dir, device=device)
+    config = TrainConfig.model_validate(scorer.model_dir.config.train_config)
+    bundle = assemble(config, datasets_dir, progress=False)
+    main = f"{scorer.name} ({getattr(scorer.backend, 'runtime', 'linear')})"
+    systems = [System(main, scorer.predict_proba)]
+    if scorer.model_dir.config.kind == "transformer":
+        for runtime in sorted(available_runtimes(scorer.model_dir.path) - {scorer.backend.runtime}):  # type: ignore[attr-defined]
+            other = open_scorer(model_dir, device=device, runtime=runtime)
+            systems.append(System(f"{scorer.name} ({runtime})", other.predict_proba))
+    for path in compare:
+        other = open_scorer(path, device=device)
+        name = f"{other.name} ({getattr(other.backend, 'runtime', 'linear')})"
+        if any(s.name == name for s in systems):
+            name += f" [{path}]"  # the same model twice must stay two rows
+        systems.append(System(name, other.predict_proba))
+    systems += peer_systems()
+    cases = hatecheck_cases(corpus_folder("hatecheck", datasets_dir)) if "hatecheck" in CORPORA else None
+    header = [
+        f"Model `{scorer.name}` ({scorer.model_dir.config.kind}); command: `threadguard evaluate {model_dir} --report {report}"
+        + "".join(f" --compare {p}" for p in compare) + "`.",
+        "Test splits only (thresholds and calibration were chosen on validation splits); the in-domain set leads.",
+    ]
+    calibration = scorer.model_dir.config.backend.get("calibration")
+    if calibration:
+        header += ["", "Calibration on validation (temperature scaling): " + "; ".join(
+            f"{k}: T={v['temperature']:.2f}, ECE {v['ece_before']:.3f} → {v['ece_after']:.3f}" for k, v in calibration.items())]
+    write_report(report, bundle.tests, systems, main=main, hatecheck=cases, header=header)

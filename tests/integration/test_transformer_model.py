@@ -1,0 +1,90 @@
+"""A tiny fine-tuned encoder through export: HF weights, fp32 ONNX, int8 ONNX, calibration, serving."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labels.sets import read_jsonl
+from serving.model import decide, open_scorer
+from threadguard.settings import PROJECT_ROOT
+
+SAMPLE = PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl"
+
+
+def _sample(n: int = 300):
+    return read_jsonl(SAMPLE)[:n]
+
+
+def test_transformer_dir_holds_weights_onnx_int8_and_calibration(tiny_transformer_dir: Path) -> None:
+    names = {str(p.relative_to(tiny_transformer_dir)) for p in tiny_transformer_dir.rglob("*") if p.is_file()}
+    assert {"hf/model.safetensors", "hf/config.json", "model.onnx", "model.int8.onnx", "tokenizer.json", "thresholds.json", "MODEL_CARD.md"} <= names
+    backend = json.loads((tiny_transformer_dir / "config.json").read_text())["backend"]
+    assert set(backend["calibration"]) == {"hate", "insult", "off_topic"}
+    assert all(c["temperature"] > 0 for c in backend["calibration"].values())
+
+
+def test_fp32_onnx_matches_pytorch(tiny_transformer_dir: Path) -> None:
+    rows = _sample()
+    torch_scores = open_scorer(tiny_transformer_dir, device="cpu", runtime="torch").predict_proba(rows)
+    onnx_scores = open_scorer(tiny_transformer_dir, device="cpu", runtime="onnx").predict_proba(rows)
+    assert np.abs(torch_scores - onnx_scores).max() < 1e-3
+
+
+def test_int8_scores_stay_close_to_fp32_on_the_tiny_model(tiny_transformer_dir: Path) -> None:
+    # A 32-wide random encoder crowds every score near the thresholds, so its decisions are not a fair
+    # test of quantisation; the decision-agreement contract is checked on the real default model below.
+    rows = _sample()
+    fp32 = open_scorer(tiny_transformer_dir, device="cpu", runtime="onnx").predict_proba(rows)
+    int8 = open_scorer(tiny_transformer_dir, device="cpu", runtime="onnx-int8").predict_proba(rows)
+    assert np.abs(fp32 - int8).mean() < 0.02
+
+
+# The real model the parity contract is about: THREADGUARD_PARITY_MODEL, else the default model.
+REAL = Path(os.environ.get("THREADGUARD_PARITY_MODEL", PROJECT_ROOT / "models" / "current"))
+
+
+def _full_transformer(path: Path) -> bool:
+    config = path / "config.json"
+    return config.is_file() and json.loads(config.read_text())["kind"] == "transformer" and (path / "model.onnx").is_file() and (path / "hf").is_dir()
+
+
+@pytest.mark.skipif(not _full_transformer(REAL), reason="needs a transformer dir with model.onnx and hf/ (THREADGUARD_PARITY_MODEL, or rebuild the default: see README)")
+def test_real_model_parity_fp32_onnx_vs_torch_and_int8_decisions() -> None:
+    rows = _sample(1000)
+    torch_scores = open_scorer(REAL, device="cpu", runtime="torch").predict_proba(rows[:200])
+    fp32 = open_scorer(REAL, device="cpu", runtime="onnx")
+    assert np.abs(fp32.predict_proba(rows[:200]) - torch_scores).max() < 1e-3
+    int8 = open_scorer(REAL, device="cpu", runtime="onnx-int8").score(rows)
+    assert np.mean([x.decision == y.decision for x, y in zip(fp32.score(rows), int8, strict=True)]) >= 0.99
+
+
+def test_cpu_default_is_int8_onnx_and_round_trip_is_stable(tiny_transformer_dir: Path) -> None:
+    scorer = open_scorer(tiny_transformer_dir, device="cpu")
+    assert scorer.backend.runtime == "onnx-int8"
+    rows = _sample(50)
+    first = scorer.predict_proba(rows)
+    assert np.array_equal(first, open_scorer(tiny_transformer_dir, device="cpu").predict_proba(rows))
+    assert first.shape == (50, 3) and ((first >= 0) & (first <= 1)).all()
+    for scored in scorer.score(rows[:5]):
+        assert scored.decision == decide(scored.scores, scorer.thresholds)
+
+
+def test_recalibration_reuses_weights_and_writes_a_new_dir(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    from tests.conftest import DATASETS
+    from training.pipeline import recalibrate_model_dir
+
+    new = recalibrate_model_dir(tiny_transformer_dir, datasets_dir=DATASETS, models_root=tmp_path)
+    assert new != tiny_transformer_dir and "-recal-" in new.name
+    assert (new / "model.int8.onnx").read_bytes() == (tiny_transformer_dir / "model.int8.onnx").read_bytes()
+    backend = json.loads((new / "config.json").read_text())["backend"]
+    assert set(backend["bias"]) == {"hate", "insult", "off_topic"}
+    calibration = backend["calibration"].values()
+    # Platt scaling minimises NLL, not binned ECE, so compare the mean over labels with a small tolerance.
+    assert np.mean([c["ece_after"] for c in calibration]) <= np.mean([c["ece_before"] for c in calibration]) + 0.01
+    rows = _sample(20)
+    assert open_scorer(new, device="cpu").predict_proba(rows).shape == (20, 3)

