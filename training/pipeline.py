@@ -197,7 +197,12 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
     source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
     config = TrainConfig.model_validate(source.config.train_config)
     bundle = assemble(config, datasets_dir, progress=False)
-    files = {str(p.relative_to(source.path)): p.read_bytes() for p in sorted(source.path.rglob("*")) if p.is_file() and p.name not in CONTRACT_FILES}
+    # Contract files are top-level only: hf/config.json is the encoder's own config and must be kept.
+    files = {
+        p.relative_to(source.path).as_posix(): p.read_bytes()
+        for p in sorted(source.path.rglob("*"))
+        if p.is_file() and p.relative_to(source.path).as_posix() not in CONTRACT_FILES
+    }
     params = {k: v for k, v in source.config.backend.items() if k not in ("temperature", "bias", "calibration")}
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal")
 

@@ -80,7 +80,9 @@ def test_recalibration_reuses_weights_and_writes_a_new_dir(tiny_transformer_dir:
 
     new = recalibrate_model_dir(tiny_transformer_dir, datasets_dir=DATASETS, models_root=tmp_path)
     assert new != tiny_transformer_dir and "-recal-" in new.name
-    assert (new / "model.int8.onnx").read_bytes() == (tiny_transformer_dir / "model.int8.onnx").read_bytes()
+    for name in ("model.int8.onnx", "model.onnx", "hf/config.json", "hf/model.safetensors", "tokenizer.json"):
+        assert (new / name).read_bytes() == (tiny_transformer_dir / name).read_bytes(), name
+    assert open_scorer(new, device="cpu", runtime="torch").predict_proba(_sample(5)).shape == (5, 3)
     backend = json.loads((new / "config.json").read_text())["backend"]
     assert set(backend["bias"]) == {"hate", "insult", "off_topic"}
     calibration = backend["calibration"].values()
