@@ -253,6 +253,6 @@ def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path
     ]
     calibration = scorer.model_dir.config.backend.get("calibration")
     if calibration:
-        header += ["", "Calibration on validation (temperature scaling): " + "; ".join(
+        header += ["", "Calibration on validation (temperature and bias): " + "; ".join(
             f"{k}: T={v['temperature']:.2f}, ECE {v['ece_before']:.3f} → {v['ece_after']:.3f}" for k, v in calibration.items())]
     write_report(report, bundle.tests, systems, main=main, hatecheck=cases, header=header)
