@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,7 +135,3 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         bundle.records.append(_record("seed", "test", seed_rows, "test", "threadguard's own labels", {}))
     return bundle
 
-
-def texts_of(sets: Iterable[NamedSet]) -> set[str]:
-    """Normalised bodies of several sets."""
-    return {text for named in sets for text in iter_texts(named.rows)}

@@ -15,7 +15,7 @@ import numpy as np
 
 from labels.sets import sha256_of_rows
 from serving.model import Scorer, open_scorer
-from threadguard.artifact import EvalSetMetrics, LabelThresholds, Metrics, ModelConfig, point_current, write_model_dir
+from threadguard.artifact import REQUIRED_FILES, EvalSetMetrics, LabelThresholds, Metrics, ModelConfig, point_current, write_model_dir
 from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT
 from training.card import render_card
@@ -187,9 +187,6 @@ def finalize(
     return dest
 
 
-CONTRACT_FILES = {"config.json", "labels.json", "thresholds.json", "metrics.json", "MODEL_CARD.md"}
-
-
 def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: Path, make_current: bool = False) -> Path:
     """A new model dir with the same weights, recalibrated and re-thresholded on the config's validation data."""
     from threadguard.artifact import read_model_dir
@@ -201,7 +198,7 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
     files = {
         p.relative_to(source.path).as_posix(): p.read_bytes()
         for p in sorted(source.path.rglob("*"))
-        if p.is_file() and p.relative_to(source.path).as_posix() not in CONTRACT_FILES
+        if p.is_file() and p.relative_to(source.path).as_posix() not in REQUIRED_FILES
     }
     params = {k: v for k, v in source.config.backend.items() if k not in ("temperature", "bias", "calibration")}
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal")
