@@ -89,6 +89,7 @@ class ThresholdConfig(_Strict):
 
     reject_precision: float = Field(default=0.9, gt=0, le=1)
     validation_sources: list[str] = Field(default_factory=list, description="sources whose validation split sets thresholds (empty: all)")
+    max_review_rate: float = Field(default=0.15, gt=0, le=1, description="at most this share of validation comments reaches a label's review threshold")
 
 
 class TrainConfig(_Strict):

@@ -59,14 +59,14 @@ def score_sets(scorer: Scorer, sets: list[NamedSet], thresholds: dict[str, Label
     return Metrics(eval_sets=out)
 
 
-def pick_thresholds(scorer: Scorer, validation: list, reject_precision: float) -> dict[str, LabelThresholds]:
+def pick_thresholds(scorer: Scorer, validation: list, reject_precision: float, max_review_rate: float = 1.0) -> dict[str, LabelThresholds]:
     """Per-label thresholds on the pooled validation rows that annotate each label."""
     probs = scorer.predict_proba(validation)
     y = label_matrix(validation)
     out = {}
     for j, label in enumerate(LABELS):
         mask = ~np.isnan(y[:, j])
-        out[label.value] = choose_thresholds(y[mask, j].astype(int), probs[mask, j], reject_precision=reject_precision)
+        out[label.value] = choose_thresholds(y[mask, j].astype(int), probs[mask, j], reject_precision=reject_precision, max_review_rate=max_review_rate)
     return out
 
 
@@ -176,7 +176,7 @@ def finalize(
             params = {**staged_params, "temperature": {k: c["temperature"] for k, c in calibration.items()},
                       "bias": {k: c["bias"] for k, c in calibration.items()}, "calibration": calibration}
             model_config = model_config.model_copy(update={"backend": params})
-        thresholds = pick_thresholds(scorer, bundle.validation, config.thresholds.reject_precision)
+        thresholds = pick_thresholds(scorer, bundle.validation, config.thresholds.reject_precision, config.thresholds.max_review_rate)
         metrics = score_sets(scorer, bundle.tests, thresholds)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -43,3 +43,13 @@ def test_unreachable_precision_disables_auto_reject() -> None:
     s = np.array([0.9, 0.9, 0.1, 0.1])
     t = choose_thresholds(y, s, reject_precision=0.99)
     assert t.reject == NO_AUTO_REJECT and t.review <= t.reject
+
+
+def test_review_threshold_respects_moderation_capacity() -> None:
+    rng = np.random.default_rng(0)
+    y = (rng.random(1000) < 0.1).astype(int)
+    weak = rng.random(1000) * 0.98 + y * 0.02  # nearly no signal: best F1 is to flag (almost) everything
+    uncapped = choose_thresholds(y, weak, reject_precision=0.9)
+    capped = choose_thresholds(y, weak, reject_precision=0.9, max_review_rate=0.15)
+    assert np.mean(weak >= uncapped.review) > 0.5
+    assert np.mean(weak >= capped.review) <= 0.15 and capped.review <= capped.reject
