@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labels.schema import LabelledComment, Split
-from labels.sets import split_for_group, split_groups
+from labels.sets import sha256_of_file, split_for_group, split_groups
 from threadguard.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -354,8 +354,6 @@ def load_corpus(name: str, datasets_dir: Path, path: Path | None = None) -> list
 
 def corpus_file_hashes(name: str, datasets_dir: Path, path: Path | None = None) -> dict[str, str]:
     """sha256 of every file in a corpus folder, for the model card."""
-    from labels.sets import sha256_of_file
-
     folder = corpus_folder(name, datasets_dir, path)
     return {p.name: sha256_of_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
 

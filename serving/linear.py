@@ -60,14 +60,6 @@ class LinearModel:
     intercept: np.ndarray  # (n_labels,)
     params: dict[str, Any]
 
-    @property
-    def n_text_features(self) -> int:
-        return len(self.word.vocabulary_) + len(self.char.vocabulary_)
-
-    def text_features(self, bodies: Sequence[str]) -> sp.csr_matrix:
-        """The comment's own word + char TF-IDF block."""
-        return sp.hstack([self.word.transform(bodies), self.char.transform(bodies)], format="csr")
-
     def relevance_features(self, items: Sequence[HasContext], bodies_word: sp.csr_matrix, bodies_char: sp.csr_matrix) -> np.ndarray:
         """How much the comment shares with its article title, article text and parent comment."""
         limit = int(self.params.get("article_chars", 5000))

@@ -210,21 +210,20 @@ def labels_stats(
     files: Annotated[list[Path], typer.Argument(help="Labelled JSONL files.")],
 ) -> None:
     """Counts per label (positive / negative / missing), split and source."""
-    from collections import Counter
+    from collections import defaultdict
 
     from labels.schema import LABELS
-    from labels.sets import read_jsonl
+    from labels.sets import label_counts, read_jsonl
 
-    rows = [row for path in files for row in read_jsonl(path)]
-    groups = Counter((row.source, row.split) for row in rows)
+    groups = defaultdict(list)
+    for path in files:
+        for row in read_jsonl(path):
+            groups[(row.source, row.split)].append(row)
     typer.echo(f"{'source':<18} {'split':<11} {'rows':>7} " + " ".join(f"{l.value + '+/-/?':>20}" for l in LABELS))
-    for (source, split), n in sorted(groups.items()):
-        part = [r for r in rows if r.source == source and r.split == split]
-        cells = []
-        for label in LABELS:
-            values = [r.label(label) for r in part]
-            cells.append(f"{values.count(1)}/{values.count(0)}/{values.count(None)}".rjust(20))
-        typer.echo(f"{source:<18} {split:<11} {n:>7} " + " ".join(cells))
+    for (source, split), part in sorted(groups.items()):
+        counts = label_counts(part)
+        cells = [f"{c['positive']}/{c['negative']}/{c['missing']}".rjust(20) for c in (counts[l.value] for l in LABELS)]
+        typer.echo(f"{source:<18} {split:<11} {len(part):>7} " + " ".join(cells))
 
 
 @labels_app.command("sheet")

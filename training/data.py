@@ -10,7 +10,7 @@ from pathlib import Path
 from labels.corpora import CORPORA, corpus_file_hashes, iter_texts, load_corpus, load_hub_dataset
 from labels.pairs import with_wrong_context_pairs
 from labels.schema import LabelledComment
-from labels.sets import read_jsonl, sha256_of_rows
+from labels.sets import read_jsonl, sha256_of_file, sha256_of_rows
 from threadguard.artifact import DataSetRecord
 from threadguard.errors import DataError
 from threadguard.settings import PROJECT_ROOT
@@ -57,8 +57,6 @@ def _load_source(source: SourceConfig, datasets_dir: Path) -> tuple[list[Labelle
         return load_hub_dataset(source.hub, source=source.label), None, {}
     assert source.path is not None  # guaranteed by SourceConfig's validator
     path = resolve_path(source.path)
-    from labels.sets import sha256_of_file
-
     if not path.is_file():
         raise DataError(f"labelled set not found: {path}")
     return read_jsonl(path), None, {path.name: sha256_of_file(path)}
