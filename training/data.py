@@ -83,7 +83,16 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
     for name, named in zip(config.data.eval_corpora, eval_only_sets, strict=True):
         if not CORPORA[name].eval_only:
             raise DataError(f"eval_corpora lists {name!r}, which is not an evaluation-only corpus")
+    # A held-out corpus is unseen by training, so every split of it is forbidden and its test split is reported.
+    held_out_sets = []
+    for name in config.data.held_out_corpora:
+        if name not in CORPORA:
+            raise DataError(f"held_out_corpora lists unknown corpus {name!r}; known: {', '.join(CORPORA)}")
+        if any(source.corpus == name for source in config.data.sources):
+            raise DataError(f"corpus {name!r} is both a training source and held out")
+        held_out_sets.append((name, load_corpus(name, datasets_dir)))
     forbidden = {text for named in eval_only_sets for text in iter_texts(named.rows)}
+    forbidden |= {text for _, rows in held_out_sets for text in iter_texts(rows)}
     rng = random.Random(config.seed)
 
     loaded = []
@@ -123,6 +132,10 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
 
     if not bundle.train:
         raise DataError("the config's sources gave no training rows")
+    for name, rows in held_out_sets:
+        test = [r for r in rows if r.split == "test"] or rows
+        bundle.tests.append(NamedSet(f"{name}/test (held out)", test))
+        bundle.records.append(_record(name, "test", test, "test", CORPORA[name].licence, corpus_file_hashes(name, datasets_dir)))
     for name, named in zip(config.data.eval_corpora, eval_only_sets, strict=True):
         bundle.tests.append(named)
         bundle.records.append(_record(name, "test", named.rows, "test", CORPORA[name].licence, corpus_file_hashes(name, datasets_dir)))

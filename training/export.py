@@ -1,4 +1,8 @@
-"""Files of a transformer model dir: HF save_pretrained weights and tokenizer, fp32 ONNX, int8 dynamic ONNX."""
+"""Files of a transformer model dir: HF save_pretrained encoder and tokenizer, heads, fp32 ONNX, int8 dynamic ONNX.
+
+The ONNX graphs map token ids to the mean-pooled embedding; serving.heads applies the heads in NumPy for
+every runtime, so PyTorch and ONNX share one head implementation.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +11,39 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from serving.transformer import HF_DIR, ONNX_FILE, ONNX_INT8_FILE, TOKENIZER_FILE
+from serving.heads import HEADS_FILE
+from serving.transformer import EMBEDDING_OUTPUT, HF_DIR, ONNX_FILE, ONNX_INT8_FILE, TOKENIZER_FILE
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
-def export_onnx(model, path: Path, max_length: int) -> None:  # type: ignore[no-untyped-def]
-    """fp32 ONNX with dynamic batch and sequence axes (the TorchScript exporter: no onnxscript needed)."""
+def export_onnx(encoder, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """fp32 ONNX of encoder + mean pooling, dynamic batch and sequence axes (TorchScript exporter: no onnxscript)."""
     import torch
 
-    model = model.eval().to("cpu")
+    from training.finetune import mean_pool
+
+    class MeanPooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids, attention_mask, token_type_ids):  # type: ignore[no-untyped-def]
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            return mean_pool(hidden, attention_mask)
+
+    model = MeanPooled().eval().to("cpu")
     dummy = {
         "input_ids": torch.ones((2, 8), dtype=torch.long),
         "attention_mask": torch.ones((2, 8), dtype=torch.long),
         "token_type_ids": torch.zeros((2, 8), dtype=torch.long),
     }
-    dynamic = {name: {0: "batch", 1: "sequence"} for name in dummy} | {"logits": {0: "batch"}}
+    dynamic = {name: {0: "batch", 1: "sequence"} for name in dummy} | {EMBEDDING_OUTPUT: {0: "batch"}}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation warning
         torch.onnx.export(
             model, (dummy["input_ids"], dummy["attention_mask"], dummy["token_type_ids"]), str(path),
-            input_names=list(dummy), output_names=["logits"], dynamic_axes=dynamic, opset_version=17, dynamo=False,
+            input_names=list(dummy), output_names=[EMBEDDING_OUTPUT], dynamic_axes=dynamic, opset_version=17, dynamo=False,
         )
 
 
@@ -46,16 +62,20 @@ def quantize_int8(source: Path, dest: Path, *, per_channel: bool) -> None:
         root.setLevel(level)
 
 
-def transformer_files(model, base_path: str, *, max_length: int, per_channel: bool) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
+def transformer_files(model, base_path: str, *, per_channel: bool) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
     """Everything a transformer model dir holds besides the contract JSON, as {relative path: bytes}."""
+    from safetensors.torch import save_file
+
     work = Path(tempfile.mkdtemp(prefix="tg-export-"))
     try:
-        model.save_pretrained(work / HF_DIR, safe_serialization=True)
+        model = model.eval().to("cpu")
+        model.encoder.save_pretrained(work / HF_DIR, safe_serialization=True)
+        save_file(model.head_state(), str(work / HEADS_FILE))
         for name in TOKENIZER_FILES:
             if (Path(base_path) / name).is_file():
                 shutil.copy(Path(base_path) / name, work / HF_DIR / name)
         shutil.copy(Path(base_path) / TOKENIZER_FILE, work / TOKENIZER_FILE)
-        export_onnx(model, work / ONNX_FILE, max_length)
+        export_onnx(model.encoder, work / ONNX_FILE)
         quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel)
         return {str(p.relative_to(work)): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file()}
     finally:

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from labels.schema import LABELS, LabelledComment
-from serving.context import ContextBudget, pair_text
-from serving.transformer import TOKENIZER_FILE, load_tokenizer
+from serving.context import ContextBudget, context_parts
+from serving.heads import COMMENT_LABELS, CONTEXT_LABEL, COSINE_SCALE
+from serving.transformer import TOKENIZER_FILE, load_tokenizer, pad_batch
 from threadguard.errors import ConfigError
 from training.config import TransformerConfig
 from training.evaluate import label_matrix
@@ -45,24 +46,34 @@ def budget_of(config: TransformerConfig) -> ContextBudget:
 
 @dataclass
 class Encoded:
-    """Token ids per row (unpadded), labels with NaN where missing, and row weights."""
+    """Token ids per row (unpadded) of comment, article and parent ([] where absent), labels (NaN = missing), weights."""
 
-    ids: list[list[int]]
-    type_ids: list[list[int]]
+    comment: list[list[int]]
+    article: list[list[int]]
+    parent: list[list[int]]
     labels: np.ndarray
     weights: np.ndarray
 
     @property
     def lengths(self) -> list[int]:
-        return [len(x) for x in self.ids]
+        """Tokens a row costs, comment and context together: what length-bucketing sorts on."""
+        return [len(c) + len(a) + len(p) for c, a, p in zip(self.comment, self.article, self.parent, strict=True)]
 
 
 def encode_rows(tokenizer, rows: Sequence[LabelledComment], weights: Sequence[float], budget: ContextBudget) -> Encoded:  # type: ignore[no-untyped-def]
-    """Tokenise (comment, context) pairs once; padding happens per batch."""
+    """Tokenise each row's comment, article and parent once; padding happens per batch."""
     tokenizer.no_padding()
-    pairs = [pair_text(row, budget) for row in rows]
-    encodings = tokenizer.encode_batch([(a, b) if b else a for a, b in pairs])
-    return Encoded([e.ids for e in encodings], [e.type_ids for e in encodings], label_matrix(rows), np.asarray(weights, dtype=np.float32))
+    parts = [context_parts(row, budget) for row in rows]
+
+    def ids(texts: list[str]) -> list[list[int]]:
+        present = [t for t in texts if t]
+        encoded = iter(tokenizer.encode_batch(present)) if present else iter(())
+        return [next(encoded).ids if t else [] for t in texts]
+
+    return Encoded(
+        ids([p.comment for p in parts]), ids([p.article for p in parts]), ids([p.parent for p in parts]),
+        label_matrix(rows), np.asarray(weights, dtype=np.float32),
+    )
 
 
 def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, *, chunk: int = 50) -> list[list[int]]:
@@ -82,22 +93,98 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: random.Random
     return batches
 
 
-def collate(encoded: Encoded, idx: Sequence[int], device: str):  # type: ignore[no-untyped-def]
-    """Pad one batch to its longest row and move it to the device."""
+@dataclass
+class Batch:
+    """One padded batch on the device: the comments, and the rows that have an article / a parent."""
+
+    comment: dict
+    article: dict | None
+    parent: dict | None
+    has_article: object  # bool tensor (n,)
+    has_parent: object
+
+
+def _pad(rows: list[list[int]], device: str) -> dict | None:
     import torch
 
-    width = max(len(encoded.ids[i]) for i in idx)
-    ids = torch.zeros((len(idx), width), dtype=torch.long)
-    types = torch.zeros_like(ids)
-    mask = torch.zeros_like(ids)
-    for row, i in enumerate(idx):
-        n = len(encoded.ids[i])
-        ids[row, :n] = torch.tensor(encoded.ids[i])
-        types[row, :n] = torch.tensor(encoded.type_ids[i])
-        mask[row, :n] = 1
-    labels = torch.from_numpy(encoded.labels[list(idx)]).float()
-    weights = torch.from_numpy(encoded.weights[list(idx)]).float()
-    return {"input_ids": ids.to(device), "token_type_ids": types.to(device), "attention_mask": mask.to(device)}, labels.to(device), weights.to(device)
+    if not rows:
+        return None
+    return {k: torch.from_numpy(v).to(device) for k, v in pad_batch(rows).items()}
+
+
+def collate(encoded: Encoded, idx: Sequence[int], device: str):  # type: ignore[no-untyped-def]
+    """Pad one batch (each part to its own longest row) and move it to the device."""
+    import torch
+
+    idx = list(idx)
+    has_a = torch.tensor([bool(encoded.article[i]) for i in idx], device=device)
+    has_p = torch.tensor([bool(encoded.parent[i]) for i in idx], device=device)
+    batch = Batch(
+        _pad([encoded.comment[i] for i in idx], device),  # type: ignore[arg-type]
+        _pad([encoded.article[i] for i in idx if encoded.article[i]], device),
+        _pad([encoded.parent[i] for i in idx if encoded.parent[i]], device),
+        has_a, has_p,
+    )
+    labels = torch.from_numpy(encoded.labels[idx]).float()
+    weights = torch.from_numpy(encoded.weights[idx]).float()
+    return batch, labels.to(device), weights.to(device)
+
+
+def mean_pool(hidden, mask):  # type: ignore[no-untyped-def]
+    """Mean of the token vectors under the attention mask (the sentence-transformers pooling of MiniLM)."""
+    mask = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+
+def build_biencoder(encoder, *, context_grad: bool):  # type: ignore[no-untyped-def]
+    """The training module: a shared encoder, serving.heads' two heads, identical arithmetic in torch."""
+    import torch
+    from torch import nn
+
+    class BiEncoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+            dim = encoder.config.hidden_size
+            self.dim = dim
+            self.comment = nn.Linear(dim, len(COMMENT_LABELS))
+            self.context = nn.Linear(3 * dim + 4, 1)
+
+        def embed(self, inputs):  # type: ignore[no-untyped-def]
+            return mean_pool(self.encoder(**inputs).last_hidden_state, inputs["attention_mask"])
+
+        def _unit(self, x):  # type: ignore[no-untyped-def]
+            return nn.functional.normalize(x.float(), dim=1) * (self.dim**0.5)
+
+        def _context(self, inputs, present, n):  # type: ignore[no-untyped-def]
+            out = torch.zeros((n, self.dim), device=present.device)
+            if inputs is not None:
+                # Context is embedded without gradient by default: it halves the cost of a step, and the
+                # comment side still learns how to sit against it (context_grad = true trains both sides).
+                with torch.set_grad_enabled(context_grad and self.training and torch.is_grad_enabled()):
+                    out[present] = self.embed(inputs).float()
+            return out
+
+        def forward(self, batch: Batch):  # type: ignore[no-untyped-def]
+            u = self.embed(batch.comment)
+            n = u.shape[0]
+            z = self._unit(u)
+            za = self._unit(self._context(batch.article, batch.has_article, n))
+            zp = self._unit(self._context(batch.parent, batch.has_parent, n))
+            cos_a = (z * za).sum(1, keepdim=True) / self.dim
+            cos_p = (z * zp).sum(1, keepdim=True) / self.dim
+            features = torch.cat([z, z * za, z * zp, COSINE_SCALE * cos_a, COSINE_SCALE * cos_p,
+                                  batch.has_article.float()[:, None], batch.has_parent.float()[:, None]], dim=1)
+            logits = torch.zeros((n, len(LABELS)), device=u.device)
+            logits[:, list(COMMENT_LABELS)] = self.comment(z)
+            logits[:, CONTEXT_LABEL] = self.context(features)[:, 0]
+            return logits
+
+        def head_state(self) -> dict:
+            """The heads' tensors under serving.heads' names."""
+            return {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items() if k.startswith(("comment.", "context."))}
+
+    return BiEncoder()
 
 
 def masked_bce(logits, labels, weights, pos_weight):  # type: ignore[no-untyped-def]
@@ -156,8 +243,8 @@ def predict_logits(model, encoded: Encoded, batch_size: int, device: str) -> np.
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size].tolist()
-            inputs, _, _ = collate(encoded, idx, device)
-            out[idx] = model(**inputs).logits.float().cpu().numpy()
+            batch, _, _ = collate(encoded, idx, device)
+            out[idx] = model(batch).float().cpu().numpy()
     model.train()
     return out
 
@@ -188,10 +275,10 @@ def fine_tune(
     import torch
     from safetensors.torch import load_file, save_file
     from tqdm import tqdm
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
-    hf_logging.set_verbosity_error()  # the new head's "MISSING" load report is expected
+    hf_logging.set_verbosity_error()  # keeps transformers' load report off the CLI's output
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -202,14 +289,12 @@ def fine_tune(
     train = encode_rows(tokenizer, train_rows, train_weights, budget)
     valid = encode_rows(tokenizer, valid_rows, [1.0] * len(valid_rows), budget)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(
-            base, num_labels=len(LABELS), problem_type="multi_label_classification", id2label=dict(enumerate(l.value for l in LABELS)),
-            label2id={l.value: i for i, l in enumerate(LABELS)},
-        )
-    except (OSError, ValueError) as exc:
+        encoder = AutoModel.from_pretrained(base, add_pooling_layer=False)
+    except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"cannot load base model {config.base_model!r}: {exc}") from exc
+    model = build_biencoder(encoder, context_grad=config.context_grad)
     if config.freeze_embeddings:
-        for parameter in model.base_model.embeddings.parameters():
+        for parameter in encoder.embeddings.parameters():
             parameter.requires_grad = False
     model.to(device)
     trainable = model
@@ -221,7 +306,13 @@ def fine_tune(
     rng = random.Random(seed)
     steps_per_epoch = max(1, len(bucketed_batches(train.lengths, config.batch_size, random.Random(0))) // world)
     total_steps = config.max_steps or max(1, int(steps_per_epoch * config.epochs))
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate, weight_decay=config.weight_decay)
+    # The heads start from random and sit on unit-scaled embeddings: they learn at their own, higher rate.
+    head_params = [p for n, p in model.named_parameters() if n.startswith(("comment.", "context."))]
+    encoder_params = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        [{"params": encoder_params, "lr": config.learning_rate}, {"params": head_params, "lr": config.head_learning_rate}],
+        weight_decay=config.weight_decay,
+    )
     warmup = int(total_steps * config.warmup_ratio)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: min(1.0, (step + 1) / max(1, warmup)) * max(0.0, (total_steps - step) / max(1, total_steps - warmup))
@@ -251,9 +342,9 @@ def fine_tune(
         mine = batches[rank::world]
         skip = step % max(1, len(mine)) if epoch == 0 and step else 0
         for idx in mine[skip:]:
-            inputs, labels, weights = collate(train, idx, device)
+            batch, labels, weights = collate(train, idx, device)
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-                logits = trainable(**inputs).logits
+                logits = trainable(batch)
             loss = masked_bce(logits.float(), labels, weights, pos_weight)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()

@@ -88,9 +88,9 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
     result = fine_tune(tcfg, bundle.train, bundle.train_weights, bundle.validation, seed=config.seed, device=device, checkpoint_dir=checkpoint_dir, progress=progress)
     if result.model is None:
         return None  # not rank 0 of a distributed run: rank 0 exports
-    files = transformer_files(result.model, result.base_path, max_length=tcfg.max_length, per_channel=tcfg.quantize_per_channel)
+    files = transformer_files(result.model, result.base_path, per_channel=tcfg.quantize_per_channel)
     params = {
-        "base_model": tcfg.base_model, "max_length": tcfg.max_length, "batch_size": tcfg.eval_batch_size,
+        "architecture": "biencoder-meanpool", "base_model": tcfg.base_model, "max_length": tcfg.max_length, "batch_size": tcfg.eval_batch_size,
         "context": {"title_chars": tcfg.title_chars, "parent_chars": tcfg.parent_chars, "lead_chars": tcfg.lead_chars},
         "temperature": {label.value: 1.0 for label in LABELS}, "steps": result.steps, "best_valid_mean_auc": round(result.best_score, 4),
         "history": result.history,

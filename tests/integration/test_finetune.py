@@ -17,20 +17,22 @@ from serving.transformer import load_tokenizer
 def _train_loss(model, config, rows) -> float:  # type: ignore[no-untyped-def]
     tokenizer = load_tokenizer(Path(config.base_model) / "tokenizer.json", config.max_length)
     encoded = encode_rows(tokenizer, rows, [1.0] * len(rows), budget_of(config))
-    inputs, labels, weights = collate(encoded, list(range(len(rows))), "cpu")
+    batch, labels, weights = collate(encoded, list(range(len(rows))), "cpu")
     model.eval()
     with torch.inference_mode():
-        return float(masked_bce(model(**inputs).logits, labels, weights, torch.ones(3)))
+        return float(masked_bce(model(batch), labels, weights, torch.ones(3)))
 
 
 def test_fine_tuning_lowers_training_loss(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModel
+
+    from training.finetune import build_biencoder
 
     # eval_every = max_steps: the returned model is the one after all 60 steps, not an early best
     config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, eval_every=60).transformer
     rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
     torch.manual_seed(3)
-    before_model = AutoModelForSequenceClassification.from_pretrained(tiny_encoder_path, num_labels=3, problem_type="multi_label_classification")
+    before_model = build_biencoder(AutoModel.from_pretrained(tiny_encoder_path, add_pooling_layer=False), context_grad=False)
     before = _train_loss(before_model, config, rows)
     result = fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", progress=False)
     after = _train_loss(result.model, config, rows)

@@ -104,6 +104,32 @@ def test_hatecheck_never_enters_a_training_set() -> None:
     assert any(named.name == "hatecheck/test" for named in bundle.tests)
 
 
+@needs_shared
+def test_held_out_corpus_is_reported_but_never_trained_on() -> None:
+    """The MiniLM config holds Kaggle insults out: none of its texts train, its test split is reported."""
+    from labels.corpora import iter_texts, load_corpus
+    from training.config import load_config
+    from training.data import assemble
+
+    config = load_config(PROJECT_ROOT / "training" / "configs" / "minilm.toml", ["data.sources=[{corpus = 'olid', limit = 500}, {path = 'labels/data/inhouse.jsonl', name = 'inhouse'}]"])
+    assert config.data.held_out_corpora == ["kaggle_insults"]
+    bundle = assemble(config, DATASETS, progress=False)
+    kaggle = load_corpus("kaggle_insults", DATASETS)
+    assert not set(iter_texts(bundle.train + bundle.validation)) & set(iter_texts(kaggle))
+    held = [named for named in bundle.tests if named.name == "kaggle_insults/test (held out)"]
+    assert held and len(held[0].rows) == sum(r.split == "test" for r in kaggle)
+
+
+def test_a_held_out_corpus_cannot_also_train(tiny_set_path: Path) -> None:
+    from tests.conftest import tiny_config
+    from threadguard.errors import DataError
+    from training.data import assemble
+
+    config = tiny_config(tiny_set_path, data={"sources": [{"corpus": "olid"}], "held_out_corpora": ["olid"], "eval_corpora": []})
+    with pytest.raises(DataError, match="both a training source and held out"):
+        assemble(config, DATASETS, progress=False)
+
+
 def test_hatecheck_as_a_training_source_is_refused(tiny_set_path: Path) -> None:
     from tests.conftest import tiny_config
     from threadguard.errors import DataError

@@ -22,7 +22,7 @@ def _sample(n: int = 300):
 
 def test_transformer_dir_holds_weights_onnx_int8_and_calibration(tiny_transformer_dir: Path) -> None:
     names = {str(p.relative_to(tiny_transformer_dir)) for p in tiny_transformer_dir.rglob("*") if p.is_file()}
-    assert {"hf/model.safetensors", "hf/config.json", "model.onnx", "model.int8.onnx", "tokenizer.json", "thresholds.json", "MODEL_CARD.md"} <= names
+    assert {"hf/model.safetensors", "hf/config.json", "heads.safetensors", "model.onnx", "model.int8.onnx", "tokenizer.json", "thresholds.json", "MODEL_CARD.md"} <= names
     backend = json.loads((tiny_transformer_dir / "config.json").read_text())["backend"]
     assert set(backend["calibration"]) == {"hate", "insult", "off_topic"}
     assert all(c["temperature"] > 0 for c in backend["calibration"].values())

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from labels.schema import Comment
-from serving.context import ContextBudget, pair_text
+from serving.context import ContextBudget, ContextParts, context_parts
+from serving.heads import Heads, context_features, unit
 from serving.transformer import choose_runtime
 from threadguard.errors import ArtifactError
 from training.calibration import expected_calibration_error, fit_temperature, fit_temperature_and_bias
@@ -33,12 +34,56 @@ def test_rare_labels_get_capped_positive_weight() -> None:
     assert weights[0] == 5.0 and weights[1] == 1.0 and weights[2] == 1.0
 
 
-def test_context_pairs_are_built_as_documented() -> None:
+def test_context_parts_are_built_as_documented() -> None:
     comment = Comment(id="c", thread_id="t", body="  Tariffs   hurt farmers ", article_title="Trade talks", article_text="Long article " * 100, parent_body="Buy gold")
-    first, second = pair_text(comment, ContextBudget(title_chars=200, parent_chars=400, lead_chars=24))
-    assert first == "Tariffs hurt farmers"
-    assert second == "title: Trade talks | parent: Buy gold | article: Long article Long articl"
-    assert pair_text(Comment(id="c", thread_id="t", body="alone")) == ("alone", "")
+    parts = context_parts(comment, ContextBudget(title_chars=200, parent_chars=400, lead_chars=24))
+    assert parts == ContextParts("Tariffs hurt farmers", "Trade talks. Long article Long articl", "Buy gold")
+    assert context_parts(Comment(id="c", thread_id="t", body="alone")) == ContextParts("alone", "", "")
+
+
+def _random_heads(dim: int, rng: np.random.Generator) -> Heads:
+    return Heads(rng.normal(size=(2, dim)).astype(np.float32), rng.normal(size=2).astype(np.float32),
+                 rng.normal(size=(1, 3 * dim + 4)).astype(np.float32), rng.normal(size=1).astype(np.float32))
+
+
+def test_numpy_heads_match_the_torch_training_module() -> None:
+    """serving.heads and training's BiEncoder compute the same logits from the same embeddings."""
+    from types import SimpleNamespace
+
+    from training.finetune import Batch, build_biencoder
+
+    dim, n = 8, 5
+    rng = np.random.default_rng(0)
+    embeddings = {name: rng.normal(size=(n, dim)).astype(np.float32) for name in ("comment", "article", "parent")}
+    has_a = np.array([True, True, False, True, False])
+    has_p = np.array([False, True, False, True, True])
+
+    class FakeEncoder(torch.nn.Module):
+        config = SimpleNamespace(hidden_size=dim)
+
+    model = build_biencoder(FakeEncoder(), context_grad=False).eval()
+    lookup = {"comment": torch.from_numpy(embeddings["comment"]), "article": torch.from_numpy(embeddings["article"][has_a]),
+              "parent": torch.from_numpy(embeddings["parent"][has_p])}
+    model.embed = lambda inputs: lookup[inputs["part"]]  # stand-in for encoder + mean pooling
+    batch = Batch({"part": "comment"}, {"part": "article"}, {"part": "parent"}, torch.from_numpy(has_a), torch.from_numpy(has_p))
+    with torch.inference_mode():
+        expected = model(batch).numpy()
+    state = model.head_state()
+    heads = Heads(state["comment.weight"].numpy(), state["comment.bias"].numpy(), state["context.weight"].numpy(), state["context.bias"].numpy())
+    article = np.where(has_a[:, None], embeddings["article"], 0)
+    parent = np.where(has_p[:, None], embeddings["parent"], 0)
+    assert np.allclose(heads.logits(embeddings["comment"], article, parent, has_a, has_p), expected, atol=1e-5)
+
+
+def test_off_topic_features_carry_cosine_to_article_and_parent() -> None:
+    rng = np.random.default_rng(1)
+    comment = rng.normal(size=(1, 16))
+    same, missing = unit(comment), np.zeros((1, 16))
+    features = context_features(unit(comment), same, missing, np.array([1.0]), np.array([0.0]))
+    dim = 16
+    assert features.shape == (1, 3 * dim + 4)
+    assert np.isclose(features[0, 3 * dim], 4.0)  # cos(comment, article) = 1, scaled by COSINE_SCALE
+    assert features[0, 3 * dim + 1] == 0 and list(features[0, -2:]) == [1.0, 0.0]
 
 
 def test_bucketed_batches_cover_every_row_once_with_similar_lengths() -> None:

@@ -1,0 +1,69 @@
+"""The classification heads over bi-encoder embeddings, in NumPy: the same arithmetic as training's torch module.
+
+hate and insult are a linear layer over the comment's scaled unit embedding z. off_topic is a linear layer
+over [z, z*za, z*zp, S*cos(comment, article), S*cos(comment, parent), has_article, has_parent], so it can
+weigh what the comment says against what it answers. A missing part has a zero embedding and has_* = 0.
+Weights live in heads.safetensors (keys comment.weight/bias, context.weight/bias) beside the encoder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from labels.schema import LABELS, Label
+from threadguard.errors import ArtifactError
+
+HEADS_FILE = "heads.safetensors"
+COSINE_SCALE = 4.0
+COMMENT_LABELS = tuple(i for i, label in enumerate(LABELS) if label is not Label.off_topic)
+CONTEXT_LABEL = next(i for i, label in enumerate(LABELS) if label is Label.off_topic)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to length sqrt(dim) (zero rows stay zero): elements of order 1 whatever the width."""
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.where(norms > 0, x / np.maximum(norms, 1e-12), 0.0) * np.sqrt(x.shape[1])
+
+
+def context_features(z: np.ndarray, za: np.ndarray, zp: np.ndarray, has_a: np.ndarray, has_p: np.ndarray) -> np.ndarray:
+    """off_topic's inputs from scaled unit embeddings of comment, article and parent (zeros where absent)."""
+    dim = z.shape[1]
+    cos_a = (z * za).sum(axis=1, keepdims=True) / dim
+    cos_p = (z * zp).sum(axis=1, keepdims=True) / dim
+    return np.concatenate([z, z * za, z * zp, COSINE_SCALE * cos_a, COSINE_SCALE * cos_p, has_a[:, None], has_p[:, None]], axis=1)
+
+
+@dataclass
+class Heads:
+    """Weights of both heads as float32 arrays."""
+
+    comment_weight: np.ndarray  # (len(COMMENT_LABELS), dim)
+    comment_bias: np.ndarray
+    context_weight: np.ndarray  # (1, 3 * dim + 4)
+    context_bias: np.ndarray
+
+    @classmethod
+    def load(cls, path: Path) -> Heads:
+        from safetensors.numpy import load_file
+
+        try:
+            tensors = load_file(str(path))
+            heads = cls(tensors["comment.weight"], tensors["comment.bias"], tensors["context.weight"], tensors["context.bias"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise ArtifactError(f"{path}: cannot load classification heads ({exc})") from exc
+        dim = heads.comment_weight.shape[1]
+        if heads.comment_weight.shape[0] != len(COMMENT_LABELS) or heads.context_weight.shape != (1, 3 * dim + 4):
+            raise ArtifactError(f"{path}: head shapes {heads.comment_weight.shape}, {heads.context_weight.shape} do not fit {len(LABELS)} labels")
+        return heads
+
+    def logits(self, comment: np.ndarray, article: np.ndarray, parent: np.ndarray, has_a: np.ndarray, has_p: np.ndarray) -> np.ndarray:
+        """(n, len(LABELS)) logits from raw mean-pooled embeddings of the three parts."""
+        z, za, zp = unit(comment), unit(article), unit(parent)
+        out = np.zeros((len(z), len(LABELS)), dtype=np.float32)
+        out[:, list(COMMENT_LABELS)] = z @ self.comment_weight.T + self.comment_bias
+        features = context_features(z, za, zp, has_a.astype(np.float32), has_p.astype(np.float32))
+        out[:, CONTEXT_LABEL] = (features @ self.context_weight.T + self.context_bias)[:, 0]
+        return out
