@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from enum import StrEnum
 from typing import Literal
 
@@ -60,6 +62,7 @@ class LabelledComment(BaseModel):
     rationale: str | None = None
     labeller: str | None = None
     guide_version: str | None = None
+    labelled_at: dt.datetime | None = Field(default=None, description="when a moderator decided (exported feedback)")
 
     def label(self, label: Label) -> int | None:
         """The value of one label (None = not annotated)."""

@@ -45,7 +45,9 @@ def split_groups(groups: Sequence[str], *, seed: int, fractions: tuple[float, fl
 def canonical_jsonl(rows: Iterable[LabelledComment]) -> bytes:
     """Rows sorted by (source, id), one compact JSON object per line with sorted keys."""
     ordered = sorted(rows, key=lambda r: (r.source, r.id))
-    lines = [json.dumps(r.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) for r in ordered]
+    # labelled_at is left out when unset, so sets made before it existed keep their hashes.
+    lines = [json.dumps(r.model_dump(mode="json", exclude={"labelled_at"} if r.labelled_at is None else None), sort_keys=True, ensure_ascii=False)
+             for r in ordered]
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 
 

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from itsdangerous import URLSafeTimedSerializer
 from pydantic.json_schema import models_json_schema
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from sqlalchemy.orm import Session
 
+from serving.accounts import SESSION_SECRET, SETUP_TOKEN, any_api_keys, count_users, shared_secret
 from serving.model import Scorer, open_scorer
-from serving.routes import health, score
+from serving.queue import NotFound
+from serving.routes import health, pages, reports, score
+from serving.web import LoginRequired
 from threadguard import __version__
-from threadguard.db import create_schema, make_engine, session_factory
-from threadguard.errors import ThreadguardError
+from threadguard.db import make_engine, session_factory, upgrade_schema
+from threadguard.errors import ThreadguardError, UsageError
 from threadguard.settings import Settings
 from threadguard.tables import ModelActivation
 
@@ -37,12 +43,15 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        create_schema(engine)
+        upgrade_schema(engine)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         scorer = scorer_factory(settings)
-        with app.state.sessions() as session, session.begin():
+        with app.state.sessions() as session:
+            app.state.session_signer = URLSafeTimedSerializer(shared_secret(session, SESSION_SECRET), salt="tg-session")
+            _announce_access(session, settings)
             _record_activation(session, scorer)
+            session.commit()
         app.state.scorer = scorer
         log.info("ready: model %s on %s", scorer.name, scorer.device)
         yield
@@ -54,9 +63,21 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
     app.state.scorer = None
     app.include_router(health.router)
     app.include_router(score.router)
+    app.include_router(reports.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     _install_error_handlers(app)
     _add_request_schemas(app)
     return app
+
+
+def _announce_access(session: Session, settings: Settings) -> None:
+    """Log the one-time setup link on a fresh install, and warn while the scoring API needs no key."""
+    if count_users(session) == 0:
+        token = shared_secret(session, SETUP_TOKEN)
+        log.warning("no moderator accounts yet: create the first admin at http://%s:%d/setup?token=%s", settings.host, settings.port, token)
+    if not any_api_keys(session):
+        log.warning("no API keys exist, so the scoring API answers without one; create one with: threadguard keys create --name NAME")
 
 
 def _record_activation(session: Session, scorer: Scorer) -> None:
@@ -78,6 +99,18 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, list) else [{"loc": [], "msg": str(exc.detail), "type": "http_error"}]
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, _exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": [], "msg": str(exc), "type": "not_found"}]}, status_code=404)
+
+    @app.exception_handler(UsageError)
+    async def _usage(_request: Request, exc: UsageError) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": ["body"], "msg": str(exc), "type": "invalid"}]}, status_code=422)
 
     @app.exception_handler(ThreadguardError)
     async def _domain(_request: Request, exc: ThreadguardError) -> JSONResponse:

@@ -1,11 +1,14 @@
-"""get_settings / get_scorer + Annotated aliases for route signatures."""
+"""Request dependencies: settings, the scorer, a database session, the API-key check; Annotated aliases for routes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
 
+from serving.accounts import any_api_keys, check_api_key
 from serving.model import Scorer
 from threadguard.settings import Settings
 
@@ -23,5 +26,29 @@ def get_scorer(request: Request) -> Scorer:
     return scorer
 
 
+def db_session(request: Request) -> Iterator[Session]:
+    """One session per request; routes commit what they change."""
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def api_client(request: Request, session: Annotated[Session, Depends(db_session)]) -> str:
+    """The calling API key's name. While no key exists at all the API is open (the quick start) and the caller is "anonymous"."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if not any_api_keys(session):
+        return "anonymous"
+    if scheme.lower() != "bearer" or not key.strip():
+        raise HTTPException(status_code=401, detail=[{"loc": ["header", "authorization"], "msg": "an API key is required: Authorization: Bearer KEY", "type": "missing_api_key"}],
+                            headers={"WWW-Authenticate": "Bearer"})
+    row = check_api_key(session, key.strip())
+    if row is None:
+        raise HTTPException(status_code=401, detail=[{"loc": ["header", "authorization"], "msg": "unknown or revoked API key", "type": "invalid_api_key"}],
+                            headers={"WWW-Authenticate": "Bearer"})
+    return row.name
+
+
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 ScorerDep = Annotated[Scorer, Depends(get_scorer)]
+DbDep = Annotated[Session, Depends(db_session)]
+ClientDep = Annotated[str, Depends(api_client)]

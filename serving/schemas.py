@@ -19,6 +19,7 @@ class CommentIn(BaseModel):
     parent_body: str | None = None
     thread_id: str | None = Field(default=None, max_length=200)
     author: str | None = Field(default=None, max_length=200)
+    enqueue: bool = Field(default=False, description="store the comment and queue it for moderators if it scores review or reject")
 
 
 class BatchIn(BaseModel):
@@ -27,6 +28,7 @@ class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     comments: list[CommentIn] = Field(min_length=1)
+    enqueue: bool = Field(default=False, description="queue every comment of the batch that scores review or reject")
 
 
 class ModelRef(BaseModel):
@@ -63,3 +65,20 @@ class ErrorOut(BaseModel):
     """Every 4xx body: a list of problems naming the field."""
 
     detail: list[ErrorItem]
+
+
+class ReportIn(BaseModel):
+    """A forum's report of a comment (a reader flagged it): it goes to the moderators' reported queue."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    comment: CommentIn
+    reason: str = Field(default="", max_length=2000)
+
+
+class ReportOut(BaseModel):
+    """Where the report landed."""
+
+    item_id: int
+    comment_id: str
+    status: str

@@ -23,6 +23,10 @@ from threadguard.settings import Device, get_settings
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Comment moderation: parse, train, evaluate, score, serve.")
 labels_app = typer.Typer(no_args_is_help=True, help="Labelled sets: import corpora, statistics.")
 app.add_typer(labels_app, name="labels")
+users_app = typer.Typer(no_args_is_help=True, help="Moderator and admin accounts of the moderation page.")
+app.add_typer(users_app, name="users")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys of the scoring API.")
+app.add_typer(keys_app, name="keys")
 
 _state = {"debug": False}
 
@@ -177,7 +181,7 @@ def serve(
     port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
     device: Annotated[Optional[Device], typer.Option(help="auto, cpu or cuda.")] = None,
 ) -> None:
-    """Run the scoring service (POST /v1/score, /healthz, /readyz, /docs)."""
+    """Run the scoring service (POST /v1/score, /v1/reports, /moderate, /healthz, /readyz, /docs)."""
     import uvicorn
 
     from serving.api import create_app
@@ -303,6 +307,129 @@ def labels_build(
     rows = build_set(read_pool(pool), list(merged.values()))
     write_jsonl(rows, output)
     typer.echo(f"wrote {len(rows)} rows, sha256 {sha256_of_rows(rows)}", err=True)
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    """A session factory on the configured database, migrated to the current schema."""
+    from threadguard.db import make_engine, session_factory, upgrade_schema
+
+    engine = make_engine(get_settings().database_url)
+    upgrade_schema(engine)
+    return session_factory(engine)
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(help="moderator or admin.")] = "moderator",
+) -> None:
+    """Add a user; the password is read from stdin (one line), never from the command line."""
+    from serving.accounts import Role, add_user
+    from threadguard.errors import UsageError
+
+    if role not in Role.__members__:
+        raise UsageError(f"--role must be moderator or admin, not {role!r}")
+    password = sys.stdin.readline().rstrip("\n")
+    with _sessions()() as session:
+        add_user(session, name, password, Role(role), actor="cli")
+        session.commit()
+    typer.echo(f"added {role} {name}", err=True)
+
+
+@keys_app.command("create")
+def keys_create(name: Annotated[str, typer.Option("--name", help="Who the key is for, e.g. the forum's name.")]) -> None:
+    """Create an API key; the key is printed alone on the last line of stdout (it is stored only as a hash)."""
+    from serving.accounts import create_api_key
+
+    with _sessions()() as session:
+        key = create_api_key(session, name, actor="cli")
+        session.commit()
+    typer.echo(f"created API key {name!r}; clients send it as: Authorization: Bearer KEY", err=True)
+    typer.echo(key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Option("--name", help="The key's name.")]) -> None:
+    """Revoke an API key: requests with it get 401 from now on."""
+    from serving.accounts import revoke_api_key
+
+    with _sessions()() as session:
+        revoke_api_key(session, name, actor="cli")
+        session.commit()
+    typer.echo(f"revoked API key {name!r}", err=True)
+
+
+@app.command()
+def enqueue(
+    inputs: Annotated[list[Path], typer.Argument(help="JSONL, CSV or thread-export files.")],
+    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model dir (default: models/current).")] = None,
+    labelling: Annotated[bool, typer.Option("--labelling", help="Queue every comment for labelling, most uncertain first.")] = False,
+    device: Annotated[Device, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Score comments and queue those scored review or reject (or all, with --labelling) for moderators."""
+    from labels.threads import parse_files
+    from serving.model import open_scorer
+    from serving.queue import enqueue as enqueue_comment
+    from serving.schemas import CommentIn
+    from serving.scoring import score_rows
+
+    comments = parse_files(inputs)
+    scorer = open_scorer(model or get_settings().model_dir, device=device)
+    results = score_rows(scorer, comments, [c.id for c in comments])
+    queued = 0
+    with _sessions()() as session:
+        for comment, result in zip(comments, results, strict=True):
+            incoming = CommentIn(id=result.id, body=comment.body, article_title=comment.article_title, article_text=comment.article_text,
+                                 parent_body=comment.parent_body, thread_id=comment.thread_id, author=getattr(comment, "author", None))
+            queued += enqueue_comment(session, incoming, result, scorer.thresholds, labelling=labelling) is not None
+        session.commit()
+    typer.echo(f"scored {len(results)} comments, queued {queued}", err=True)
+
+
+@labels_app.command("export")
+def labels_export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Labelled JSONL to write (train with it as a path source).")],
+    since: Annotated[Optional[str], typer.Option(help="Only decisions made on or after this date (YYYY-MM-DD).")] = None,
+) -> None:
+    """Write moderators' decisions as a labelled set, with who decided and when; report kappa where two moderators overlap."""
+    import datetime as dt
+
+    from labels.feedback import export_decisions
+    from labels.sets import write_jsonl
+    from threadguard.errors import UsageError
+
+    try:
+        start = dt.datetime.fromisoformat(since).replace(tzinfo=dt.UTC) if since else None
+    except ValueError as exc:
+        raise UsageError(f"--since expects a date like 2026-11-01, got {since!r}") from exc
+    with _sessions()() as session:
+        exported = export_decisions(session, since=start)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    write_jsonl(exported.rows, output)
+    typer.echo(f"wrote {len(exported.rows)} decisions to {output} ({exported.skipped_erased} skipped: text erased)", err=True)
+    if exported.overlap:
+        kappas = ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in exported.kappa.items())
+        typer.echo(f"{exported.overlap} comments decided by two moderators; Cohen's kappa: {kappas}", err=True)
+
+
+@app.command()
+def forget(author: Annotated[str, typer.Option("--author", help="The author whose comments are erased everywhere.")]) -> None:
+    """Erase one author's comments with their scores, queue items and decisions."""
+    from serving.privacy import forget_author
+
+    with _sessions()() as session:
+        n = forget_author(session, author, actor="cli")
+    typer.echo(f"erased {n} comments", err=True)
+
+
+@app.command()
+def purge(days: Annotated[Optional[int], typer.Option(help="Retention in days (default THREADGUARD_RETENTION_DAYS).")] = None) -> None:
+    """Erase the text of comments older than the retention period (scores, decisions and labels stay)."""
+    from serving.privacy import erase_expired
+
+    with _sessions()() as session:
+        n = erase_expired(session, retention_days=days if days is not None else get_settings().retention_days)
+    typer.echo(f"erased the text of {n} comments", err=True)
 
 
 def run() -> None:

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     max_batch: int = 256
     max_comment_chars: int = 20_000
+    claim_seconds: int = 300  # a moderator's claim on a queue item lapses after this long
+    retention_days: int = 90  # stored comment text is erased after this many days (scores, decisions, labels stay)
+    secure_cookies: bool = False  # set true behind HTTPS so session cookies are never sent in clear
 
 
 @lru_cache

@@ -10,7 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from serving.deps import ScorerDep, SettingsDep
+from serving.deps import ClientDep, ScorerDep, SettingsDep
+from serving.queue import enqueue as enqueue_comment
 from serving.schemas import BatchIn, BatchOut, CommentIn, ErrorOut, ScoreOut
 from serving.scoring import score_rows
 
@@ -34,8 +35,8 @@ def _validation_problem(exc: ValidationError, prefix: list[str | int]) -> Reques
     return problem
 
 
-def parse_score_request(raw: bytes, *, max_batch: int, max_chars: int) -> tuple[list[CommentIn], bool]:
-    """Decode and validate a request body; returns the comments and whether it was a batch."""
+def parse_score_request(raw: bytes, *, max_batch: int, max_chars: int) -> tuple[list[CommentIn], bool, list[bool]]:
+    """Decode and validate a request body; returns the comments, whether it was a batch, and which to enqueue if flagged."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -51,16 +52,18 @@ def parse_score_request(raw: bytes, *, max_batch: int, max_chars: int) -> tuple[
         if is_batch:
             if isinstance(payload["comments"], list) and len(payload["comments"]) > max_batch:
                 raise RequestProblem(413, ["body", "comments"], f"batch of {len(payload['comments'])} comments; the limit is {max_batch}", "batch_too_large")
-            comments = BatchIn.model_validate(payload).comments
+            batch = BatchIn.model_validate(payload)
+            comments, enqueue = batch.comments, [batch.enqueue or c.enqueue for c in batch.comments]
         else:
             comments = [CommentIn.model_validate(payload)]
+            enqueue = [comments[0].enqueue]
     except ValidationError as exc:
         raise _validation_problem(exc, ["body"]) from exc
     for i, comment in enumerate(comments):
         if len(comment.body) > max_chars:
             loc: list[str | int] = ["body", "comments", i, "body"] if is_batch else ["body", "body"]
             raise RequestProblem(422, loc, f"comment is {len(comment.body)} characters; the limit is {max_chars}", "string_too_long")
-    return comments, is_batch
+    return comments, is_batch, enqueue
 
 
 _REQUEST_SCHEMA = {
@@ -81,17 +84,31 @@ _REQUEST_SCHEMA = {
     response_model=ScoreOut | BatchOut,
     responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
-async def score(request: Request, scorer: ScorerDep, settings: SettingsDep) -> JSONResponse:
-    """Score one comment (a comment object) or a batch ({"comments": [...]}, up to 256) with their context."""
+async def score(request: Request, scorer: ScorerDep, settings: SettingsDep, _client: ClientDep) -> JSONResponse:
+    """Score one comment (a comment object) or a batch ({"comments": [...]}, up to 256) with their context.
+
+    With "enqueue": true, comments scored review or reject are stored and queued for moderators.
+    """
     raw = await read_limited(request, settings.max_body_bytes)
     try:
-        comments, is_batch = parse_score_request(raw, max_batch=settings.max_batch, max_chars=settings.max_comment_chars)
+        comments, is_batch, enqueue = parse_score_request(raw, max_batch=settings.max_batch, max_chars=settings.max_comment_chars)
     except RequestProblem as problem:
         return JSONResponse({"detail": problem.detail}, status_code=problem.status)
     results = await run_in_threadpool(score_rows, scorer, comments, [c.id for c in comments])
+    if any(enqueue):
+        await run_in_threadpool(_enqueue, request.app.state.sessions, scorer, comments, results, enqueue)
     if is_batch:
         return JSONResponse(BatchOut(results=results).model_dump(mode="json"))
     return JSONResponse(results[0].model_dump(mode="json"))
+
+
+def _enqueue(sessions, scorer, comments: list[CommentIn], results: list[ScoreOut], flags: list[bool]) -> None:  # type: ignore[no-untyped-def]
+    """Store and queue the flagged comments in one transaction (committed before the response is sent)."""
+    with sessions() as session:
+        for comment, result, flag in zip(comments, results, flags, strict=True):
+            if flag:
+                enqueue_comment(session, comment, result, scorer.thresholds)
+        session.commit()
 
 
 class BodyTooLarge(Exception):

@@ -1,0 +1,225 @@
+"""The moderator page: login, one-time setup, the queue with keyboard decisions, thread view, admin.
+
+Server-rendered with Jinja2 (autoescaping on: comment text is hostile input and only ever rendered as
+text). Every state change is a form post carrying a CSRF token, answered with a 303 redirect after the
+transaction has committed, so a decision the browser saw acknowledged is on disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+
+from labels.schema import LABELS
+from serving import queue as q
+from serving.accounts import Role, add_user, authenticate, consume_setup_token, count_users, create_api_key
+from serving.deps import DbDep, ScorerDep
+from serving.explain import Piece, word_weights
+from serving.schemas import CommentIn
+from serving.web import AdminDep, UserDep, check_csrf, csrf_token, end_session, ensure_csrf_cookie, start_session
+from threadguard.audit import record
+from threadguard.errors import UsageError
+from threadguard.tables import ApiKey, User
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
+QUEUES = ("pending", "reported", "labelling", "decided")
+
+
+def render(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
+    context = {"csrf": csrf_token(request), "user": None, "counts": {}, "queue": None} | context
+    response = templates.TemplateResponse(request, name, context, status_code=status)
+    ensure_csrf_cookie(request, response)
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _safe_back(back: str | None) -> str:
+    """Only same-site paths under /moderate are followed after a post (no open redirect)."""
+    return back if back and back.startswith("/moderate") and not back.startswith("//") else "/moderate"
+
+
+@router.get("/")
+def home() -> RedirectResponse:
+    return redirect("/moderate")
+
+
+@router.get("/login")
+def login_page(request: Request, session: DbDep) -> Response:
+    if count_users(session) == 0:
+        return redirect("/setup")
+    return render(request, "login.html", {})
+
+
+@router.post("/login")
+def login(request: Request, session: DbDep, name: Annotated[str, Form()], password: Annotated[str, Form()],
+          csrf: Annotated[str | None, Form()] = None) -> Response:
+    check_csrf(request, csrf)
+    user = authenticate(session, name, password)
+    if user is None:
+        return render(request, "login.html", {"error": "Wrong name or password."}, status=401)
+    record(session, user.name, "login", None)
+    session.commit()
+    response = redirect("/moderate")
+    start_session(request, response, user.name, user.role)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str | None, Form()] = None) -> Response:
+    check_csrf(request, csrf)
+    response = redirect("/login")
+    end_session(response)
+    return response
+
+
+@router.get("/setup")
+def setup_page(request: Request, session: DbDep, token: str = "") -> Response:
+    if count_users(session) > 0:
+        return redirect("/login")
+    return render(request, "setup.html", {"token": token})
+
+
+@router.post("/setup")
+def setup(request: Request, session: DbDep, token: Annotated[str, Form()], name: Annotated[str, Form()], password: Annotated[str, Form()],
+          csrf: Annotated[str | None, Form()] = None) -> Response:
+    check_csrf(request, csrf)
+    if not consume_setup_token(session, token):
+        return render(request, "setup.html", {"token": "", "error": "That setup token is not valid (or an admin already exists)."}, status=403)
+    try:
+        add_user(session, name, password, Role.admin, actor="setup")
+    except UsageError as exc:
+        session.rollback()
+        return render(request, "setup.html", {"token": token, "error": str(exc)}, status=422)
+    session.commit()
+    response = redirect("/moderate")
+    start_session(request, response, name.strip(), Role.admin)
+    return response
+
+
+def _queue_args(queue: str) -> tuple[q.Status, bool]:
+    if queue == "labelling":
+        return q.Status.pending, True
+    return q.Status(queue), False
+
+
+@router.get("/moderate")
+def moderate(request: Request, user: UserDep, session: DbDep, scorer: ScorerDep, queue: str = "pending", sort: str | None = None,
+                   label: str | None = None, thread: str | None = None, item: int | None = None, message: str | None = None) -> Response:
+    if queue not in QUEUES:
+        queue = "pending"
+    default_sort = q.Sort.uncertainty if queue == "labelling" else q.Sort.score
+    chosen_sort = q.Sort(sort) if sort in q.Sort.__members__ else default_sort
+    label = label if label in {l.value for l in LABELS} else None
+    status, labelling = _queue_args(queue)
+    ttl = dt.timedelta(seconds=request.app.state.settings.claim_seconds)
+    current = None
+    if item is not None:
+        view = q.get_view(session, item) if session.get(q.QueueItem, item) else None
+        if view is not None and view.item.status == q.Status.decided:
+            current = view
+        elif view is not None and q.claim(session, item, user.name, ttl=ttl):
+            current = q.get_view(session, item)
+        elif view is not None:
+            message = message or f"That comment is being decided by {view.item.claimed_by}; here is the next one."
+    if current is None and status != q.Status.decided:
+        current = q.claim_next(session, user.name, ttl=ttl, status=status, labelling=labelling, sort=chosen_sort, label=label, thread=thread)
+    items = q.list_items(session, status, labelling=labelling, sort=chosen_sort, label=label, thread=thread)
+    pieces: list[Piece] = []
+    scale = 0.0
+    if current is not None and current.comment.body and current.scores:
+        c = current.comment
+        comment = CommentIn(body=c.body, article_title=c.article_title, article_text=c.article_text, parent_body=c.parent_body)
+        pieces = word_weights(scorer, comment)
+        # Words are coloured for the labels that flagged the comment (or its top label), scaled to the strongest word.
+        shown = {l for l, v in current.scores.items() if v >= scorer.thresholds[l].review} or {max(current.scores, key=current.scores.get)}
+        pieces = [Piece(p.text, {l: w for l, w in p.weights.items() if l in shown}) for p in pieces]
+        strongest = max((w for p in pieces for w in p.weights.values()), default=0.0)
+        scale = 1.0 / strongest if strongest > 0 else 0.0
+    params = {"queue": queue, "sort": chosen_sort.value if sort else None, "label": label, "thread": thread}
+
+    def query_url(**changes: object) -> str:
+        merged = {k: v for k, v in (params | changes).items() if v is not None}
+        return "/moderate?" + urlencode(merged)
+
+    return render(request, "moderate.html", {
+        "user": user, "counts": q.counts(session), "queue": queue, "items": items, "current": current, "pieces": pieces,
+        "thresholds": {k: v for k, v in scorer.thresholds.items()}, "labels": [l.value for l in LABELS], "sorts": [s.value for s in q.Sort],
+        "scale": scale if pieces else 0.0, "sort": chosen_sort.value, "label": label, "thread": thread, "message": message, "query_url": query_url, "back": query_url(),
+    })
+
+
+@router.post("/moderate/decide")
+def decide(request: Request, user: UserDep, session: DbDep, item_id: Annotated[int, Form()], action: Annotated[q.Action, Form()],
+           labels: Annotated[list[str] | None, Form()] = None, back: Annotated[str | None, Form()] = None,
+           csrf: Annotated[str | None, Form()] = None) -> Response:
+    check_csrf(request, csrf)
+    chosen = {label.value: int(label.value in (labels or [])) for label in LABELS}
+    target = _safe_back(back)
+    try:
+        q.decide(session, item_id, user.name, action, chosen)
+    except q.ClaimLost as exc:
+        session.rollback()
+        return redirect(target + ("&" if "?" in target else "?") + urlencode({"message": str(exc)}))
+    return redirect(_without_item(target))
+
+
+def _without_item(url: str) -> str:
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k not in {"item", "message"}]
+    return parts.path + ("?" + urlencode(query) if query else "")
+
+
+@router.post("/moderate/undo")
+def undo(request: Request, user: UserDep, session: DbDep, back: Annotated[str | None, Form()] = None,
+         csrf: Annotated[str | None, Form()] = None) -> Response:
+    check_csrf(request, csrf)
+    decision = q.undo_last(session, user.name, since=user.login_at)
+    target = _without_item(_safe_back(back))
+    if decision is None:
+        return redirect(target + ("&" if "?" in target else "?") + urlencode({"message": "Nothing to undo in this session."}))
+    queue = "labelling" if session.get(q.QueueItem, decision.item_id).labelling else decision.previous_status  # type: ignore[union-attr]
+    return redirect("/moderate?" + urlencode({"queue": queue, "item": decision.item_id, "message": f"Undid your {decision.action}."}))
+
+
+@router.get("/moderate/thread/{thread_id}")
+def thread_page(request: Request, thread_id: str, user: UserDep, session: DbDep) -> Response:
+    return render(request, "thread.html", {"user": user, "counts": q.counts(session), "thread": thread_id, "items": q.thread_view(session, thread_id)})
+
+
+@router.get("/admin")
+def admin_page(request: Request, user: AdminDep, session: DbDep, new_key: tuple[str, str] | None = None) -> Response:
+    users = session.scalars(select(User).order_by(User.name)).all()
+    keys = session.scalars(select(ApiKey).order_by(ApiKey.name)).all()
+    return render(request, "admin.html", {"user": user, "counts": q.counts(session), "users": users, "keys": keys, "new_key": new_key})
+
+
+@router.post("/admin/users")
+def admin_add_user(request: Request, user: AdminDep, session: DbDep, name: Annotated[str, Form()], password: Annotated[str, Form()],
+                   role: Annotated[Role, Form()], csrf: Annotated[str | None, Form()] = None) -> Response:
+    check_csrf(request, csrf)
+    add_user(session, name, password, role, actor=user.name)
+    session.commit()
+    return redirect("/admin")
+
+
+@router.post("/admin/keys")
+def admin_create_key(request: Request, user: AdminDep, session: DbDep, name: Annotated[str, Form()],
+                     csrf: Annotated[str | None, Form()] = None) -> Response:
+    check_csrf(request, csrf)
+    key = create_api_key(session, name, actor=user.name)
+    session.commit()
+    return admin_page(request, user, session, new_key=(name, key))
+
