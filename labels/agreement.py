@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 from sklearn.metrics import cohen_kappa_score
 
-from labels.schema import LABELS, KNOWN_GUIDE_VERSIONS, Label
+from labels.schema import KNOWN_GUIDE_VERSIONS, LABELS, Label
 from threadguard.errors import DataError
 
 

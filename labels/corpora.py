@@ -370,7 +370,7 @@ def load_hub_dataset(hub_id: str, *, source: str) -> list[LabelledComment]:
         raise DataError(f"loading hub id {hub_id!r} needs the 'datasets' package (pip install datasets)") from exc
     try:
         dataset_dict = datasets.load_dataset(hub_id)
-    except Exception as exc:  # noqa: BLE001 - the hub client raises many kinds; the message is what matters
+    except Exception as exc:
         raise DataError(f"could not load hub dataset {hub_id!r}: {exc}") from exc
     names: dict[str, Split] = {"train": "train", "validation": "validation", "val": "validation", "dev": "validation", "test": "test"}
     rows = []

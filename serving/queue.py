@@ -109,17 +109,28 @@ def enqueue(session: Session, comment: CommentIn, result: ScoreOut, thresholds: 
     return item
 
 
-def report(session: Session, comment: CommentIn, ident: str, *, reporter: str, reason: str) -> QueueItem:
-    """A backend's report: the comment enters (or moves to) the reported queue; a decided item is reopened."""
+def report(session: Session, comment: CommentIn, ident: str, *, reporter: str, reason: str,
+           result: ScoreOut | None = None, thresholds: dict[str, LabelThresholds] | None = None) -> QueueItem:
+    """A backend's report: the comment enters (or moves to) the reported queue; a decided item is reopened.
+
+    With the model's result the scores are stored too, so the moderator sees them beside the reader's reason.
+    """
     store_comment(session, comment, ident)
+    top_label, top_score, uncertainty = "", 0.0, 0.0
+    if result is not None and thresholds is not None:
+        session.add(CommentScore(comment_id=ident, model_name=result.model.name, model_version=result.model.version,
+                                 decision=result.decision.value, **{label.value: result.scores[label.value] for label in LABELS}))
+        _, top_label, top_score = _reason(result.scores, thresholds)
+        uncertainty = _uncertainty(result.scores)
     item = session.scalar(select(QueueItem).where(QueueItem.comment_id == ident))
     text = f"reported by {reporter}: {reason}" if reason else f"reported by {reporter}"
     if item is None:
-        item = QueueItem(comment_id=ident, status=Status.reported, reason=text, top_label="", top_score=0.0, uncertainty=0.0)
+        item = QueueItem(comment_id=ident, status=Status.reported, reason=text, top_label=top_label, top_score=top_score, uncertainty=uncertainty)
         session.add(item)
     else:
-        item.status, item.reason = Status.reported, f"{text}; {item.reason}"
-        item.decided_at = None
+        item.status, item.reason, item.decided_at = Status.reported, f"{text}; {item.reason}", None
+        if top_label:
+            item.top_label, item.top_score, item.uncertainty = top_label, top_score, uncertainty
     session.flush()
     record(session, reporter, "report", str(item.id), comment_id=ident, reason=reason)
     return item

@@ -40,7 +40,7 @@ def load_tokenizer(path: Path, max_length: int):  # type: ignore[no-untyped-def]
 
     try:
         tokenizer = Tokenizer.from_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - the tokenizers library raises a bare Exception on bad files
+    except Exception as exc:
         raise ArtifactError(f"{path}: cannot load tokenizer ({exc})") from exc
     tokenizer.enable_truncation(max_length=max_length)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
@@ -116,7 +116,7 @@ class TransformerBackend:
             options.intra_op_num_threads = threads
         try:
             self.session = ort.InferenceSession(str(self.path / name), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types for corrupt files
+        except Exception as exc:
             raise ArtifactError(f"{self.path / name}: cannot load ONNX model ({exc})") from exc
         self.input_names = {i.name for i in self.session.get_inputs()}
 

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -34,7 +34,7 @@ _state = {"debug": False}
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
-    log_level: Annotated[Optional[str], typer.Option(help="Log level (default from THREADGUARD_LOG_LEVEL).")] = None,
+    log_level: Annotated[str | None, typer.Option(help="Log level (default from THREADGUARD_LOG_LEVEL).")] = None,
 ) -> None:
     """threadguard: hate / insult / off_topic scoring for comment threads."""
     settings = get_settings()
@@ -65,7 +65,7 @@ def _write_lines(lines: Iterable[str], output: Path | None) -> None:
 @app.command()
 def parse(
     files: Annotated[list[Path], typer.Argument(help="Thread exports (forum text), .jsonl or .csv files.")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
 ) -> None:
     """Parse thread exports into one JSON object per comment."""
     from labels.threads import parse_files
@@ -78,14 +78,14 @@ def parse(
 @app.command()
 def train(
     config: Annotated[Path, typer.Option("--config", "-c", help="A training config, e.g. training/configs/baseline.toml.")],
-    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: --set linear.min_df=3")] = None,
-    models_dir: Annotated[Optional[Path], typer.Option(help="Where model dirs are written (default: models/ beside model_dir).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: --set linear.min_df=3")] = None,
+    models_dir: Annotated[Path | None, typer.Option(help="Where model dirs are written (default: models/ beside model_dir).")] = None,
     activate: Annotated[bool, typer.Option(help="Point models/current at the new model.")] = False,
-    datasets_dir: Annotated[Optional[Path], typer.Option(help="Folder of the public corpora (default ../shared/datasets).")] = None,
+    datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora (default ../shared/datasets).")] = None,
     device: Annotated[Device, typer.Option(help="auto, cpu or cuda (transformer configs).")] = "auto",
-    checkpoint_dir: Annotated[Optional[Path], typer.Option(help="Save checkpoints here and resume from them.")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Quick run: stop after this many optimiser steps.")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Quick run: at most this many training rows per source.")] = None,
+    checkpoint_dir: Annotated[Path | None, typer.Option(help="Save checkpoints here and resume from them.")] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Quick run: stop after this many optimiser steps.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Quick run: at most this many training rows per source.")] = None,
 ) -> None:
     """Fit a model from a config, choose thresholds on validation, evaluate, and export a model dir."""
     from training.config import load_config
@@ -108,13 +108,13 @@ def train(
 
 @app.command()
 def evaluate(
-    model_dir: Annotated[Optional[Path], typer.Argument(help="Model dir (default: models/current).")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the metrics JSON here.")] = None,
+    model_dir: Annotated[Path | None, typer.Argument(help="Model dir (default: models/current).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the metrics JSON here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print metrics JSON instead of a table.")] = False,
-    datasets_dir: Annotated[Optional[Path], typer.Option(help="Folder of the public corpora.")] = None,
+    datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora.")] = None,
     device: Annotated[Device, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    report: Annotated[Optional[Path], typer.Option(help="Also write a markdown report with plots, e.g. docs/evaluation.md.")] = None,
-    compare: Annotated[Optional[list[Path]], typer.Option(help="Other model dirs to score on the same rows in the report.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write a markdown report with plots, e.g. docs/evaluation.md.")] = None,
+    compare: Annotated[list[Path] | None, typer.Option(help="Other model dirs to score on the same rows in the report.")] = None,
 ) -> None:
     """Recompute a model's test metrics through the same loading code the service uses."""
     from training.pipeline import evaluate_model_dir, write_evaluation_report
@@ -142,9 +142,9 @@ def evaluate(
 @app.command()
 def calibrate(
     model_dir: Annotated[Path, typer.Argument(help="A transformer model dir to recalibrate (its weights are reused).")],
-    models_dir: Annotated[Optional[Path], typer.Option(help="Where the new model dir is written (default: beside it).")] = None,
+    models_dir: Annotated[Path | None, typer.Option(help="Where the new model dir is written (default: beside it).")] = None,
     activate: Annotated[bool, typer.Option(help="Point models/current at the new model.")] = False,
-    datasets_dir: Annotated[Optional[Path], typer.Option(help="Folder of the public corpora.")] = None,
+    datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora.")] = None,
 ) -> None:
     """Refit calibration and thresholds on the model's validation data into a new model dir, without retraining."""
     from training.pipeline import recalibrate_model_dir
@@ -157,8 +157,8 @@ def calibrate(
 @app.command()
 def score(
     inputs: Annotated[list[Path], typer.Argument(help="JSONL, CSV or thread-export files to score.")],
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model dir (default: models/current).")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model dir (default: models/current).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
     device: Annotated[Device, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
     """Score comments: one JSON line per input row with id, scores, decision and model."""
@@ -176,10 +176,10 @@ def score(
 
 @app.command()
 def serve(
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model dir (default: models/current).")] = None,
-    host: Annotated[Optional[str], typer.Option(help="Bind address (default 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
-    device: Annotated[Optional[Device], typer.Option(help="auto, cpu or cuda.")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model dir (default: models/current).")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    device: Annotated[Device | None, typer.Option(help="auto, cpu or cuda.")] = None,
 ) -> None:
     """Run the scoring service (POST /v1/score, /v1/reports, /moderate, /healthz, /readyz, /docs)."""
     import uvicorn
@@ -198,9 +198,9 @@ def serve(
 @labels_app.command("import")
 def labels_import(
     corpus: Annotated[str, typer.Argument(help="Corpus name, e.g. toxicspans, hatexplain, fox_news.")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
-    path: Annotated[Optional[Path], typer.Option(help="Read the corpus from this folder instead of the datasets dir.")] = None,
-    datasets_dir: Annotated[Optional[Path], typer.Option(help="Folder of the public corpora.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
+    path: Annotated[Path | None, typer.Option(help="Read the corpus from this folder instead of the datasets dir.")] = None,
+    datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora.")] = None,
 ) -> None:
     """Map one public corpus onto hate / insult / off_topic and write it as labelled JSONL."""
     from labels.corpora import load_corpus
@@ -235,7 +235,7 @@ def labels_sheet(
     pool: Annotated[Path, typer.Argument(help="The drawn comments (labels/data/inhouse/pool.jsonl).")],
     start: Annotated[int, typer.Option(help="First comment number.")] = 0,
     count: Annotated[int, typer.Option(help="How many comments.")] = 100,
-    ids: Annotated[Optional[Path], typer.Option(help="Only these ids, one per line, in that order (a second pass).")] = None,
+    ids: Annotated[Path | None, typer.Option(help="Only these ids, one per line, in that order (a second pass).")] = None,
 ) -> None:
     """Print a labelling sheet: numbered comments with their article and parent, never a score."""
     from labels.inhouse import read_pool, render_sheet, select_ids
@@ -250,7 +250,7 @@ def labels_record(
     pool: Annotated[Path, typer.Option(help="The pool the sheets were printed from.")],
     labeller: Annotated[str, typer.Option(help="Who labelled.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The pass file (JSONL) to write.")],
-    ids: Annotated[Optional[Path], typer.Option(help="The id list the sheets were printed with (a second pass).")] = None,
+    ids: Annotated[Path | None, typer.Option(help="The id list the sheets were printed with (a second pass).")] = None,
 ) -> None:
     """Turn answer sheets into a labelling pass (one LabelDecision per comment)."""
     from labels.inhouse import read_pool, read_sheet_answers, select_ids, write_models
@@ -265,8 +265,8 @@ def labels_record(
 def labels_agreement(
     first: Annotated[Path, typer.Argument(help="First labelling pass (JSONL).")],
     second: Annotated[Path, typer.Argument(help="Second, independent pass (JSONL).")],
-    adjudications: Annotated[Optional[Path], typer.Option(help="Rulings for the disagreements (JSONL).")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the adjudicated pass here.")] = None,
+    adjudications: Annotated[Path | None, typer.Option(help="Rulings for the disagreements (JSONL).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the adjudicated pass here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable report.")] = False,
 ) -> None:
     """Cohen's kappa and raw agreement per label, the disagreements, and the adjudicated labels."""
@@ -362,7 +362,7 @@ def keys_revoke(name: Annotated[str, typer.Option("--name", help="The key's name
 @app.command()
 def enqueue(
     inputs: Annotated[list[Path], typer.Argument(help="JSONL, CSV or thread-export files.")],
-    model: Annotated[Optional[Path], typer.Option("--model", "-m", help="Model dir (default: models/current).")] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Model dir (default: models/current).")] = None,
     labelling: Annotated[bool, typer.Option("--labelling", help="Queue every comment for labelling, most uncertain first.")] = False,
     device: Annotated[Device, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
@@ -389,7 +389,7 @@ def enqueue(
 @labels_app.command("export")
 def labels_export(
     output: Annotated[Path, typer.Option("--output", "-o", help="Labelled JSONL to write (train with it as a path source).")],
-    since: Annotated[Optional[str], typer.Option(help="Only decisions made on or after this date (YYYY-MM-DD).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only decisions made on or after this date (YYYY-MM-DD).")] = None,
 ) -> None:
     """Write moderators' decisions as a labelled set, with who decided and when; report kappa where two moderators overlap."""
     import datetime as dt
@@ -423,7 +423,7 @@ def forget(author: Annotated[str, typer.Option("--author", help="The author whos
 
 
 @app.command()
-def purge(days: Annotated[Optional[int], typer.Option(help="Retention in days (default THREADGUARD_RETENTION_DAYS).")] = None) -> None:
+def purge(days: Annotated[int | None, typer.Option(help="Retention in days (default THREADGUARD_RETENTION_DAYS).")] = None) -> None:
     """Erase the text of comments older than the retention period (scores, decisions and labels stay)."""
     from serving.privacy import erase_expired
 

@@ -13,9 +13,18 @@ from pathlib import Path
 
 import numpy as np
 
+from labels.schema import LABELS
 from labels.sets import sha256_of_rows
 from serving.model import Scorer, open_scorer
-from threadguard.artifact import REQUIRED_FILES, EvalSetMetrics, LabelThresholds, Metrics, ModelConfig, point_current, write_model_dir
+from threadguard.artifact import (
+    REQUIRED_FILES,
+    EvalSetMetrics,
+    LabelThresholds,
+    Metrics,
+    ModelConfig,
+    point_current,
+    write_model_dir,
+)
 from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT
 from training.card import render_card
@@ -24,7 +33,6 @@ from training.data import DataBundle, NamedSet, assemble
 from training.evaluate import evaluate, label_matrix
 from training.fit import LinearBaseline
 from training.thresholds import choose_thresholds
-from labels.schema import LABELS
 
 log = logging.getLogger(__name__)
 

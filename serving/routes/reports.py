@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException
 
 from labels.threads import comment_id
 from serving import queue as q
-from serving.deps import ClientDep, DbDep
+from serving.deps import ClientDep, DbDep, ScorerDep, SettingsDep
 from serving.schemas import ErrorOut, ReportIn, ReportOut
+from serving.scoring import score_rows
 
 router = APIRouter(tags=["moderation"])
 
 
 @router.post("/v1/reports", status_code=201, response_model=ReportOut, responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}})
-def report(body: ReportIn, session: DbDep, client: ClientDep) -> ReportOut:
-    """Queue the comment for moderators under "reported" (a decided comment is reopened)."""
+def report(body: ReportIn, session: DbDep, client: ClientDep, scorer: ScorerDep, settings: SettingsDep) -> ReportOut:
+    """Queue the comment for moderators under "reported" (a decided comment is reopened), scored by the live model."""
     c = body.comment
+    if len(c.body) > settings.max_comment_chars:
+        raise HTTPException(422, detail=[{"loc": ["body", "comment", "body"], "msg": f"comment is {len(c.body)} characters; the limit is {settings.max_comment_chars}", "type": "string_too_long"}])
     ident = c.id or comment_id(c.article_title or "", None, None, c.body)
-    item = q.report(session, c, ident, reporter=client, reason=body.reason)
+    result = score_rows(scorer, [c], [ident])[0]
+    item = q.report(session, c, ident, reporter=client, reason=body.reason, result=result, thresholds=scorer.thresholds)
     session.commit()
     return ReportOut(item_id=item.id, comment_id=ident, status=item.status)

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from labels.sets import read_jsonl
+from serving.transformer import load_tokenizer
 from tests.conftest import tiny_transformer_config
 from training.finetune import budget_of, collate, encode_rows, fine_tune, masked_bce
-from serving.transformer import load_tokenizer
 
 
 def _train_loss(model, config, rows) -> float:  # type: ignore[no-untyped-def]

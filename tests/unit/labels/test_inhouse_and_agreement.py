@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from labels.agreement import LabelDecision, adjudicate, cohen_kappa, compare
-from labels.inhouse import PoolItem, build_set, draw_threads, read_sheet_answers, render_sheet, second_pass_ids, thread_splits, write_models
+from labels.inhouse import (
+    PoolItem,
+    build_set,
+    draw_threads,
+    read_sheet_answers,
+    render_sheet,
+    second_pass_ids,
+    thread_splits,
+    write_models,
+)
 from labels.sets import read_jsonl
 from threadguard.errors import DataError, ParseError
 from threadguard.settings import PROJECT_ROOT

@@ -1,0 +1,154 @@
+"""The moderation page and the APIs around it, through the real app on SQLite and PostgreSQL: setup, login,
+CSRF, roles, API keys, enqueue → decide → undo, escaping of hostile comment text, word highlights."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from serving.accounts import SETUP_TOKEN, Role, add_user, create_api_key, shared_secret
+from serving.api import create_app
+from threadguard.settings import Settings
+
+XSS = '<script>document.title="pwned"</script><img src=x onerror="alert(1)"> you idiot'
+
+
+@pytest.fixture
+def app_client(db_url: str, tiny_model_dir: Path) -> Iterator[TestClient]:
+    settings = Settings(model_dir=tiny_model_dir, database_url=db_url, device="cpu")
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def _csrf(client: TestClient) -> str:
+    if "tg_csrf" not in client.cookies:
+        client.get("/login")
+    return client.cookies["tg_csrf"]
+
+
+def _add_user(client: TestClient, name: str, role: Role, password: str = "password123") -> None:
+    with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        add_user(session, name, password, role, actor="test")
+        session.commit()
+
+
+def _login(client: TestClient, name: str, role: Role = Role.moderator) -> None:
+    _add_user(client, name, role)
+    response = client.post("/login", data={"name": name, "password": "password123", "csrf": _csrf(client)}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+
+
+def _counts(html: str) -> dict[str, int]:
+    return {k: int(v) for k, v in re.findall(r'data-queue="(\w+)">\w+ <b>(\d+)</b>', html)}
+
+
+def test_fresh_install_sends_to_one_time_setup_that_creates_the_admin(app_client: TestClient) -> None:
+    assert app_client.get("/moderate", follow_redirects=False).headers["location"] == "/login"
+    assert app_client.get("/login", follow_redirects=False).headers["location"] == "/setup"
+    csrf = _csrf(app_client)
+    bad = app_client.post("/setup", data={"token": "wrong", "name": "root", "password": "password123", "csrf": csrf})
+    assert bad.status_code == 403
+    with app_client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        token = shared_secret(session, SETUP_TOKEN)
+    ok = app_client.post("/setup", data={"token": token, "name": "root", "password": "password123", "csrf": csrf}, follow_redirects=False)
+    assert ok.status_code == 303 and app_client.get("/admin").status_code == 200
+    again = app_client.post("/setup", data={"token": token, "name": "evil", "password": "password123", "csrf": csrf})
+    assert again.status_code == 403  # the token worked once
+    assert app_client.get("/setup", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_form_posts_without_the_csrf_token_are_refused(app_client: TestClient) -> None:
+    _add_user(app_client, "ann", Role.moderator)
+    _csrf(app_client)
+    for data in ({"name": "ann", "password": "password123"}, {"name": "ann", "password": "password123", "csrf": "forged"}):
+        response = app_client.post("/login", data=data, follow_redirects=False)
+        assert response.status_code == 403 and response.json()["detail"][0]["loc"] == ["body", "csrf"]
+    _login(app_client, "bob")
+    assert app_client.post("/moderate/undo", data={}, follow_redirects=False).status_code == 403
+    assert app_client.post("/moderate/decide", data={"item_id": 1, "action": "approve", "csrf": "nope"}).status_code == 403
+
+
+def test_wrong_password_is_refused(app_client: TestClient) -> None:
+    _add_user(app_client, "ann", Role.moderator)
+    response = app_client.post("/login", data={"name": "ann", "password": "not it at all", "csrf": _csrf(app_client)})
+    assert response.status_code == 401 and "Wrong name or password" in response.text
+    assert app_client.get("/moderate", follow_redirects=False).status_code == 303
+
+
+def test_api_key_matrix(app_client: TestClient) -> None:
+    comment = {"body": "you dope", "article_title": "Trade talks"}
+    assert app_client.post("/v1/score", json=comment).status_code == 200  # no key exists yet: open
+    with app_client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        key = create_api_key(session, "forum", actor="test")
+        session.commit()
+    missing = app_client.post("/v1/score", json=comment)
+    assert missing.status_code == 401 and missing.json()["detail"][0]["loc"] == ["header", "authorization"]
+    assert app_client.post("/v1/score", json=comment, headers={"Authorization": "Bearer tg_wrong"}).status_code == 401
+    assert app_client.post("/v1/score", json=comment, headers={"Authorization": f"Basic {key}"}).status_code == 401
+    assert app_client.post("/v1/score", json=comment, headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    report = {"comment": {"id": "r1", "body": "spam spam"}, "reason": "spam"}
+    assert app_client.post("/v1/reports", json=report).status_code == 401
+    assert app_client.post("/v1/reports", json=report, headers={"Authorization": f"Bearer {key}"}).status_code == 201
+
+
+def test_moderators_cannot_touch_admin_actions(app_client: TestClient) -> None:
+    _login(app_client, "ann", Role.moderator)
+    csrf = _csrf(app_client)
+    assert app_client.get("/admin").status_code == 403
+    assert app_client.post("/admin/keys", data={"name": "x", "csrf": csrf}).status_code == 403
+    assert app_client.post("/admin/users", data={"name": "y", "password": "password123", "role": "admin", "csrf": csrf}).status_code == 403
+    app_client.cookies.clear()
+    _login(app_client, "root", Role.admin)
+    created = app_client.post("/admin/keys", data={"name": "forum", "csrf": _csrf(app_client)})
+    assert created.status_code == 200 and re.search(r'id="new-key">tg_[\w-]+<', created.text)
+
+
+def test_enqueue_decide_undo_through_the_page(app_client: TestClient) -> None:
+    flagged = {"comments": [
+        {"id": "c1", "body": "you are an idiot and a moron", "article_title": "Trade talks", "thread_id": "t1"},
+        {"id": "c2", "body": "those people are subhuman vermin", "article_title": "Trade talks", "thread_id": "t1"},
+        {"id": "c3", "body": "good point about tariffs", "article_title": "Trade talks", "thread_id": "t1"},
+    ], "enqueue": True}
+    results = app_client.post("/v1/score", json=flagged).json()["results"]
+    queued = sum(r["decision"] != "allow" for r in results)
+    assert queued >= 1
+    _login(app_client, "ann")
+    page = app_client.get("/moderate")
+    assert _counts(page.text)["pending"] == queued
+    item = re.search(r'name="item_id" value="(\d+)"', page.text).group(1)  # type: ignore[union-attr]
+    decided = app_client.post("/moderate/decide", data={"item_id": item, "action": "reject", "labels": ["insult"], "csrf": _csrf(app_client),
+                                                        "back": "/moderate?queue=pending"})
+    assert _counts(decided.text) == {"pending": queued - 1, "reported": 0, "labelling": 0, "decided": 1}
+    undone = app_client.post("/moderate/undo", data={"csrf": _csrf(app_client)})
+    assert "Undid your reject" in undone.text and _counts(undone.text)["pending"] == queued
+    thread = app_client.get("/moderate/thread/t1")
+    assert thread.status_code == 200 and thread.text.count('class="card small"') == queued
+
+
+def test_hostile_comment_text_is_escaped(app_client: TestClient) -> None:
+    hostile = {"id": "x1", "body": XSS, "article_title": "<b>title</b>", "parent_body": "<i>parent</i>", "thread_id": "t<9>"}
+    assert app_client.post("/v1/reports", json={"comment": hostile, "reason": "<u>why</u>"}).status_code == 201
+    _login(app_client, "ann")
+    html = app_client.get("/moderate?queue=reported").text
+    assert 'data-item="' in html  # the reported comment is the one on the page
+    for raw in ("<script>document", "<img src=x", "<b>title</b>", "<i>parent</i>", "<u>why</u>"):
+        assert raw not in html
+    assert "&lt;script&gt;" in html and "&lt;b&gt;title&lt;/b&gt;" in html and "&lt;u&gt;why&lt;/u&gt;" in html
+
+
+def test_deleting_the_top_highlighted_word_lowers_that_labels_score(tiny_scorer) -> None:  # type: ignore[no-untyped-def]
+    from serving.explain import top_word, word_weights
+    from serving.schemas import CommentIn
+
+    comment = CommentIn(body="honestly you are a complete idiot about this", article_title="Trade talks")
+    pieces = word_weights(tiny_scorer, comment)
+    assert "".join(p.text for p in pieces) == comment.body
+    word = top_word(pieces, "insult")
+    assert word is not None
+    without = comment.model_copy(update={"body": " ".join(w for w in comment.body.split() if w != word)})
+    before, after = tiny_scorer.predict_proba([comment, without])[:, 1]
+    assert after < before
