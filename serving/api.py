@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -53,8 +54,10 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
             _record_activation(session, scorer)
             session.commit()
         app.state.scorer = scorer
+        retention = asyncio.create_task(_retention_loop(app.state.sessions, settings))
         log.info("ready: model %s on %s", scorer.name, scorer.device)
         yield
+        retention.cancel()
         app.state.scorer = None
         engine.dispose()
 
@@ -69,6 +72,26 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
     _install_error_handlers(app)
     _add_request_schemas(app)
     return app
+
+
+async def _retention_loop(sessions, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Erase comment text past the retention period at start-up and then every retention_check_seconds."""
+    from fastapi.concurrency import run_in_threadpool
+
+    from serving.privacy import erase_expired
+
+    def sweep() -> int:
+        with sessions() as session:
+            return erase_expired(session, retention_days=settings.retention_days)
+
+    while True:
+        try:
+            erased = await run_in_threadpool(sweep)
+            if erased:
+                log.info("retention: erased the text of %d comments older than %d days", erased, settings.retention_days)
+        except Exception:  # noqa: BLE001 - a failed sweep (database briefly down) must not stop the service; the next one retries
+            log.exception("retention sweep failed")
+        await asyncio.sleep(settings.retention_check_seconds)
 
 
 def _announce_access(session: Session, settings: Settings) -> None:

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     max_comment_chars: int = 20_000
     claim_seconds: int = 300  # a moderator's claim on a queue item lapses after this long
     retention_days: int = 90  # stored comment text is erased after this many days (scores, decisions, labels stay)
+    retention_check_seconds: int = 3600  # how often the service sweeps for text past retention
     secure_cookies: bool = False  # set true behind HTTPS so session cookies are never sent in clear
 
 

@@ -152,3 +152,26 @@ def test_deleting_the_top_highlighted_word_lowers_that_labels_score(tiny_scorer)
     without = comment.model_copy(update={"body": " ".join(w for w in comment.body.split() if w != word)})
     before, after = tiny_scorer.predict_proba([comment, without])[:, 1]
     assert after < before
+
+
+def test_the_service_erases_text_past_retention_on_its_own(db_url: str, tiny_model_dir: Path) -> None:
+    import datetime as dt
+    import time
+
+    from sqlalchemy import update
+
+    from threadguard.tables import StoredComment
+
+    settings = Settings(model_dir=tiny_model_dir, database_url=db_url, device="cpu", retention_days=30, retention_check_seconds=1)
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/v1/reports", json={"comment": {"id": "old", "body": "an old comment"}}).status_code == 201
+        with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+            session.execute(update(StoredComment).values(received_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=31)))
+            session.commit()
+        for _ in range(50):
+            with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+                if session.get(StoredComment, "old").body is None:  # type: ignore[union-attr]
+                    break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the retention sweep did not erase the old comment's text")
