@@ -74,6 +74,20 @@ def drop_texts(rows: list[LabelledComment], forbidden: set[str]) -> list[Labelle
     return kept
 
 
+def origin_corpus(row: LabelledComment) -> str | None:
+    """The public corpus a labelled row's text was drawn from, when its thread id says so ("globe_and_mail:...")."""
+    prefix = row.thread_id.split(":", 1)[0]
+    return prefix if ":" in row.thread_id and prefix in CORPORA else None
+
+
+def drop_non_commercial_origins(rows: list[LabelledComment], label: str) -> list[LabelledComment]:
+    """Rows of our own sets whose text comes from a corpus without commercial use (the in-house set draws on Globe and Mail)."""
+    kept = [r for r in rows if (origin := origin_corpus(r)) is None or CORPORA[origin].commercial_use]
+    if len(kept) != len(rows):
+        log.info("commercial_only: dropped %d rows of %s whose text comes from non-commercial corpora", len(rows) - len(kept), label)
+    return kept
+
+
 def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) -> DataBundle:
     """Load every source, add off-topic pairs where asked, and cut train / validation / test sets."""
     from tqdm import tqdm
@@ -101,6 +115,8 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
             log.info("commercial_only: skipping %s (%s)", source.label, CORPORA[source.corpus].licence)
             continue
         rows, licence, files = _load_source(source, datasets_dir)
+        if config.data.commercial_only and not source.corpus:
+            rows = drop_non_commercial_origins(rows, source.label)
         if source.off_topic_pairs:
             rows = with_wrong_context_pairs(rows, seed=config.seed)
         loaded.append((source, rows, licence, files))

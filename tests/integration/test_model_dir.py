@@ -120,6 +120,25 @@ def test_held_out_corpus_is_reported_but_never_trained_on() -> None:
     assert held and len(held[0].rows) == sum(r.split == "test" for r in kaggle)
 
 
+@needs_shared
+def test_commercial_only_drops_non_commercial_corpora_and_inhouse_rows_drawn_from_them() -> None:
+    from labels.corpora import CORPORA
+    from training.config import load_config
+    from training.data import assemble, origin_corpus
+
+    config = load_config(PROJECT_ROOT / "training" / "configs" / "minilm.toml", [
+        "data.commercial_only=true",
+        "data.sources=[{path = 'labels/data/inhouse.jsonl', name = 'inhouse'}, {corpus = 'globe_and_mail'}, {corpus = 'toxicspans', limit = 300}]",
+    ])
+    bundle = assemble(config, DATASETS, progress=False)
+    origins = {origin_corpus(r) for r in bundle.train + bundle.validation}
+    assert "globe_and_mail" not in origins and "fox_news" in origins
+    assert all(r.source != "globe_and_mail" for r in bundle.train)
+    assert {r.source.split(":")[0] for r in bundle.train} == {"inhouse", "toxicspans"}
+    assert "inhouse:globe_and_mail" not in {r.source for r in bundle.train}
+    assert all(CORPORA[o].commercial_use for o in origins if o)
+
+
 def test_a_held_out_corpus_cannot_also_train(tiny_set_path: Path) -> None:
     from tests.conftest import tiny_config
     from threadguard.errors import DataError
