@@ -196,6 +196,15 @@ def load_semeval_cqa(folder: Path) -> list[LabelledComment]:
     return rows
 
 
+HATEXPLAIN_CLASSES = {"0": "normal", "1": "hatespeech", "2": "offensive"}
+
+
+def hatexplain_three_class(folder: Path, split: str = "test") -> list[tuple[str, str]]:
+    """(text, class) of one official HateXplain split with the original three classes (no-majority posts dropped)."""
+    return [(r["text"], HATEXPLAIN_CLASSES[r["category"]]) for r in _csv_rows(folder / "hatexplain_mbib_with_split.csv.gz")
+            if r["split"] == split and r["category"] in HATEXPLAIN_CLASSES and r["text"].strip()]
+
+
 # --- hate and offensive-language corpora ---------------------------------------------------------
 
 
