@@ -123,9 +123,11 @@ class TransformerBackend:
     def _load_torch(self) -> None:
         import torch
         from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.set_verbosity_error()  # keep transformers' load report out of the service log
         try:
-            model = AutoModel.from_pretrained(self.path / HF_DIR)
+            model = AutoModel.from_pretrained(self.path / HF_DIR, add_pooling_layer=False)
         except (OSError, ValueError) as exc:
             raise ArtifactError(f"{self.path / HF_DIR}: cannot load weights ({exc})") from exc
         model.eval().to(self.device)

@@ -70,7 +70,7 @@ def drop_texts(rows: list[LabelledComment], forbidden: set[str]) -> list[Labelle
     """Rows whose normalised body is not in `forbidden` (evaluation-only texts never reach training)."""
     kept = [row for row, text in zip(rows, iter_texts(rows), strict=True) if text not in forbidden]
     if len(kept) != len(rows):
-        log.info("dropped %d training rows whose text is held out (evaluation-only, or another source's validation/test split)", len(rows) - len(kept))
+        log.info("dropped %d training rows whose text is held out (an evaluation-only or held-out corpus)", len(rows) - len(kept))
     return kept
 
 
@@ -120,17 +120,25 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         if source.off_topic_pairs:
             rows = with_wrong_context_pairs(rows, seed=config.seed)
         loaded.append((source, rows, licence, files))
-    # A text held out anywhere (another source's validation or test split, e.g. the in-domain set drawn from
-    # the same news threads as two public corpora) never trains the model.
-    held_out = forbidden | {text for _, rows, _, _ in loaded for text in iter_texts([r for r in rows if r.split != "train"])}
+    # Each text belongs to one split: the split it has in the first source (config order) that holds it. Rows of
+    # later sources whose text sits in another split are dropped, from every split, so no text both trains and
+    # tests the model. List the in-domain set first: its thread-level splits then win over the public corpora
+    # it was drawn from (dropping its training rows instead would throw away most in-domain labels).
+    owner: dict[str, str] = {}
+    for _, rows, _, _ in loaded:
+        for row, text in zip(rows, iter_texts(rows), strict=True):
+            owner.setdefault(text, row.split)
 
     validation_sources = set(config.thresholds.validation_sources)
     for source, rows, licence, files in loaded:
-        train = drop_texts([r for r in rows if r.split == "train"], held_out)
+        kept = [row for row, text in zip(rows, iter_texts(rows), strict=True) if owner[text] == row.split]
+        if len(kept) != len(rows):
+            log.info("%s: dropped %d rows whose text is in another split of an earlier source", source.label, len(rows) - len(kept))
+        train = drop_texts([r for r in kept if r.split == "train"], forbidden)
         if source.limit and len(train) > source.limit:
             train = rng.sample(train, source.limit)
-        validation = [r for r in rows if r.split == "validation"]
-        test = [r for r in rows if r.split == "test"]
+        validation = [r for r in kept if r.split == "validation"]
+        test = [r for r in kept if r.split == "test"]
         bundle.train += train
         bundle.train_weights += [source.weight] * len(train)
         if not validation_sources or source.label in validation_sources:

@@ -139,6 +139,30 @@ def test_commercial_only_drops_non_commercial_corpora_and_inhouse_rows_drawn_fro
     assert all(CORPORA[o].commercial_use for o in origins if o)
 
 
+@needs_shared
+def test_the_first_source_owns_a_texts_split_so_no_text_trains_and_tests() -> None:
+    """The in-domain set, listed first, keeps every training row; public rows sharing its texts in other splits go."""
+    from labels.corpora import iter_texts
+    from labels.sets import read_jsonl
+    from training.config import load_config
+    from training.data import assemble
+
+    config = load_config(PROJECT_ROOT / "training" / "configs" / "minilm.toml", [
+        "data.sources=[{path = 'labels/data/inhouse.jsonl', name = 'inhouse'}, {corpus = 'fox_news', off_topic_pairs = true}, {corpus = 'globe_and_mail'}]",
+    ])
+    bundle = assemble(config, DATASETS, progress=False)
+    from labels.corpora import load_corpus
+
+    inhouse_train = [r for r in read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl") if r.split == "train"]
+    # Only texts of evaluation-only / held-out corpora leave (two short replies also occur in HateCheck or Kaggle).
+    forbidden = set(iter_texts(load_corpus("hatecheck", DATASETS))) | set(iter_texts(load_corpus("kaggle_insults", DATASETS)))
+    expected = sum(text not in forbidden for text in iter_texts(inhouse_train))
+    assert sum(r.source.startswith("inhouse") for r in bundle.train) == expected >= len(inhouse_train) - 2
+    trained = set(iter_texts(bundle.train))
+    evaluated = set(iter_texts(bundle.validation)) | {t for named in bundle.tests if named.name != "seed" for t in iter_texts(named.rows)}
+    assert not trained & evaluated
+
+
 def test_a_held_out_corpus_cannot_also_train(tiny_set_path: Path) -> None:
     from tests.conftest import tiny_config
     from threadguard.errors import DataError
