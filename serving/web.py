@@ -1,7 +1,7 @@
 """Browser sessions for the moderator page: a signed session cookie, double-submit CSRF tokens, role checks.
 
 The session cookie is signed with a secret kept in the database (shared by every replica) and holds the
-user's name, role and login time (undo reaches back to it). Every form post carries a `csrf` field that
+user's name and login time (undo reaches back to it); the role is looked up on every request. Every form post carries a `csrf` field that
 must equal the `tg_csrf` cookie; a cross-site page can make the browser send the cookie but cannot read it
 to put it in the form.
 """
@@ -15,8 +15,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from serving.accounts import Role
+from threadguard.tables import User
 
 SESSION_COOKIE = "tg_session"
 CSRF_COOKIE = "tg_csrf"
@@ -39,7 +41,7 @@ def signer(request: Request) -> URLSafeTimedSerializer:
 
 
 def start_session(request: Request, response: Response, name: str, role: str) -> None:
-    token = signer(request).dumps({"name": name, "role": role, "login_at": dt.datetime.now(dt.UTC).isoformat()})
+    token = signer(request).dumps({"name": name, "login_at": dt.datetime.now(dt.UTC).isoformat()})
     response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
                         secure=request.app.state.settings.secure_cookies)
 
@@ -49,14 +51,20 @@ def end_session(response: Response) -> None:
 
 
 def current_user(request: Request) -> WebUser:
+    """The signed-in user; the role is read from the database, so a removed or demoted user loses access at once."""
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         raise LoginRequired
     try:
         data = signer(request).loads(raw, max_age=SESSION_MAX_AGE)
-        return WebUser(data["name"], Role(data["role"]), dt.datetime.fromisoformat(data["login_at"]))
+        name, login_at = data["name"], dt.datetime.fromisoformat(data["login_at"])
     except (BadSignature, KeyError, ValueError) as exc:
         raise LoginRequired from exc
+    with request.app.state.sessions() as session:
+        role = session.scalar(select(User.role).where(User.name == name))
+    if role is None:
+        raise LoginRequired
+    return WebUser(name, Role(role), login_at)
 
 
 def require_admin(user: Annotated[WebUser, Depends(current_user)]) -> WebUser:

@@ -175,3 +175,28 @@ def test_the_service_erases_text_past_retention_on_its_own(db_url: str, tiny_mod
             time.sleep(0.1)
         else:
             raise AssertionError("the retention sweep did not erase the old comment's text")
+
+
+def test_a_removed_or_demoted_user_loses_access_at_once(app_client: TestClient) -> None:
+    from sqlalchemy import delete, update
+
+    from threadguard.tables import User
+
+    _login(app_client, "root", Role.admin)
+    assert app_client.get("/admin").status_code == 200
+    with app_client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        session.execute(update(User).where(User.name == "root").values(role="moderator"))
+        session.commit()
+    assert app_client.get("/admin").status_code == 403
+    with app_client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        session.execute(delete(User).where(User.name == "root"))
+        session.commit()
+    assert app_client.get("/moderate", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_a_tampered_session_cookie_is_not_a_login(app_client: TestClient) -> None:
+    _login(app_client, "ann")
+    cookie = app_client.cookies["tg_session"]
+    app_client.cookies.clear()
+    app_client.cookies.set("tg_session", cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB"))
+    assert app_client.get("/moderate", follow_redirects=False).status_code == 303
