@@ -8,6 +8,7 @@ functionality and per target group at the 0.5 cut-off of the calibrated hate sco
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -175,6 +176,8 @@ def write_report(
     """Write the markdown report and its PNGs (in <report stem>_files/ beside it)."""
     folder = path.parent / f"{path.stem}_files"
     folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.png"):  # plots of test sets a previous report had and this one has not
+        stale.unlink()
     scored_sets = score_all(sets, systems)
     lines = ["# Evaluation report", "", *header, "", "## Systems", ""]
     for system in systems:
@@ -191,7 +194,7 @@ def write_report(
                     continue
                 cells.append(_fmt_auc(bootstrap_auc(scored.y[mask, j].astype(int), probs[mask, j])))
             lines.append(f"| {system[:60]} | " + " | ".join(cells) + " |")
-        stem = scored.name.replace("/", "-")
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", scored.name).strip("-")  # "kaggle_insults/test (held out)" -> a link-safe name
         for image in _plots(scored, main, folder, stem):
             lines += ["", f"![{image}]({folder.name}/{image})"]
         if hatecheck is not None and scored.name.startswith("hatecheck"):

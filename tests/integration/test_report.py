@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,3 +31,13 @@ def test_report_scores_model_and_comparison_on_the_same_rows(tiny_model_dir: Pat
     pngs = sorted(p.name for p in (tmp_path / "evaluation_files").glob("*.png"))
     assert "tiny-test-pr.png" in pngs and "seed-calibration.png" in pngs
     assert all((tmp_path / "evaluation_files" / name).stat().st_size > 1000 for name in pngs)
+    links = re.findall(r"!\[[^]]*\]\(([^)]*)\)", text)
+    assert links and all(" " not in link and (tmp_path / link).is_file() for link in links)  # every image link resolves
+
+
+def test_a_new_report_drops_plots_of_sets_it_no_longer_has(tiny_model_dir: Path, tmp_path: Path) -> None:
+    stale = tmp_path / "evaluation_files" / "gone-test-pr.png"
+    stale.parent.mkdir()
+    stale.write_bytes(b"old")
+    write_evaluation_report(tiny_model_dir, tmp_path / "evaluation.md", datasets_dir=DATASETS, compare=[], device="cpu")
+    assert not stale.exists()
