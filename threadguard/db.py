@@ -40,8 +40,11 @@ def alembic_config(connection=None):  # type: ignore[no-untyped-def]
 
 def upgrade_schema(engine: Engine) -> None:
     """Run every migration the database lacks (idempotent; safe for several replicas starting at once on PostgreSQL)."""
+    import logging
+
     from alembic import command
 
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one INFO line per plugin at every start
     with engine.begin() as connection:
         tables = set(inspect(connection).get_table_names())
         config = alembic_config(connection)
