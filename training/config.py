@@ -24,7 +24,9 @@ class SourceConfig(_Strict):
     name: str | None = None
     weight: float = Field(default=1.0, gt=0)
     limit: int = Field(default=0, ge=0, description="keep at most this many training rows (0 = all)")
-    off_topic_pairs: bool = Field(default=False, description="add wrong-context copies (see labels/pairs.py)")
+    off_topic_pairs: bool | Literal["train"] = Field(
+        default=False, description='add wrong-context copies (see labels/pairs.py); "train" adds them to the training split only'
+    )
 
     @model_validator(mode="after")
     def _one_origin(self) -> SourceConfig:

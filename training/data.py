@@ -117,7 +117,10 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         rows, licence, files = _load_source(source, datasets_dir)
         if config.data.commercial_only and not source.corpus:
             rows = drop_non_commercial_origins(rows, source.label)
-        if source.off_topic_pairs:
+        if source.off_topic_pairs == "train":
+            # Pairs teach relevance in training, while validation (calibration, thresholds) and test keep the real label mix.
+            rows = with_wrong_context_pairs([r for r in rows if r.split == "train"], seed=config.seed) + [r for r in rows if r.split != "train"]
+        elif source.off_topic_pairs:
             rows = with_wrong_context_pairs(rows, seed=config.seed)
         loaded.append((source, rows, licence, files))
     # Each text belongs to one split: the split it has in the first source (config order) that holds it. Rows of

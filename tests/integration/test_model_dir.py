@@ -163,6 +163,18 @@ def test_the_first_source_owns_a_texts_split_so_no_text_trains_and_tests() -> No
     assert not trained & evaluated
 
 
+def test_train_only_pairs_leave_validation_and_test_untouched(tiny_set_path: Path) -> None:
+    from tests.conftest import tiny_config
+    from training.data import assemble
+
+    config = tiny_config(tiny_set_path, data={"sources": [{"path": str(tiny_set_path), "name": "tiny", "off_topic_pairs": "train"}], "eval_corpora": []})
+    bundle = assemble(config, DATASETS, progress=False)
+    plain = assemble(tiny_config(tiny_set_path, data={"sources": [{"path": str(tiny_set_path), "name": "tiny"}], "eval_corpora": []}), DATASETS, progress=False)
+    assert len(bundle.train) > len(plain.train)  # wrong-context copies were added to training
+    assert [r.id for r in bundle.validation] == [r.id for r in plain.validation]
+    assert [r.id for r in bundle.tests[0].rows] == [r.id for r in plain.tests[0].rows]
+
+
 def test_a_held_out_corpus_cannot_also_train(tiny_set_path: Path) -> None:
     from tests.conftest import tiny_config
     from threadguard.errors import DataError
