@@ -14,9 +14,7 @@ from pathlib import Path
 import httpx
 
 from labels.threads import parse_files
-from serving.accounts import Role, add_user
-from tests.fixtures.server import running_server
-from threadguard.db import make_engine, session_factory, upgrade_schema
+from tests.fixtures.server import add_moderator, running_server
 from threadguard.settings import PROJECT_ROOT
 
 SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
@@ -28,12 +26,7 @@ def main(model_dir: Path) -> None:
 
     work = Path(tempfile.mkdtemp(prefix="tg-shots-"))
     db_url = f"sqlite:///{work / 'shots.db'}"
-    engine = make_engine(db_url)
-    upgrade_schema(engine)
-    with session_factory(engine)() as session:
-        add_user(session, "ann", "password123", Role.moderator, actor="screenshots")
-        session.commit()
-    engine.dispose()
+    add_moderator(db_url)
     comments = parse_files(sorted(SEEDS.glob("*.txt")))
     with running_server(model_dir, db_url, work / "server.log") as server:
         payload = {"comments": [{"id": c.id, "body": c.body, "article_title": c.article_title, "article_text": c.article_text,

@@ -11,22 +11,15 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from tests.fixtures.server import running_server
-from threadguard.db import make_engine, session_factory, upgrade_schema
+from tests.fixtures.server import add_moderator, running_server
+from threadguard.db import make_engine, session_factory
 from threadguard.tables import ModeratorDecision
 
 pytestmark = pytest.mark.slow
 
 
 def test_acknowledged_decisions_survive_kill_9(tiny_model_dir: Path, db_url: str, tmp_path: Path) -> None:
-    from serving.accounts import Role, add_user
-
-    engine = make_engine(db_url)
-    upgrade_schema(engine)
-    sessions = session_factory(engine)
-    with sessions() as session:
-        add_user(session, "ann", "password123", Role.moderator, actor="test")
-        session.commit()
+    add_moderator(db_url)
 
     acknowledged: list[int] = []
     with running_server(tiny_model_dir, db_url, tmp_path / "server.log") as server:
@@ -56,7 +49,8 @@ def test_acknowledged_decisions_survive_kill_9(tiny_model_dir: Path, db_url: str
 
     print(f"{len(acknowledged)} decisions acknowledged before kill -9")
     assert len(acknowledged) >= 5, "the server died before deciding anything: raise the timer"
-    with sessions() as session:
+    engine = make_engine(db_url)
+    with session_factory(engine)() as session:
         stored = set(session.scalars(select(ModeratorDecision.item_id)))
         total = session.scalar(select(func.count()).select_from(ModeratorDecision))
     engine.dispose()

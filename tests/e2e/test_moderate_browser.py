@@ -12,28 +12,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fixtures.server import RunningServer, running_server
+from tests.fixtures.server import RunningServer, add_moderator, running_server
 
 pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = '<script>document.title="pwned"</script><img src=x onerror="window.__xss=1"> you are an idiot'
 
 
-def _seed_users(db_url: str) -> None:
-    from serving.accounts import Role, add_user
-    from threadguard.db import make_engine, session_factory, upgrade_schema
-
-    engine = make_engine(db_url)
-    upgrade_schema(engine)
-    with session_factory(engine)() as session:
-        add_user(session, "ann", "password123", Role.moderator, actor="test")
-        session.commit()
-    engine.dispose()
-
-
 @pytest.fixture
 def server(tiny_model_dir: Path, db_url: str, tmp_path: Path) -> Iterator[RunningServer]:
-    _seed_users(db_url)
+    add_moderator(db_url)
     with running_server(tiny_model_dir, db_url, tmp_path / "server.log") as running:
         reports = [
             {"id": "k1", "body": "you are a complete idiot", "article_title": "Trade talks", "parent_body": "Tariffs hurt farmers.", "thread_id": "t1"},
