@@ -14,13 +14,8 @@ from threadguard.settings import Settings
 
 
 @pytest.fixture(scope="module")
-def db_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'tg.db'}"
-
-
-@pytest.fixture(scope="module")
-def client(tiny_model_dir: Path, db_url: str) -> Iterator[TestClient]:
-    settings = Settings(model_dir=tiny_model_dir, database_url=db_url, device="cpu")
+def client(tiny_model_dir: Path, module_db_url: str) -> Iterator[TestClient]:
+    settings = Settings(model_dir=tiny_model_dir, database_url=module_db_url, device="cpu")
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -61,10 +56,11 @@ def test_health_ready_openapi_and_docs(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
 
 
-def test_service_creates_its_schema_and_records_the_model(client: TestClient, db_url: str) -> None:
-    engine = create_engine(db_url)
+def test_service_creates_its_schema_and_records_the_model(client: TestClient, module_db_url: str) -> None:
+    engine = create_engine(module_db_url)
     with engine.connect() as conn:
         names = conn.execute(text("select model_name from model_activations")).scalars().all()
+    engine.dispose()
     assert names, "the service records which model it serves"
 
 
@@ -111,8 +107,8 @@ def test_wrong_method_and_unknown_path_are_json_4xx(client: TestClient) -> None:
     assert missing.status_code == 404 and _detail(missing)
 
 
-def test_not_ready_until_model_loaded(tiny_model_dir: Path, db_url: str) -> None:
-    app = create_app(Settings(model_dir=tiny_model_dir, database_url=db_url))
+def test_not_ready_until_model_loaded(tiny_model_dir: Path, module_db_url: str) -> None:
+    app = create_app(Settings(model_dir=tiny_model_dir, database_url=module_db_url))
     client = TestClient(app)  # no context manager: the lifespan has not run, the model is not loaded
     assert client.get("/readyz").status_code == 503
     response = client.post("/v1/score", json={"body": "x"})
