@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from serving.accounts import SESSION_SECRET, SETUP_TOKEN, any_api_keys, count_users, shared_secret
 from serving.model import Scorer, open_scorer
 from serving.queue import NotFound
+from serving import observability
+from serving.observability import ServiceMetrics
 from serving.routes import health, pages, reports, score
 from serving.web import LoginRequired
 from threadguard import __version__
@@ -54,6 +56,7 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
             _record_activation(session, scorer)
             session.commit()
         app.state.scorer = scorer
+        app.state.metrics.model.labels(scorer.name, scorer.version).set(1)
         retention = asyncio.create_task(_retention_loop(app.state.sessions, settings))
         log.info("ready: model %s on %s", scorer.name, scorer.device)
         yield
@@ -64,6 +67,8 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
     app = FastAPI(title="threadguard", version=__version__, lifespan=lifespan, description="Scores comments for hate, insult and off_topic.")
     app.state.settings = settings
     app.state.scorer = None
+    app.state.metrics = ServiceMetrics()
+    observability.install(app)
     app.include_router(health.router)
     app.include_router(score.router)
     app.include_router(reports.router)

@@ -6,6 +6,8 @@ import json
 import logging
 import sys
 
+ACCESS_FIELDS = ("request_id", "method", "path", "status", "ms")
+
 
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -15,6 +17,9 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key in ACCESS_FIELDS:  # access-log fields passed with extra= become JSON fields of their own
+            if hasattr(record, key):
+                payload[key] = getattr(record, key)
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload)

@@ -95,6 +95,7 @@ async def score(request: Request, scorer: ScorerDep, settings: SettingsDep, _cli
     except RequestProblem as problem:
         return JSONResponse({"detail": problem.detail}, status_code=problem.status)
     results = await run_in_threadpool(score_rows, scorer, comments, [c.id for c in comments])
+    request.app.state.metrics.observe_scores(results, {label: t.review for label, t in scorer.thresholds.items()})
     if any(enqueue):
         await run_in_threadpool(_enqueue, request.app.state.sessions, scorer, comments, results, enqueue)
     if is_batch:

@@ -1,0 +1,91 @@
+"""Operations: Prometheus metrics on a per-app registry, a request id on every request and response, access logs.
+
+`/metrics` exposes requests by route and status, request latency, scoring batch sizes, scores and decisions
+per label, the model being served and the moderation queue depth (read from the database at scrape time).
+Each request gets an id (the caller's X-Request-ID if it sent a sane one), echoed in the response header and
+in the access log line, so a forum's logs and ours can be joined.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Sequence
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select
+
+from labels.schema import LABELS
+from serving.schemas import ScoreOut
+
+log = logging.getLogger("threadguard.access")
+REQUEST_ID = "X-Request-ID"
+MODEL_VERSION = "X-Model-Version"
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+class ServiceMetrics:
+    """The service's Prometheus metrics on their own registry (one per app, so tests and apps never share counters)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("threadguard_requests", "HTTP requests", ["route", "method", "status"], registry=self.registry)
+        self.latency = Histogram("threadguard_request_seconds", "HTTP request latency", ["route"], registry=self.registry,
+                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+        self.batch = Histogram("threadguard_score_batch_size", "comments per scoring request", registry=self.registry,
+                               buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+        self.scores = Histogram("threadguard_score", "scores per label", ["label"], registry=self.registry,
+                                buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95))
+        self.flagged = Counter("threadguard_label_flagged", "comments at or over a label's review threshold", ["label"], registry=self.registry)
+        self.decisions = Counter("threadguard_decisions", "decisions", ["decision"], registry=self.registry)
+        self.model = Gauge("threadguard_model_info", "the model being served", ["name", "version"], registry=self.registry)
+        self.queue = Gauge("threadguard_queue_items", "moderation queue items", ["status"], registry=self.registry)
+
+    def observe_scores(self, results: Sequence[ScoreOut], review: dict[str, float]) -> None:
+        self.batch.observe(len(results))
+        for result in results:
+            self.decisions.labels(result.decision.value).inc()
+            for label in LABELS:
+                value = result.scores[label.value]
+                self.scores.labels(label.value).observe(value)
+                if value >= review[label.value]:
+                    self.flagged.labels(label.value).inc()
+
+
+def install(app: FastAPI) -> None:
+    """Add the request-id/metrics middleware and the /metrics route."""
+    metrics: ServiceMetrics = app.state.metrics
+
+    @app.middleware("http")
+    async def _observe(request: Request, call_next):  # type: ignore[no-untyped-def]
+        given = request.headers.get(REQUEST_ID, "")
+        request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        request.state.request_id = request_id
+        started = time.perf_counter()
+        response = await call_next(request)
+        seconds = time.perf_counter() - started
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(path, request.method, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(seconds)
+        response.headers[REQUEST_ID] = request_id
+        scorer = getattr(request.app.state, "scorer", None)
+        if scorer is not None and path.startswith("/v1/"):
+            response.headers[MODEL_VERSION] = f"{scorer.name}/{scorer.version}"
+        ms = round(seconds * 1000, 1)
+        log.info("%s %s %d %.1f ms request_id=%s", request.method, request.url.path, response.status_code, ms, request_id,
+                 extra={"request_id": request_id, "method": request.method, "path": request.url.path, "status": response.status_code, "ms": ms})
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus(request: Request) -> Response:
+        from threadguard.tables import QueueItem
+
+        with request.app.state.sessions() as session:
+            rows = session.execute(select(QueueItem.status, func.count()).group_by(QueueItem.status)).all()
+        for status in ("pending", "reported", "decided"):
+            metrics.queue.labels(status).set(dict(rows).get(status, 0))
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
