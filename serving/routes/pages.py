@@ -8,11 +8,12 @@ transaction has committed, so a decision the browser saw acknowledged is on disk
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -22,10 +23,12 @@ from serving import queue as q
 from serving.accounts import Role, add_user, authenticate, consume_setup_token, count_users, create_api_key
 from serving.deps import DbDep, ScorerDep
 from serving.explain import Piece, word_weights
+from labels.threads import parse_file
 from serving.schemas import CommentIn
+from serving.scoring import score_rows
 from serving.web import AdminDep, UserDep, check_csrf, csrf_token, end_session, ensure_csrf_cookie, start_session
 from threadguard.audit import record
-from threadguard.errors import UsageError
+from threadguard.errors import ThreadguardError, UsageError
 from threadguard.tables import ApiKey, User
 
 router = APIRouter(include_in_schema=False)
@@ -192,6 +195,34 @@ def undo(request: Request, user: UserDep, session: DbDep, back: Annotated[str | 
         return redirect(target + ("&" if "?" in target else "?") + urlencode({"message": "Nothing to undo in this session."}))
     queue = "labelling" if session.get(q.QueueItem, decision.item_id).labelling else decision.previous_status  # type: ignore[union-attr]
     return redirect("/moderate?" + urlencode({"queue": queue, "item": decision.item_id, "message": f"Undid your {decision.action}."}))
+
+
+@router.post("/moderate/import")
+def import_for_labelling(request: Request, user: UserDep, session: DbDep, scorer: ScorerDep, file: UploadFile,
+                         csrf: Annotated[str | None, Form()] = None) -> Response:
+    """A thread export (forum text, JSONL or CSV) uploaded from the page: every comment joins the labelling queue."""
+    check_csrf(request, csrf)
+    limit = request.app.state.settings.max_body_bytes
+    data = file.file.read(limit + 1)
+    if len(data) > limit:
+        raise HTTPException(413, detail=[{"loc": ["body", "file"], "msg": f"file over {limit} bytes", "type": "too_large"}])
+    suffix = Path(file.filename or "upload.txt").suffix.lower()
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"upload{suffix if suffix in {'.txt', '.jsonl', '.csv'} else '.txt'}"
+        path.write_bytes(data)
+        try:
+            comments = parse_file(path)
+        except ThreadguardError as exc:
+            message = str(exc).replace(str(path), file.filename or "upload")
+            raise HTTPException(422, detail=[{"loc": ["body", "file"], "msg": message, "type": "parse_error"}]) from exc
+    results = score_rows(scorer, comments, [c.id for c in comments])
+    for comment, result in zip(comments, results, strict=True):
+        incoming = CommentIn(id=result.id, body=comment.body, article_title=comment.article_title, article_text=comment.article_text,
+                             parent_body=comment.parent_body, thread_id=comment.thread_id, author=comment.author)
+        q.enqueue(session, incoming, result, scorer.thresholds, labelling=True)
+    record(session, user.name, "import.labelling", file.filename, comments=len(comments))
+    session.commit()
+    return redirect("/moderate?" + urlencode({"queue": "labelling", "message": f"Imported {len(comments)} comments for labelling."}))
 
 
 @router.get("/moderate/thread/{thread_id}")

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from labels.threads import parse_file
 from serving.accounts import SETUP_TOKEN, Role, add_user, create_api_key, shared_secret
 from serving.api import create_app
+from tests.conftest import SEEDS
 from threadguard.settings import Settings
 
 XSS = '<script>document.title="pwned"</script><img src=x onerror="alert(1)"> you idiot'
@@ -200,3 +202,19 @@ def test_a_tampered_session_cookie_is_not_a_login(app_client: TestClient) -> Non
     app_client.cookies.clear()
     app_client.cookies.set("tg_session", cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB"))
     assert app_client.get("/moderate", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="needs ../shared/seeds")
+def test_a_thread_export_uploaded_on_the_page_fills_the_labelling_queue(app_client: TestClient) -> None:
+    _login(app_client, "ann")
+    seed = next(p for p in sorted(SEEDS.glob("*.txt")) if len(parse_file(p)) > 0)
+    expected = len(parse_file(seed))
+    page = app_client.post("/moderate/import", data={"csrf": _csrf(app_client)}, files={"file": (seed.name, seed.read_bytes(), "text/plain")})
+    assert page.status_code == 200 and f"Imported {expected} comments" in page.text
+    assert _counts(page.text)["labelling"] == expected
+    bad = app_client.post("/moderate/import", data={"csrf": _csrf(app_client)},
+                          files={"file": ("broken.txt", b"Title\n\nfoo Tue, 02/30/2018 - 10:48 Permalink\nhi\n", "text/plain")})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "file"] and "broken.txt:3" in bad.json()["detail"][0]["msg"]
+    forged = app_client.post("/moderate/import", data={"csrf": "nope"}, files={"file": (seed.name, seed.read_bytes(), "text/plain")})
+    assert forged.status_code == 403
+    assert _counts(app_client.get("/moderate?queue=labelling").text)["labelling"] == expected
