@@ -19,11 +19,11 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from labels.schema import LABELS
+from labels.threads import parse_file
 from serving import queue as q
 from serving.accounts import Role, add_user, authenticate, consume_setup_token, count_users, create_api_key
 from serving.deps import DbDep, ScorerDep
 from serving.explain import Piece, word_weights
-from labels.threads import parse_file
 from serving.schemas import CommentIn
 from serving.scoring import score_rows
 from serving.web import AdminDep, UserDep, check_csrf, csrf_token, end_session, ensure_csrf_cookie, start_session
