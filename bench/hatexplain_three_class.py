@@ -39,8 +39,8 @@ def main(model_dirs: list[Path]) -> None:
     lines = [
         f"Official HateXplain test split, {len(rows)} posts ({', '.join(f'{c} {gold.count(c)}' for c in CLASSES)}); measured {dt.date.today()} on {machine()}.",
         f"Command: `.venv/bin/python -m bench.hatexplain_three_class {' '.join(str(d) for d in model_dirs)}`.",
-        "Mapping: hate ≥ 0.5 → hatespeech, else insult ≥ 0.5 → offensive, else normal. HateXplain's \"offensive\" also holds untargeted "
-        "profanity, which our insult label excludes, so the mapping is lossy.",
+        ("Mapping: hate ≥ 0.5 → hatespeech, else insult ≥ 0.5 → offensive, else normal. HateXplain's \"offensive\" also holds untargeted "
+         "profanity, which our insult label excludes, so the mapping is lossy."),
         "",
         "| model | macro-F1 | F1 hatespeech | F1 offensive | F1 normal |",
         "|---|---|---|---|---|",

@@ -17,11 +17,11 @@ from pydantic.json_schema import models_json_schema
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from serving import observability
 from serving.accounts import SESSION_SECRET, SETUP_TOKEN, any_api_keys, count_users, shared_secret
 from serving.model import Scorer, open_scorer
-from serving.queue import NotFound
-from serving import observability
 from serving.observability import ServiceMetrics
+from serving.queue import NotFound
 from serving.routes import health, pages, reports, score
 from serving.web import LoginRequired
 from threadguard import __version__
@@ -94,7 +94,7 @@ async def _retention_loop(sessions, settings: Settings) -> None:  # type: ignore
             erased = await run_in_threadpool(sweep)
             if erased:
                 log.info("retention: erased the text of %d comments older than %d days", erased, settings.retention_days)
-        except Exception:  # noqa: BLE001 - a failed sweep (database briefly down) must not stop the service; the next one retries
+        except Exception:  # a failed sweep (database briefly down) must not stop the service; the next one retries
             log.exception("retention sweep failed")
         await asyncio.sleep(settings.retention_check_seconds)
 
