@@ -204,8 +204,16 @@ def get_view(session: Session, item_id: int) -> QueueView:
 
 
 def claim(session: Session, item_id: int, user: str, *, ttl: dt.timedelta) -> bool:
-    """Take (or renew) the claim on an open item; False if another moderator holds a live claim. Commits."""
+    """Take (or renew) the claim on an open item; False if another moderator holds a live claim. Commits.
+
+    A moderator holds one claim at a time: taking one releases their others, so moving on with j/k frees the
+    comments they skipped for the rest of the team at once instead of after the claim expires.
+    """
     now = utcnow()
+    session.execute(
+        update(QueueItem).where(QueueItem.claimed_by == user, QueueItem.id != item_id)
+        .values(claimed_by=None, claim_expires_at=None).execution_options(synchronize_session="fetch")
+    )
     result = session.execute(
         update(QueueItem)
         .where(QueueItem.id == item_id, QueueItem.status != Status.decided,
@@ -230,13 +238,6 @@ def claim_next(session: Session, user: str, *, ttl: dt.timedelta, status: Status
         if claim(session, item.id, user, ttl=ttl):
             return get_view(session, item.id)
     return None
-
-
-def release(session: Session, item_id: int, user: str) -> None:
-    """Give up one's claim (moving to another item with j/k)."""
-    session.execute(update(QueueItem).where(QueueItem.id == item_id, QueueItem.claimed_by == user)
-                    .values(claimed_by=None, claim_expires_at=None).execution_options(synchronize_session="fetch"))
-    session.commit()
 
 
 def decide(session: Session, item_id: int, user: str, action: Action, labels: dict[str, int] | None = None) -> ModeratorDecision:

@@ -232,3 +232,12 @@ def test_accounts_hash_passwords_and_keys(sessions) -> None:  # type: ignore[no-
         revoke_api_key(s, "forum", actor="test")
         s.commit()
         assert check_api_key(s, key) is None
+
+
+def test_a_moderator_holds_one_claim_at_a_time(sessions) -> None:  # type: ignore[no-untyped-def]
+    _fill(sessions)
+    with sessions() as s:
+        first, second = (v.item.id for v in q.list_items(s, q.Status.pending))
+        assert q.claim(s, first, "ann", ttl=TTL) and q.claim(s, second, "ann", ttl=TTL)
+        assert q.claim(s, first, "bob", ttl=TTL)  # ann moved on, so her first item is free again
+        assert not q.claim(s, second, "bob", ttl=TTL)
