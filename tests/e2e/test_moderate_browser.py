@@ -14,7 +14,7 @@ import pytest
 
 from tests.fixtures.server import RunningServer, add_moderator, running_server
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # a real server and Chromium per test: CI runs them, the edit loop skips them
 CHROMIUM = Path("/usr/bin/chromium")
 XSS = '<script>document.title="pwned"</script><img src=x onerror="window.__xss=1"> you are an idiot'
 

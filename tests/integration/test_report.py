@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.conftest import DATASETS
 from training.pipeline import write_evaluation_report
@@ -21,6 +22,7 @@ def test_bootstrap_interval_brackets_the_point_estimate() -> None:
     assert bootstrap_auc(np.zeros(5, dtype=int), np.ones(5)) is None
 
 
+@pytest.mark.slow  # scores, bootstraps and plots every set
 def test_report_scores_model_and_comparison_on_the_same_rows(tiny_model_dir: Path, tmp_path: Path) -> None:
     report = tmp_path / "evaluation.md"
     write_evaluation_report(tiny_model_dir, report, datasets_dir=DATASETS, compare=[tiny_model_dir], device="cpu")

@@ -32,6 +32,7 @@ def _one_error_line(result: subprocess.CompletedProcess[str], text: str) -> None
     assert lines[-1].startswith("error: ") and text in lines[-1] and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow  # a dozen CLI processes
 def test_users_and_keys_commands(db_url: str) -> None:
     assert tg(db_url, "users", "add", "ann", "--role", "admin", stdin="a long password\n").returncode == 0
     _one_error_line(tg(db_url, "users", "add", "ann", stdin="another password\n"), "already exists")
@@ -50,6 +51,7 @@ def test_users_and_keys_commands(db_url: str) -> None:
     _one_error_line(tg(db_url, "keys", "create", "--name", "forum"), "already exists")
 
 
+@pytest.mark.slow  # CLI processes that each load the model
 def test_enqueue_export_forget_purge_commands(db_url: str, tiny_model_dir: Path, tmp_path: Path) -> None:
     rows = [
         {"id": "e1", "thread_id": "t1", "author": "mallory", "body": "you are a pathetic idiot and a moron", "article_title": "Trade talks"},
