@@ -15,8 +15,10 @@ from enum import StrEnum
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from labels.schema import LABELS
+from labels.schema import LABELS, Comment
+from serving.model import Scorer
 from serving.schemas import CommentIn, ScoreOut
+from serving.scoring import score_rows
 from threadguard.artifact import LabelThresholds
 from threadguard.audit import record
 from threadguard.errors import UsageError
@@ -90,11 +92,15 @@ def store_comment(session: Session, comment: CommentIn, ident: str) -> StoredCom
     return stored
 
 
+def _add_score(session: Session, result: ScoreOut) -> None:
+    session.add(CommentScore(comment_id=result.id, model_name=result.model.name, model_version=result.model.version,
+                             decision=result.decision.value, **{label.value: result.scores[label.value] for label in LABELS}))
+
+
 def enqueue(session: Session, comment: CommentIn, result: ScoreOut, thresholds: dict[str, LabelThresholds], *, labelling: bool = False) -> QueueItem | None:
     """Store the comment and its scores; queue it if it was scored review/reject (or always, for labelling)."""
     store_comment(session, comment, result.id)
-    session.add(CommentScore(comment_id=result.id, model_name=result.model.name, model_version=result.model.version,
-                             decision=result.decision.value, **{label.value: result.scores[label.value] for label in LABELS}))
+    _add_score(session, result)
     if result.decision == "allow" and not labelling:
         return None
     item = session.scalar(select(QueueItem).where(QueueItem.comment_id == result.id))
@@ -109,6 +115,16 @@ def enqueue(session: Session, comment: CommentIn, result: ScoreOut, thresholds: 
     return item
 
 
+def score_and_enqueue(session: Session, scorer: Scorer, comments: Sequence[Comment], *, labelling: bool) -> int:
+    """Score parsed comments and queue the flagged ones (every one, for labelling); returns how many were queued."""
+    queued = 0
+    for comment, result in zip(comments, score_rows(scorer, comments, [c.id for c in comments]), strict=True):
+        incoming = CommentIn(id=result.id, body=comment.body, article_title=comment.article_title, article_text=comment.article_text,
+                             parent_body=comment.parent_body, thread_id=comment.thread_id, author=comment.author)
+        queued += enqueue(session, incoming, result, scorer.thresholds, labelling=labelling) is not None
+    return queued
+
+
 def report(session: Session, comment: CommentIn, ident: str, *, reporter: str, reason: str,
            result: ScoreOut | None = None, thresholds: dict[str, LabelThresholds] | None = None) -> QueueItem:
     """A backend's report: the comment enters (or moves to) the reported queue; a decided item is reopened.
@@ -118,8 +134,7 @@ def report(session: Session, comment: CommentIn, ident: str, *, reporter: str, r
     store_comment(session, comment, ident)
     top_label, top_score, uncertainty = "", 0.0, 0.0
     if result is not None and thresholds is not None:
-        session.add(CommentScore(comment_id=ident, model_name=result.model.name, model_version=result.model.version,
-                                 decision=result.decision.value, **{label.value: result.scores[label.value] for label in LABELS}))
+        _add_score(session, result)
         _, top_label, top_score = _reason(result.scores, thresholds)
         uncertainty = _uncertainty(result.scores)
     item = session.scalar(select(QueueItem).where(QueueItem.comment_id == ident))

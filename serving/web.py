@@ -40,7 +40,7 @@ def signer(request: Request) -> URLSafeTimedSerializer:
     return request.app.state.session_signer
 
 
-def start_session(request: Request, response: Response, name: str, role: str) -> None:
+def start_session(request: Request, response: Response, name: str) -> None:
     token = signer(request).dumps({"name": name, "login_at": dt.datetime.now(dt.UTC).isoformat()})
     response.set_cookie(SESSION_COOKIE, token, max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
                         secure=request.app.state.settings.secure_cookies)

@@ -369,21 +369,14 @@ def enqueue(
     """Score comments and queue those scored review or reject (or all, with --labelling) for moderators."""
     from labels.threads import parse_files
     from serving.model import open_scorer
-    from serving.queue import enqueue as enqueue_comment
-    from serving.schemas import CommentIn
-    from serving.scoring import score_rows
+    from serving.queue import score_and_enqueue
 
     comments = parse_files(inputs)
     scorer = open_scorer(model or get_settings().model_dir, device=device)
-    results = score_rows(scorer, comments, [c.id for c in comments])
-    queued = 0
     with _sessions()() as session:
-        for comment, result in zip(comments, results, strict=True):
-            incoming = CommentIn(id=result.id, body=comment.body, article_title=comment.article_title, article_text=comment.article_text,
-                                 parent_body=comment.parent_body, thread_id=comment.thread_id, author=getattr(comment, "author", None))
-            queued += enqueue_comment(session, incoming, result, scorer.thresholds, labelling=labelling) is not None
+        queued = score_and_enqueue(session, scorer, comments, labelling=labelling)
         session.commit()
-    typer.echo(f"scored {len(results)} comments, queued {queued}", err=True)
+    typer.echo(f"scored {len(comments)} comments, queued {queued}", err=True)
 
 
 @labels_app.command("export")

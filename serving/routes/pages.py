@@ -25,7 +25,6 @@ from serving.accounts import Role, add_user, authenticate, consume_setup_token, 
 from serving.deps import DbDep, ScorerDep
 from serving.explain import Piece, word_weights
 from serving.schemas import CommentIn
-from serving.scoring import score_rows
 from serving.web import AdminDep, UserDep, check_csrf, csrf_token, end_session, ensure_csrf_cookie, start_session
 from threadguard.audit import record
 from threadguard.errors import ThreadguardError, UsageError
@@ -74,7 +73,7 @@ def login(request: Request, session: DbDep, name: Annotated[str, Form()], passwo
     record(session, user.name, "login", None)
     session.commit()
     response = redirect("/moderate")
-    start_session(request, response, user.name, user.role)
+    start_session(request, response, user.name)
     return response
 
 
@@ -106,7 +105,7 @@ def setup(request: Request, session: DbDep, token: Annotated[str, Form()], name:
         return render(request, "setup.html", {"token": token, "error": str(exc)}, status=422)
     session.commit()
     response = redirect("/moderate")
-    start_session(request, response, name.strip(), Role.admin)
+    start_session(request, response, name.strip())
     return response
 
 
@@ -128,7 +127,10 @@ def moderate(request: Request, user: UserDep, session: DbDep, scorer: ScorerDep,
     ttl = dt.timedelta(seconds=request.app.state.settings.claim_seconds)
     current = None
     if item is not None:
-        view = q.get_view(session, item) if session.get(q.QueueItem, item) else None
+        try:
+            view: q.QueueView | None = q.get_view(session, item)
+        except q.NotFound:
+            view = None
         if view is not None and view.item.status == q.Status.decided:
             current = view
         elif view is not None and q.claim(session, item, user.name, ttl=ttl):
@@ -157,7 +159,7 @@ def moderate(request: Request, user: UserDep, session: DbDep, scorer: ScorerDep,
 
     return render(request, "moderate.html", {
         "user": user, "counts": q.counts(session), "queue": queue, "items": items, "current": current, "pieces": pieces,
-        "thresholds": {k: v for k, v in scorer.thresholds.items()}, "labels": [l.value for l in LABELS], "sorts": [s.value for s in q.Sort],
+        "thresholds": scorer.thresholds, "labels": [l.value for l in LABELS], "sorts": [s.value for s in q.Sort],
         "scale": scale if pieces else 0.0, "sort": chosen_sort.value, "label": label, "thread": thread, "message": message, "query_url": query_url, "back": query_url(),
     })
 
@@ -215,11 +217,7 @@ def import_for_labelling(request: Request, user: UserDep, session: DbDep, scorer
         except ThreadguardError as exc:
             message = str(exc).replace(str(path), file.filename or "upload")
             raise HTTPException(422, detail=[{"loc": ["body", "file"], "msg": message, "type": "parse_error"}]) from exc
-    results = score_rows(scorer, comments, [c.id for c in comments])
-    for comment, result in zip(comments, results, strict=True):
-        incoming = CommentIn(id=result.id, body=comment.body, article_title=comment.article_title, article_text=comment.article_text,
-                             parent_body=comment.parent_body, thread_id=comment.thread_id, author=comment.author)
-        q.enqueue(session, incoming, result, scorer.thresholds, labelling=True)
+    q.score_and_enqueue(session, scorer, comments, labelling=True)
     record(session, user.name, "import.labelling", file.filename, comments=len(comments))
     session.commit()
     return redirect("/moderate?" + urlencode({"queue": "labelling", "message": f"Imported {len(comments)} comments for labelling."}))
