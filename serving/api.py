@@ -113,10 +113,22 @@ def _record_activation(session: Session, scorer: Scorer) -> None:
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(score.BodyTooLarge)
-    async def _too_large(_request: Request, exc: score.BodyTooLarge) -> JSONResponse:
+    def too_large() -> JSONResponse:
         limit = app.state.settings.max_body_bytes
         return JSONResponse({"detail": [{"loc": ["body"], "msg": f"request body over {limit} bytes", "type": "body_too_large"}]}, status_code=413)
+
+    @app.exception_handler(score.BodyTooLarge)
+    async def _too_large(_request: Request, exc: score.BodyTooLarge) -> JSONResponse:
+        return too_large()
+
+    @app.middleware("http")
+    async def _declared_body_limit(request: Request, call_next):  # type: ignore[no-untyped-def]
+        # Every route (reports, page forms and uploads, not only /v1/score) refuses a body declared over the limit
+        # before reading it; /v1/score also counts the bytes of bodies sent without a Content-Length.
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > app.state.settings.max_body_bytes:
+            return too_large()
+        return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -113,3 +113,13 @@ def test_not_ready_until_model_loaded(tiny_model_dir: Path, module_db_url: str) 
     assert client.get("/readyz").status_code == 503
     response = client.post("/v1/score", json={"body": "x"})
     assert response.status_code == 503 and _detail(response)
+
+
+def test_every_route_refuses_a_body_over_the_limit(tiny_model_dir: Path, tmp_path: Path) -> None:
+    settings = Settings(model_dir=tiny_model_dir, database_url=f"sqlite:///{tmp_path / 'limit.db'}", device="cpu", max_body_bytes=1000)
+    with TestClient(create_app(settings)) as small:
+        big = {"comment": {"body": "x" * 5000}}
+        response = small.post("/v1/reports", json=big)
+        assert response.status_code == 413 and _detail(response)[0]["loc"] == ["body"]
+        assert small.post("/login", data={"name": "a" * 5000, "password": "p"}).status_code == 413
+        assert small.post("/v1/reports", json={"comment": {"body": "short"}}).status_code == 201
