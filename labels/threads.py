@@ -173,7 +173,7 @@ def _link_parents(comments: list[Comment]) -> list[Comment]:
     return linked
 
 
-def _record_to_comment(path: Path, lineno: int, record: object) -> Comment:
+def record_to_comment(path: Path, lineno: int, record: object) -> Comment:
     """Validate one JSONL/CSV record into a Comment, filling id and thread_id when absent."""
     if not isinstance(record, dict):
         raise ParseError(path, lineno, f"expected a JSON object, found {type(record).__name__}")
@@ -227,9 +227,9 @@ def parse_file(path: Path) -> list[Comment]:
     """Parse any supported file by its extension: .jsonl/.json, .csv, else the forum text export."""
     suffix = path.suffix.lower()
     if suffix in {".jsonl", ".json", ".ndjson"}:
-        return [_record_to_comment(path, n, r) for n, r in _iter_jsonl(path)]
+        return [record_to_comment(path, n, r) for n, r in _iter_jsonl(path)]
     if suffix == ".csv":
-        return [_record_to_comment(path, n, r) for n, r in _iter_csv(path)]
+        return [record_to_comment(path, n, r) for n, r in _iter_csv(path)]
     return parse_export(path)
 
 

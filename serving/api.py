@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,10 +20,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving import observability
 from serving.accounts import SESSION_SECRET, SETUP_TOKEN, any_api_keys, count_users, shared_secret
+from serving.language import LanguageIdentifier
+from serving.live_models import ModelSlots, ModelWatcher
 from serving.model import Scorer, open_scorer
 from serving.observability import ServiceMetrics
 from serving.queue import NotFound
+from serving.rate_limit import RateLimiter
 from serving.routes import health, pages, reports, score
+from serving.service import ModelNotReady, ScoringService
 from serving.web import LoginRequired
 from threadguard import __version__
 from threadguard.db import make_engine, session_factory, upgrade_schema
@@ -37,11 +42,15 @@ ScorerFactory = Callable[[Settings], Scorer]
 
 def default_scorer_factory(settings: Settings) -> Scorer:
     """Open the model dir named by the settings."""
-    return open_scorer(settings.model_dir, device=settings.device)
+    return open_scorer(settings.model_dir, device=settings.device, threads=settings.inference_threads)
 
 
 def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_scorer_factory) -> FastAPI:
-    """Build the service; the lifespan opens the database and the model once onto app.state."""
+    """Build the service; the lifespan opens the database and the model once onto app.state.
+
+    The model served is the database's newest live assignment (`threadguard models activate`) when there is
+    one, else the settings' model dir; a watcher keeps it, and the shadow model, in step with the database.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -49,25 +58,46 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
         upgrade_schema(engine)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
-        scorer = scorer_factory(settings)
+        slots: ModelSlots = app.state.models
+        slots.live = scorer_factory(settings)
         with app.state.sessions() as session:
             app.state.session_signer = URLSafeTimedSerializer(shared_secret(session, SESSION_SECRET), salt="tg-session")
             _announce_access(session, settings)
-            _record_activation(session, scorer)
             session.commit()
-        app.state.scorer = scorer
-        app.state.metrics.model.labels(scorer.name, scorer.version).set(1)
-        retention = asyncio.create_task(_retention_loop(app.state.sessions, settings))
-        log.info("ready: model %s on %s", scorer.name, scorer.device)
+        metrics: ServiceMetrics = app.state.metrics
+        metrics.show_model("live", None, slots.live)
+
+        def load(path: Path) -> Scorer:
+            return scorer_factory(settings.model_copy(update={"model_dir": path}))
+
+        def swapped(role: str, old: Scorer | None, new: Scorer | None) -> None:
+            metrics.show_model(role, old, new)
+            if role == "live" and new is not None and hasattr(app.state, "watcher"):
+                _record_activation(app.state.sessions, new)
+
+        watcher = ModelWatcher(slots, app.state.sessions, load, poll_seconds=settings.model_poll_seconds, on_swap=swapped,
+                               on_failure=lambda role, _a, _e: metrics.load_failures.labels(role).inc())
+        await watcher.check()  # serve the assigned model from the first request, not after the first poll
+        _record_activation(app.state.sessions, slots.live)
+        app.state.watcher = watcher
+        scoring = ScoringService(slots, settings, metrics, LanguageIdentifier(settings.language_min_confidence))
+        await scoring.start()
+        app.state.scoring = scoring
+        tasks = [asyncio.create_task(_retention_loop(app.state.sessions, settings)), asyncio.create_task(watcher.run())]
+        _on_sighup(watcher.wake)
+        log.info("ready: model %s on %s", slots.live.name, slots.live.device)
         yield
-        retention.cancel()
-        app.state.scorer = None
+        for task in tasks:
+            task.cancel()
+        await scoring.stop()
+        slots.live = slots.shadow = None
         engine.dispose()
 
     app = FastAPI(title="threadguard", version=__version__, lifespan=lifespan, description="Scores comments for hate, insult and off_topic.")
     app.state.settings = settings
-    app.state.scorer = None
+    app.state.models = ModelSlots()
     app.state.metrics = ServiceMetrics()
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
     observability.install(app)
     app.include_router(health.router)
     app.include_router(score.router)
@@ -77,6 +107,14 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
     _install_error_handlers(app)
     _add_request_schemas(app)
     return app
+
+
+def _on_sighup(wake: Callable[[], None]) -> None:
+    """SIGHUP makes the watcher check the database at once instead of at its next poll."""
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, wake)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread (tests' in-process client), or no SIGHUP
+        log.debug("SIGHUP handler not installed")
 
 
 async def _retention_loop(sessions, settings: Settings) -> None:  # type: ignore[no-untyped-def]
@@ -108,8 +146,11 @@ def _announce_access(session: Session, settings: Settings) -> None:
         log.warning("no API keys exist, so the scoring API answers without one; create one with: threadguard keys create --name NAME")
 
 
-def _record_activation(session: Session, scorer: Scorer) -> None:
-    session.add(ModelActivation(model_name=scorer.name, model_version=scorer.version, model_path=str(scorer.model_dir.path)))
+def _record_activation(sessions, scorer: Scorer) -> None:  # type: ignore[no-untyped-def]
+    """Log in the database which model this process started answering with, and when."""
+    with sessions() as session:
+        session.add(ModelActivation(model_name=scorer.name, model_version=scorer.version, model_path=str(scorer.model_dir.path)))
+        session.commit()
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -151,6 +192,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UsageError)
     async def _usage(_request: Request, exc: UsageError) -> JSONResponse:
         return JSONResponse({"detail": [{"loc": ["body"], "msg": str(exc), "type": "invalid"}]}, status_code=422)
+
+    @app.exception_handler(ModelNotReady)
+    async def _not_ready(_request: Request, exc: ModelNotReady) -> JSONResponse:
+        return JSONResponse({"detail": [{"loc": ["model"], "msg": str(exc), "type": "not_ready"}]}, status_code=503)
 
     @app.exception_handler(ThreadguardError)
     async def _domain(_request: Request, exc: ThreadguardError) -> JSONResponse:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from serving.accounts import any_api_keys, check_api_key
 from serving.model import Scorer
+from serving.rate_limit import retry_after_header
 from threadguard.settings import Settings
 
 
@@ -20,7 +21,7 @@ def get_app_settings(request: Request) -> Settings:
 
 def get_scorer(request: Request) -> Scorer:
     """The loaded model; 503 until the lifespan has loaded it."""
-    scorer = getattr(request.app.state, "scorer", None)
+    scorer = request.app.state.models.live
     if scorer is None:
         raise HTTPException(status_code=503, detail=[{"loc": ["model"], "msg": "model not loaded yet", "type": "not_ready"}])
     return scorer
@@ -33,7 +34,18 @@ def db_session(request: Request) -> Iterator[Session]:
 
 
 def api_client(request: Request, session: Annotated[Session, Depends(db_session)]) -> str:
-    """The calling API key's name. While no key exists at all the API is open (the quick start) and the caller is "anonymous"."""
+    """The calling API key's name, after its rate limit. While no key exists the API is open and the caller is "anonymous"."""
+    name = _authenticate(request, session)
+    wait = request.app.state.rate_limiter.take(name)
+    if wait > 0:
+        request.app.state.metrics.rate_limited.labels(name).inc()
+        limit = request.app.state.rate_limiter.capacity
+        raise HTTPException(status_code=429, detail=[{"loc": ["header", "authorization"], "msg": f"rate limit of {limit:.0f} requests a minute for {name!r}; retry after {wait:.1f} s",
+                                                      "type": "rate_limited"}], headers={"Retry-After": retry_after_header(wait)})
+    return name
+
+
+def _authenticate(request: Request, session: Session) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if not any_api_keys(session):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -85,26 +85,62 @@ class Scorer:
         return results
 
 
-def resolve_device(device: str) -> str:
-    """auto picks CUDA when torch sees one, else CPU; cuda without a GPU is an error."""
-    if device == "cpu":
-        return "cpu"
+def cuda_available() -> bool:
+    """True when PyTorch sees a CUDA device, or (a serving-only install without torch) ONNX Runtime has its CUDA provider."""
     try:
         import torch
 
-        has_cuda = bool(torch.cuda.is_available())
+        return bool(torch.cuda.is_available())
     except ImportError:
-        has_cuda = False
-    if device == "cuda" and not has_cuda:
+        import onnxruntime as ort
+
+        return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def resolve_device(device: str, *, has_cuda: Callable[[], bool] = cuda_available) -> str:
+    """auto picks CUDA when present, else CPU (with a log line); cuda without a GPU is an error."""
+    if device == "cpu":
+        return "cpu"
+    present = has_cuda()
+    if device == "cuda" and not present:
         raise ArtifactError("--device cuda was asked for, but no CUDA device is available")
-    chosen = "cuda" if has_cuda else "cpu"
-    if device == "auto" and chosen == "cpu":
-        log.info("device auto: no CUDA device found, using CPU")
-    return chosen
+    if device == "auto" and not present:
+        log.warning("device auto: no CUDA device found, falling back to CPU")
+    return "cuda" if present else "cpu"
 
 
-def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None) -> Scorer:
+@dataclass(frozen=True)
+class _WarmUp:
+    body: str = "Thanks for the article, the trade numbers were interesting."
+    article_title: str | None = "Trade talks resume"
+    article_text: str | None = None
+    parent_body: str | None = "What do you make of the tariffs?"
+
+
+def warm_up(scorer: Scorer) -> None:
+    """Score one comment so lazy initialisation (ONNX graph optimisation, CUDA kernels) happens before traffic,
+    and a dir whose weights load but cannot run fails here, not on a request."""
+    try:
+        probs = scorer.predict_proba([_WarmUp()])
+    except ArtifactError:
+        raise
+    except Exception as exc:
+        raise ArtifactError(f"{scorer.model_dir.path}: the model loads but cannot score ({exc})") from exc
+    if probs.shape != (1, len(LABELS)) or not np.isfinite(probs).all():
+        raise ArtifactError(f"{scorer.model_dir.path}: the model scored a warm-up comment as {probs.tolist()}, not {len(LABELS)} finite scores")
+
+
+def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None, threads: int | None = None) -> Scorer:
     """Validate a model dir and load its backend; every consumer (serve, score, evaluate) comes through here."""
+    try:
+        return _open_scorer(Path(path), device=device, runtime=runtime, threads=threads)
+    except ArtifactError:
+        raise
+    except Exception as exc:  # corrupt weights surface as whatever the loading library raises
+        raise ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from exc
+
+
+def _open_scorer(path: Path, *, device: str, runtime: str | None, threads: int | None) -> Scorer:
     model_dir = read_model_dir(Path(path), expected_labels=[label.value for label in LABELS])
     if model_dir.config.kind == "linear":
         # A sparse linear model gains nothing from a GPU: it always runs on CPU, whatever --device says.
@@ -116,7 +152,7 @@ def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None)
         from serving.transformer import TransformerBackend
 
         chosen = resolve_device(device)
-        backend = TransformerBackend(model_dir.path, model_dir.config.backend, device=chosen, runtime=runtime)
+        backend = TransformerBackend(model_dir.path, model_dir.config.backend, device=chosen, runtime=runtime, threads=threads)
         chosen = backend.device
     log.info("loaded model %s (%s) on %s", model_dir.config.name, model_dir.config.version, chosen)
     return Scorer(model_dir, backend, chosen)

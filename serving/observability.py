@@ -35,7 +35,7 @@ class ServiceMetrics:
         self.requests = Counter("threadguard_requests", "HTTP requests", ["route", "method", "status"], registry=self.registry)
         self.latency = Histogram("threadguard_request_seconds", "HTTP request latency", ["route"], registry=self.registry,
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-        self.batch = Histogram("threadguard_score_batch_size", "comments per scoring request", registry=self.registry,
+        self.batch = Histogram("threadguard_score_batch_size", "comments per scored pool (dynamic batching)", registry=self.registry,
                                buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
         self.scores = Histogram("threadguard_score", "scores per label", ["label"], registry=self.registry,
                                 buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95))
@@ -43,11 +43,47 @@ class ServiceMetrics:
         self.decisions = Counter("threadguard_decisions", "decisions", ["decision"], registry=self.registry)
         self.model = Gauge("threadguard_model_info", "the model being served", ["name", "version"], registry=self.registry)
         self.queue = Gauge("threadguard_queue_items", "moderation queue items", ["status"], registry=self.registry)
+        self.swaps = Counter("threadguard_model_swaps", "model swaps", ["role"], registry=self.registry)
+        self.load_failures = Counter("threadguard_model_load_failures", "assigned models refused (broken dir)", ["role"], registry=self.registry)
+        self.shadow_model = Gauge("threadguard_shadow_model_info", "the model running in shadow", ["name", "version"], registry=self.registry)
+        self.shadow_compared = Counter("threadguard_shadow_comparisons", "comments scored by the shadow model", ["agree"], registry=self.registry)
+        self.shadow_agreement = Gauge("threadguard_shadow_agreement", "share of comments where the shadow model's decision equals the live one",
+                                      ["name", "version"], registry=self.registry)
+        self.shadow_skipped = Counter("threadguard_shadow_skipped", "comments not shadow-scored because the backlog was full", registry=self.registry)
+        self.rate_limited = Counter("threadguard_rate_limited", "requests refused with 429", ["client"], registry=self.registry)
+        self.unreliable = Counter("threadguard_unreliable_language", "comments marked not reliably scored, by language", ["language"],
+                                  registry=self.registry)
+        self._agreed = self._compared = 0
+        for role in ("live", "shadow"):  # exported as 0 from the start, so alerts on increase() see the first one
+            self.swaps.labels(role)
+            self.load_failures.labels(role)
+
+    def show_model(self, role: str, old, new) -> None:  # type: ignore[no-untyped-def]
+        """Point the model-info gauges at the new live or shadow model."""
+        gauge = self.model if role == "live" else self.shadow_model
+        if old is not None:
+            gauge.remove(old.name, old.version)
+        if new is not None:
+            gauge.labels(new.name, new.version).set(1)
+        if role == "shadow":
+            self._agreed = self._compared = 0
+            if old is not None:
+                self.shadow_agreement.remove(old.name, old.version)
+        if old is not None:
+            self.swaps.labels(role).inc()
+
+    def observe_shadow(self, shadow, agreed: int, compared: int) -> None:  # type: ignore[no-untyped-def]
+        self.shadow_compared.labels("true").inc(agreed)
+        self.shadow_compared.labels("false").inc(compared - agreed)
+        self._agreed += agreed
+        self._compared += compared
+        self.shadow_agreement.labels(shadow.name, shadow.version).set(self._agreed / self._compared)
 
     def observe_scores(self, results: Sequence[ScoreOut], review: dict[str, float]) -> None:
-        self.batch.observe(len(results))
         for result in results:
             self.decisions.labels(result.decision.value).inc()
+            if not result.reliable and result.language is not None:
+                self.unreliable.labels(result.language.code).inc()
             for label in LABELS:
                 value = result.scores[label.value]
                 self.scores.labels(label.value).observe(value)
@@ -72,8 +108,8 @@ def install(app: FastAPI) -> None:
         metrics.requests.labels(path, request.method, str(response.status_code)).inc()
         metrics.latency.labels(path).observe(seconds)
         response.headers[REQUEST_ID] = request_id
-        scorer = getattr(request.app.state, "scorer", None)
-        if scorer is not None and path.startswith("/v1/"):
+        scorer = request.app.state.models.live
+        if scorer is not None and path.startswith("/v1/") and MODEL_VERSION not in response.headers:
             response.headers[MODEL_VERSION] = f"{scorer.name}/{scorer.version}"
         ms = round(seconds * 1000, 1)
         log.info("%s %s %d %.1f ms request_id=%s", request.method, request.url.path, response.status_code, ms, request_id,

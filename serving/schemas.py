@@ -38,6 +38,13 @@ class ModelRef(BaseModel):
     version: str
 
 
+class LanguageOut(BaseModel):
+    """The language the comment appears to be in (ISO 639-1) and how sure language ID is."""
+
+    code: str
+    confidence: float
+
+
 class ScoreOut(BaseModel):
     """Per-label scores in [0, 1] and the decision from the model's thresholds."""
 
@@ -45,6 +52,8 @@ class ScoreOut(BaseModel):
     scores: dict[str, float]
     decision: Decision
     model: ModelRef
+    language: LanguageOut | None = None
+    reliable: bool = Field(default=True, description="false when the comment appears not to be English: the model is English-only")
 
 
 class BatchOut(BaseModel):

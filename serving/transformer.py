@@ -60,7 +60,8 @@ def pad_batch(ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
 
 def choose_runtime(device: str, requested: str | None, available: set[str]) -> Runtime:
     """int8 ONNX on CPU, PyTorch (fp16) on CUDA, unless told otherwise; fall back to what the dir holds."""
-    order: list[Runtime] = ["torch", "onnx-int8", "onnx"] if device == "cuda" else ["onnx-int8", "onnx", "torch"]
+    # On CUDA: PyTorch fp16, else fp32 ONNX on ONNX Runtime's CUDA provider; int8 ONNX is a CPU format.
+    order: list[Runtime] = ["torch", "onnx", "onnx-int8"] if device == "cuda" else ["onnx-int8", "onnx", "torch"]
     if requested:
         if requested not in available:
             raise ArtifactError(f"runtime {requested!r} asked for, but the model dir only has {sorted(available)}")
@@ -69,6 +70,15 @@ def choose_runtime(device: str, requested: str | None, available: set[str]) -> R
         if runtime in available:
             return runtime
     raise ArtifactError(f"the model dir has no usable weights (looked for {ONNX_INT8_FILE}, {ONNX_FILE}, {HF_DIR}/)")
+
+
+def onnx_providers(device: str, runtime: str, available: Sequence[str]) -> list[str]:
+    """ONNX Runtime providers: CUDA first for fp32 ONNX on a GPU when this onnxruntime build has it, else CPU (said in the log)."""
+    if device == "cuda" and runtime == "onnx":
+        if "CUDAExecutionProvider" in available:
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        log.warning("device cuda: this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu); ONNX runs on CPU")
+    return ["CPUExecutionProvider"]
 
 
 def available_runtimes(path: Path) -> set[str]:
@@ -97,7 +107,7 @@ class TransformerBackend:
         self.temperatures = np.array([params.get("temperature", {}).get(l.value, 1.0) for l in LABELS], dtype=np.float32)
         self.biases = np.array([params.get("bias", {}).get(l.value, 0.0) for l in LABELS], dtype=np.float32)
         self.runtime = choose_runtime(device, runtime, available_runtimes(path))
-        self.device = device if self.runtime == "torch" else "cpu"
+        self.device = device if self.runtime in ("torch", "onnx") else "cpu"
         self.tokenizer = load_tokenizer(path / TOKENIZER_FILE, self.max_length)
         self.tokenizer.no_padding()  # pad_batch pads each length-sorted batch itself
         self.heads = Heads.load(path / HEADS_FILE)
@@ -115,10 +125,13 @@ class TransformerBackend:
         if threads:
             options.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(str(self.path / name), options, providers=["CPUExecutionProvider"])
+            providers = onnx_providers(self.device, self.runtime, ort.get_available_providers())
+            self.session = ort.InferenceSession(str(self.path / name), options, providers=providers)
         except Exception as exc:
             raise ArtifactError(f"{self.path / name}: cannot load ONNX model ({exc})") from exc
         self.input_names = {i.name for i in self.session.get_inputs()}
+        if "CUDAExecutionProvider" not in self.session.get_providers():
+            self.device = "cpu"
 
     def _load_torch(self) -> None:
         import torch

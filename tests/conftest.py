@@ -51,6 +51,16 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_set_path: Path
 
 
 @pytest.fixture(scope="session")
+def second_tiny_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_set_path: Path) -> Path:
+    """Another tiny linear model (its own name and weights): what a model swap swaps to."""
+    from training.pipeline import train_and_export
+
+    root = tmp_path_factory.mktemp("models_b")
+    config = tiny_config(tiny_set_path, name="tinyb", seed=4)
+    return train_and_export(config, datasets_dir=DATASETS, models_root=root, make_current=False, progress=False)
+
+
+@pytest.fixture(scope="session")
 def tiny_scorer(tiny_model_dir: Path):
     from serving.model import open_scorer
 

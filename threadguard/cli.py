@@ -27,6 +27,8 @@ users_app = typer.Typer(no_args_is_help=True, help="Moderator and admin accounts
 app.add_typer(users_app, name="users")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of the scoring API.")
 app.add_typer(keys_app, name="keys")
+models_app = typer.Typer(no_args_is_help=True, help="Which model the service's replicas serve: activate, roll back, shadow.")
+app.add_typer(models_app, name="models")
 
 _state = {"debug": False}
 
@@ -43,20 +45,24 @@ def main(
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def _write_lines(lines: Iterable[str], output: Path | None) -> None:
-    """Write all lines to output atomically (temp file, then rename) or to stdout."""
+def _write_lines(lines: Iterable[str], output: Path | None) -> int:
+    """Write all lines to output atomically (temp file, then rename) or to stdout; returns how many."""
+    count = 0
     if output is None:
         for line in lines:
             sys.stdout.write(line + "\n")
+            count += 1
         sys.stdout.flush()
-        return
+        return count
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             for line in lines:
                 fh.write(line + "\n")
+                count += 1
         os.replace(tmp, output)
+        return count
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -156,20 +162,38 @@ def calibrate(
 
 @app.command()
 def score(
-    inputs: Annotated[list[Path], typer.Argument(help="JSONL, CSV or thread-export files to score.")],
+    inputs: Annotated[list[Path], typer.Argument(help="JSONL, CSV or thread-export files to score (JSONL or Parquet with --engine ray).")],
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Model dir (default: models/current).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
     device: Annotated[Device, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    engine: Annotated[str, typer.Option(help="local (this process) or ray (Ray Data, on a local or existing cluster).")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="With --engine ray: an existing cluster, e.g. ray://head:10001 (default RAY_ADDRESS, "
+                                                         "else a local cluster).")] = None,
+    actors: Annotated[int, typer.Option(help="With --engine ray: scoring actors, one CPU each.")] = 2,
 ) -> None:
-    """Score comments: one JSON line per input row with id, scores, decision and model."""
+    """Score comments: one JSON line per input row with id, scores, decision, model and language."""
+    from threadguard.errors import UsageError
+
+    settings = get_settings()
+    model_dir = model or settings.model_dir
+    if engine == "ray":
+        from serving.archive import score_archive_lines
+        from serving.model import resolve_device
+
+        lines = score_archive_lines(inputs, model_dir, address=ray_address, actors=actors, device=resolve_device(device))
+        count = _write_lines(lines, output)
+        typer.echo(f"scored {count} comments with {model_dir} on Ray", err=True)
+        return
+    if engine != "local":
+        raise UsageError(f"--engine must be local or ray, not {engine!r}")
     from labels.threads import parse_files
+    from serving.language import LanguageIdentifier
     from serving.model import open_scorer
     from serving.scoring import score_rows
 
-    settings = get_settings()
     comments = parse_files(inputs)  # the whole input is validated before anything is written
-    scorer = open_scorer(model or settings.model_dir, device=device)
-    results = score_rows(scorer, comments, [c.id for c in comments])
+    scorer = open_scorer(model_dir, device=device)
+    results = score_rows(scorer, comments, [c.id for c in comments], language=LanguageIdentifier(settings.language_min_confidence))
     _write_lines((r.model_dump_json() for r in results), output)
     typer.echo(f"scored {len(results)} comments with {scorer.name}", err=True)
 
@@ -184,14 +208,19 @@ def serve(
     """Run the scoring service (POST /v1/score, /v1/reports, /moderate, /healthz, /readyz, /docs)."""
     import uvicorn
 
-    from serving.api import create_app
-    from serving.model import open_scorer
+    from serving.api import create_app, default_scorer_factory
+    from serving.model import Scorer
+    from threadguard.settings import Settings
 
     base = get_settings()
     updates = {k: v for k, v in {"model_dir": model, "host": host, "port": port, "device": device}.items() if v is not None}
     settings = base.model_copy(update=updates)
-    scorer = open_scorer(settings.model_dir, device=settings.device)  # a broken model dir fails here, in one line
-    app_ = create_app(settings, scorer_factory=lambda _s: scorer)
+    first = default_scorer_factory(settings)  # a broken model dir fails here, in one line
+
+    def scorer_factory(wanted: Settings) -> Scorer:
+        return first if wanted.model_dir == settings.model_dir else default_scorer_factory(wanted)
+
+    app_ = create_app(settings, scorer_factory=scorer_factory)
     uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 
@@ -423,6 +452,74 @@ def purge(days: Annotated[int | None, typer.Option(help="Retention in days (defa
     with _sessions()() as session:
         n = erase_expired(session, retention_days=days if days is not None else get_settings().retention_days)
     typer.echo(f"erased the text of {n} comments", err=True)
+
+
+def _models_root() -> Path:
+    settings = get_settings()
+    return settings.models_root
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Model dirs under the models root, marking the live and shadow ones (one JSON line each)."""
+    from labels.schema import LABELS
+    from serving import assignments
+    from threadguard.artifact import read_model_dir
+
+    with _sessions()() as session:
+        live, shadow = assignments.latest(session, assignments.LIVE), assignments.latest(session, assignments.SHADOW)
+    root = _models_root()
+    for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+        try:
+            config = read_model_dir(path, expected_labels=[label.value for label in LABELS]).config
+        except ThreadguardError:
+            continue
+        role = [r.role for r in (live, shadow) if r is not None and r.path is not None and r.path.resolve() == path.resolve()]
+        typer.echo(json.dumps({"name": path.name, "version": config.version, "kind": config.kind, "roles": role}))
+
+
+@models_app.command("activate")
+def models_activate(name: Annotated[str, typer.Argument(help="A dir under the models root, or a path to a model dir.")]) -> None:
+    """Make NAME the live model of every replica (each switches within THREADGUARD_MODEL_POLL_SECONDS, or at once on SIGHUP).
+
+    The dir is loaded and scores a warm-up comment first: a broken dir is refused and nothing changes.
+    """
+    from serving import assignments
+
+    path = assignments.resolve_model_path(name, _models_root())
+    with _sessions()() as session:
+        done = assignments.assign(session, assignments.LIVE, path, actor="cli")
+        session.commit()
+    typer.echo(f"live model: {done.name} ({done.version}) from {path}", err=True)
+
+
+@models_app.command("rollback")
+def models_rollback() -> None:
+    """Make the previous live model live again."""
+    from serving import assignments
+
+    with _sessions()() as session:
+        done = assignments.rollback(session, actor="cli")
+        session.commit()
+    typer.echo(f"rolled back; live model: {done.name} ({done.version}) from {done.path}", err=True)
+
+
+@models_app.command("shadow")
+def models_shadow(
+    name: Annotated[str | None, typer.Argument(help="The candidate model dir (omit with --off).")] = None,
+    off: Annotated[bool, typer.Option("--off", help="Stop shadow scoring.")] = False,
+) -> None:
+    """Run a candidate in shadow: it scores the live traffic, decides nothing, and its agreement is in /metrics."""
+    from serving import assignments
+    from threadguard.errors import UsageError
+
+    if (name is None) == (not off):
+        raise UsageError("give a model NAME, or --off to stop shadow scoring")
+    path = None if off else assignments.resolve_model_path(name, _models_root())  # type: ignore[arg-type]
+    with _sessions()() as session:
+        done = assignments.assign(session, assignments.SHADOW, path, actor="cli")
+        session.commit()
+    typer.echo("shadow scoring off" if path is None else f"shadow model: {done.name} ({done.version}) from {path}", err=True)
 
 
 def run() -> None:

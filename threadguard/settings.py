@@ -20,6 +20,7 @@ class Settings(BaseSettings):
 
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'threadguard.db'}"
     model_dir: Path = PROJECT_ROOT / "models" / "current"
+    models_root: Path = PROJECT_ROOT / "models"  # where `threadguard models activate NAME` looks for NAME
     datasets_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets"
     device: Device = "auto"
     host: str = "127.0.0.1"
@@ -29,6 +30,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     max_batch: int = 256
     max_comment_chars: int = 20_000
+    # Dynamic batching: requests are pooled until batch_max_comments comments are waiting or the oldest has waited
+    # batch_max_wait_ms, then scored together in one call off the event loop (inference_workers at a time).
+    batch_max_comments: int = 64
+    batch_max_wait_ms: float = 5.0
+    inference_workers: int = 1
+    inference_threads: int | None = None  # ONNX Runtime intra-op threads per model; None = one per core
+    rate_limit_per_minute: int = 0  # requests per API key per minute on /v1/ (0 = no limit); each replica counts its own
+    model_poll_seconds: float = 5.0  # how often a replica checks the database for a newly activated or shadow model
+    shadow_backlog: int = 1024  # comments waiting for the shadow model beyond this are skipped (counted in /metrics)
+    language_min_confidence: float = 0.8  # a comment is marked non-English only when language ID is at least this sure
     claim_seconds: int = 300  # a moderator's claim on a queue item lapses after this long
     retention_days: int = 90  # stored comment text is erased after this many days (scores, decisions, labels stay)
     retention_check_seconds: int = 3600  # how often the service sweeps for text past retention

@@ -32,6 +32,24 @@ class ModelActivation(Base):
     activated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class ModelAssignment(Base):
+    """Append-only record of which model every replica must serve (role live) or run in shadow (role shadow).
+
+    The newest row of a role wins; a shadow row with no path turns the shadow off. `threadguard models
+    activate/rollback/shadow` write rows; each service replica polls the newest rows and swaps to match.
+    """
+
+    __tablename__ = "model_assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    role: Mapped[str] = mapped_column(String(10), index=True)
+    model_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    model_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    model_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class StoredComment(Base):
     """A comment as received, with the context it was scored in. body is NULL once retention has erased it."""
 

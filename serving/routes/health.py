@@ -17,7 +17,10 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz")
 def readyz(request: Request) -> JSONResponse:
     """200 once the model is loaded, 503 before."""
-    scorer = getattr(request.app.state, "scorer", None)
-    if scorer is None:
+    models = request.app.state.models
+    if models.live is None:
         return JSONResponse({"status": "loading"}, status_code=503)
-    return JSONResponse({"status": "ready", "model": {"name": scorer.name, "version": scorer.version}})
+    body = {"status": "ready", "model": {"name": models.live.name, "version": models.live.version, "device": models.live.device}}
+    if models.shadow is not None:
+        body["shadow"] = {"name": models.shadow.name, "version": models.shadow.version}
+    return JSONResponse(body)

@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from serving.deps import ClientDep, ScorerDep, SettingsDep
+from serving.observability import MODEL_VERSION
 from serving.queue import enqueue as enqueue_comment
 from serving.schemas import BatchIn, BatchOut, CommentIn, ErrorOut, ScoreOut
-from serving.scoring import score_rows
 
 router = APIRouter(tags=["score"])
 
@@ -82,25 +82,25 @@ _REQUEST_SCHEMA = {
     "/v1/score",
     openapi_extra=_REQUEST_SCHEMA,
     response_model=ScoreOut | BatchOut,
-    responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    responses={401: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
 async def score(request: Request, scorer: ScorerDep, settings: SettingsDep, _client: ClientDep) -> JSONResponse:
     """Score one comment (a comment object) or a batch ({"comments": [...]}, up to 256) with their context.
 
-    With "enqueue": true, comments scored review or reject are stored and queued for moderators.
+    With "enqueue": true, comments scored review or reject are stored and queued for moderators. Each result names
+    the comment's language and is marked `reliable: false` when it is confidently not English.
     """
     raw = await read_limited(request, settings.max_body_bytes)
     try:
         comments, is_batch, enqueue = parse_score_request(raw, max_batch=settings.max_batch, max_chars=settings.max_comment_chars)
     except RequestProblem as problem:
         return JSONResponse({"detail": problem.detail}, status_code=problem.status)
-    results = await run_in_threadpool(score_rows, scorer, comments, [c.id for c in comments])
-    request.app.state.metrics.observe_scores(results, {label: t.review for label, t in scorer.thresholds.items()})
+    results = await request.app.state.scoring.score(comments)
     if any(enqueue):
         await run_in_threadpool(_enqueue, request.app.state.sessions, scorer, comments, results, enqueue)
-    if is_batch:
-        return JSONResponse(BatchOut(results=results).model_dump(mode="json"))
-    return JSONResponse(results[0].model_dump(mode="json"))
+    body = BatchOut(results=results).model_dump(mode="json") if is_batch else results[0].model_dump(mode="json")
+    # The model that scored these (during a swap it can differ from the one live when the request arrived).
+    return JSONResponse(body, headers={MODEL_VERSION: f"{results[0].model.name}/{results[0].model.version}"})
 
 
 def _enqueue(sessions, scorer, comments: list[CommentIn], results: list[ScoreOut], flags: list[bool]) -> None:  # type: ignore[no-untyped-def]

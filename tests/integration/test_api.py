@@ -24,7 +24,8 @@ def test_single_comment_gets_one_result(client: TestClient, tiny_scorer) -> None
     response = client.post("/v1/score", json={"id": "c1", "body": "you are an idiot, honestly", "article_title": "Trade talks", "parent_body": None})
     assert response.status_code == 200
     result = response.json()
-    assert set(result) == {"id", "scores", "decision", "model"}
+    assert set(result) == {"id", "scores", "decision", "model", "language", "reliable"}
+    assert result["language"]["code"] == "en" and result["reliable"] is True
     assert result["id"] == "c1" and set(result["scores"]) == {"hate", "insult", "off_topic"}
     assert all(0.0 <= v <= 1.0 for v in result["scores"].values())
     assert result["decision"] in {"allow", "review", "reject"}
@@ -123,3 +124,34 @@ def test_every_route_refuses_a_body_over_the_limit(tiny_model_dir: Path, tmp_pat
         assert response.status_code == 413 and _detail(response)[0]["loc"] == ["body"]
         assert small.post("/login", data={"name": "a" * 5000, "password": "p"}).status_code == 413
         assert small.post("/v1/reports", json={"comment": {"body": "short"}}).status_code == 201
+
+
+def test_a_key_over_its_rate_limit_gets_429_with_retry_after(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from serving.accounts import create_api_key
+
+    settings = Settings(model_dir=tiny_model_dir, database_url=f"sqlite:///{tmp_path / 'rate.db'}", device="cpu", rate_limit_per_minute=3)
+    with TestClient(create_app(settings)) as limited:
+        with limited.app.state.sessions() as session:  # type: ignore[attr-defined]
+            keys = {name: create_api_key(session, name, actor="test") for name in ("forum-a", "forum-b")}
+            session.commit()
+
+        def call(name: str):  # type: ignore[no-untyped-def]
+            return limited.post("/v1/score", json={"body": "hello"}, headers={"Authorization": f"Bearer {keys[name]}"})
+
+        assert [call("forum-a").status_code for _ in range(3)] == [200, 200, 200]
+        refused = call("forum-a")
+        assert refused.status_code == 429 and refused.json()["detail"][0]["type"] == "rate_limited"
+        assert 1 <= int(refused.headers["Retry-After"]) <= 20
+        assert call("forum-b").status_code == 200  # every key has its own bucket
+        assert 'threadguard_rate_limited_total{client="forum-a"} 1.0' in limited.get("/metrics").text
+
+
+def test_a_comment_not_in_english_is_marked_not_reliably_scored(client: TestClient) -> None:
+    response = client.post("/v1/score", json={"comments": [
+        {"body": "Das ist eine schreckliche Idee und du bist wirklich dumm"},
+        {"body": "This is a terrible idea and the minister knows it."},
+    ]})
+    german, english = response.json()["results"]
+    assert german["language"]["code"] == "de" and german["reliable"] is False and set(german["scores"]) == {"hate", "insult", "off_topic"}
+    assert english["language"]["code"] == "en" and english["reliable"] is True
+    assert 'threadguard_unreliable_language_total{language="de"}' in client.get("/metrics").text

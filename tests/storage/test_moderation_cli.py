@@ -20,10 +20,10 @@ from threadguard.tables import ApiKey, QueueItem, StoredComment, User
 TTL = dt.timedelta(minutes=5)
 
 
-def tg(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {"THREADGUARD_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"}
+def tg(db_url: str, *args: str, stdin: str | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {"THREADGUARD_DATABASE_URL": db_url, "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"} | (env or {})
     return subprocess.run([sys.executable, "-c", "from threadguard.cli import run; run()", *args], check=False, capture_output=True, text=True,
-                          input=stdin, cwd=PROJECT_ROOT, env=env, timeout=120)
+                          input=stdin, cwd=PROJECT_ROOT, env=env, timeout=timeout)
 
 
 def _one_error_line(result: subprocess.CompletedProcess[str], text: str) -> None:

@@ -113,6 +113,7 @@ def test_temperature_calibration_improves_ece_on_overconfident_scores() -> None:
         ("cpu", None, {"onnx-int8", "onnx", "torch"}, "onnx-int8"),
         ("cuda", None, {"onnx-int8", "onnx", "torch"}, "torch"),
         ("cuda", None, {"onnx-int8"}, "onnx-int8"),
+        ("cuda", None, {"onnx-int8", "onnx"}, "onnx"),
         ("cpu", "torch", {"onnx-int8", "torch"}, "torch"),
         ("cpu", None, {"torch"}, "torch"),
     ],
