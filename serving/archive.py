@@ -4,12 +4,14 @@ The workers read the files themselves (`read_json` / `read_parquet`, so on a clu
 storage every node sees), turn each row into a Comment with the same validation as `threadguard parse`, and
 score pools with `score_rows`, the function the service and the single-process `score` command use, so the
 output lines are identical to theirs. Each scoring actor opens the model dir once and uses one CPU (one
-ONNX Runtime thread); the driver streams results, in input order, into one JSONL file.
+ONNX Runtime thread); the pool grows from one actor to `actors` as CPUs free up (a fixed pool that takes every
+CPU would starve the read tasks), and the driver streams results, in input order, into one JSONL file.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,10 +39,19 @@ class ScoreActor:
         from labels.threads import record_to_comment
         from serving.scoring import score_rows
 
-        rows = batch.to_pylist()
+        rows = [_plain_ids(row) for row in batch.to_pylist()]
         comments = [record_to_comment(Path(row.pop(PATH_COLUMN)), i + 1, row) for i, row in enumerate(rows)]
         results = score_rows(self.scorer, comments, [c.id for c in comments], language=self.language)
         return {OUTPUT_COLUMN: [r.model_dump_json() for r in results]}
+
+
+def _plain_ids(row: dict[str, Any]) -> dict[str, Any]:
+    """Columnar blocks hold integer ids with gaps as floats (3.0, NaN); give the parser back 3 and None, as JSON would."""
+    for key in ("id", "thread_id"):
+        value = row.get(key)
+        if isinstance(value, float):
+            row[key] = None if math.isnan(value) else int(value) if value.is_integer() else value
+    return row
 
 
 def _reader(inputs: list[Path]) -> str:
@@ -72,6 +83,6 @@ def score_archive_lines(inputs: list[Path], model_dir: Path, *, address: str | N
     files = [str(p.resolve()) for p in inputs]
     data = ray.data.read_json(files, include_paths=True, lines=True) if kind == "json" else ray.data.read_parquet(files, include_paths=True)
     scored = data.map_batches(ScoreActor, fn_constructor_kwargs={"model_dir": str(Path(model_dir).resolve()), "device": device},
-                              batch_size=batch_size, batch_format="pyarrow", concurrency=actors, num_cpus=1)
+                              batch_size=batch_size, batch_format="pyarrow", concurrency=(1, actors), num_cpus=1)
     for batch in scored.iter_batches(batch_format="pyarrow", batch_size=None):
         yield from batch.column(OUTPUT_COLUMN).to_pylist()
