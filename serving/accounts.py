@@ -71,13 +71,13 @@ def _sha256(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_api_key(session: Session, name: str, *, actor: str) -> str:
-    """A new random key; only its hash is stored, so this is the one time it can be shown."""
+def create_api_key(session: Session, name: str, *, actor: str, site: str | None = None) -> str:
+    """A new random key; only its hash is stored, so this is the one time it can be shown. `site` names whose thresholds decide its requests."""
     if session.scalar(select(ApiKey).where(ApiKey.name == name)):
         raise UsageError(f"an API key named {name!r} already exists")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(name=name, prefix=key[:10], key_sha256=_sha256(key)))
-    record(session, actor, "key.create", name)
+    session.add(ApiKey(name=name, prefix=key[:10], key_sha256=_sha256(key), site=site or None))
+    record(session, actor, "key.create", name, site=site)
     session.flush()
     return key
 

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -24,10 +25,12 @@ from serving.language import LanguageIdentifier
 from serving.live_models import ModelSlots, ModelWatcher
 from serving.model import Scorer, open_scorer
 from serving.observability import ServiceMetrics
+from serving.perspective import PerspectiveError
 from serving.queue import NotFound
 from serving.rate_limit import RateLimiter
-from serving.routes import health, pages, reports, score
+from serving.routes import coral, health, pages, perspective, reports, score
 from serving.service import ModelNotReady, ScoringService
+from serving.site_thresholds import ThresholdBook
 from serving.web import LoginRequired
 from threadguard import __version__
 from threadguard.db import make_engine, session_factory, upgrade_schema
@@ -80,7 +83,10 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
         await watcher.check()  # serve the assigned model from the first request, not after the first poll
         _record_activation(app.state.sessions, slots.live)
         app.state.watcher = watcher
-        scoring = ScoringService(slots, settings, metrics, LanguageIdentifier(settings.language_min_confidence))
+        app.state.thresholds = ThresholdBook(app.state.sessions, ttl=settings.site_thresholds_seconds)
+        language = LanguageIdentifier(settings.language_min_confidence)
+        await run_in_threadpool(language.guess, "warm-up")  # load its model (about 1 s) before the first request, not during it
+        scoring = ScoringService(slots, settings, metrics, language)
         await scoring.start()
         app.state.scoring = scoring
         tasks = [asyncio.create_task(_retention_loop(app.state.sessions, settings)), asyncio.create_task(watcher.run())]
@@ -102,6 +108,8 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
     app.include_router(health.router)
     app.include_router(score.router)
     app.include_router(reports.router)
+    app.include_router(perspective.router)
+    app.include_router(coral.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     _install_error_handlers(app)
@@ -159,7 +167,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": [{"loc": ["body"], "msg": f"request body over {limit} bytes", "type": "body_too_large"}]}, status_code=413)
 
     @app.exception_handler(score.BodyTooLarge)
-    async def _too_large(_request: Request, exc: score.BodyTooLarge) -> JSONResponse:
+    async def _too_large(request: Request, exc: score.BodyTooLarge) -> JSONResponse:
+        if _is_perspective(request):
+            return _perspective_error(413, f"request body over {app.state.settings.max_body_bytes} bytes")
         return too_large()
 
     @app.middleware("http")
@@ -177,8 +187,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, list) else [{"loc": [], "msg": str(exc.detail), "type": "http_error"}]
+        if _is_perspective(request):  # Perspective clients read errors as {"error": {code, message, status}}
+            error = _perspective_error(exc.status_code, "; ".join(d["msg"] for d in detail))
+            error.headers.update(getattr(exc, "headers", None) or {})
+            return error
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(LoginRequired)
@@ -200,6 +214,19 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ThreadguardError)
     async def _domain(_request: Request, exc: ThreadguardError) -> JSONResponse:
         return JSONResponse({"detail": [{"loc": [], "msg": str(exc), "type": type(exc).__name__}]}, status_code=503)
+
+
+_GRPC_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 405: "INVALID_ARGUMENT",
+                413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}
+
+
+def _is_perspective(request: Request) -> bool:
+    return request.url.path.startswith("/v1alpha1/")
+
+
+def _perspective_error(status: int, message: str) -> JSONResponse:
+    error = PerspectiveError(message, code=status, status=_GRPC_STATUS.get(status, "UNKNOWN"), error_type=_GRPC_STATUS.get(status, "UNKNOWN"))
+    return JSONResponse(error.body(), status_code=status)
 
 
 def _add_request_schemas(app: FastAPI) -> None:

@@ -45,6 +45,13 @@ class LanguageOut(BaseModel):
     confidence: float
 
 
+class ThresholdsRef(BaseModel):
+    """Which thresholds decided: the model's own (site null) or a site's, for the labels it overrides."""
+
+    site: str | None = None
+    overridden: list[str] = Field(default_factory=list)
+
+
 class ScoreOut(BaseModel):
     """Per-label scores in [0, 1] and the decision from the model's thresholds."""
 
@@ -54,6 +61,7 @@ class ScoreOut(BaseModel):
     model: ModelRef
     language: LanguageOut | None = None
     reliable: bool = Field(default=True, description="false when the comment appears not to be English: the model is English-only")
+    thresholds: ThresholdsRef | None = Field(default=None, description="the thresholds that made the decision (the API key's site's, else the model's)")
 
 
 class BatchOut(BaseModel):

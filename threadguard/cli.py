@@ -27,6 +27,9 @@ users_app = typer.Typer(no_args_is_help=True, help="Moderator and admin accounts
 app.add_typer(users_app, name="users")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys of the scoring API.")
 app.add_typer(keys_app, name="keys")
+thresholds_app = typer.Typer(no_args_is_help=True, help="Per-site review/reject thresholds (a site: an API key's site, a Perspective "
+                                                            "communityId or a Coral tenant id).")
+app.add_typer(thresholds_app, name="thresholds")
 models_app = typer.Typer(no_args_is_help=True, help="Which model the service's replicas serve: activate, roll back, shadow.")
 app.add_typer(models_app, name="models")
 
@@ -366,12 +369,15 @@ def users_add(
 
 
 @keys_app.command("create")
-def keys_create(name: Annotated[str, typer.Option("--name", help="Who the key is for, e.g. the forum's name.")]) -> None:
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="Who the key is for, e.g. the forum's name.")],
+    site: Annotated[str | None, typer.Option(help="The site whose thresholds decide this key's requests (threadguard thresholds set).")] = None,
+) -> None:
     """Create an API key; the key is printed alone on the last line of stdout (it is stored only as a hash)."""
     from serving.accounts import create_api_key
 
     with _sessions()() as session:
-        key = create_api_key(session, name, actor="cli")
+        key = create_api_key(session, name, actor="cli", site=site)
         session.commit()
     typer.echo(f"created API key {name!r}; clients send it as: Authorization: Bearer KEY", err=True)
     typer.echo(key)
@@ -412,11 +418,12 @@ def enqueue(
 def labels_export(
     output: Annotated[Path, typer.Option("--output", "-o", help="Labelled JSONL to write (train with it as a path source).")],
     since: Annotated[str | None, typer.Option(help="Only decisions made on or after this date (YYYY-MM-DD).")] = None,
+    suggestions: Annotated[bool, typer.Option(help="Include scores suggested through Perspective's comments:suggestscore.")] = True,
 ) -> None:
-    """Write moderators' decisions as a labelled set, with who decided and when; report kappa where two moderators overlap."""
+    """Write moderators' decisions (and forums' suggested scores) as a labelled set; report kappa where two moderators overlap."""
     import datetime as dt
 
-    from labels.feedback import export_decisions
+    from labels.feedback import export_decisions, export_suggestions
     from labels.sets import write_jsonl
     from threadguard.errors import UsageError
 
@@ -426,9 +433,13 @@ def labels_export(
         raise UsageError(f"--since expects a date like 2026-11-01, got {since!r}") from exc
     with _sessions()() as session:
         exported = export_decisions(session, since=start)
+        suggested = export_suggestions(session, since=start) if suggestions else []
+    decided = {row.id for row in exported.rows}
+    suggested = [row for row in suggested if row.id not in decided]  # a moderator's decision outranks a forum's suggestion
     output.parent.mkdir(parents=True, exist_ok=True)
-    write_jsonl(exported.rows, output)
-    typer.echo(f"wrote {len(exported.rows)} decisions to {output} ({exported.skipped_erased} skipped: text erased)", err=True)
+    write_jsonl([*exported.rows, *suggested], output)
+    typer.echo(f"wrote {len(exported.rows)} decisions and {len(suggested)} suggested scores to {output} "
+               f"({exported.skipped_erased} skipped: text erased)", err=True)
     if exported.overlap:
         kappas = ", ".join(f"{k} {'n/a' if v is None else f'{v:.3f}'}" for k, v in exported.kappa.items())
         typer.echo(f"{exported.overlap} comments decided by two moderators; Cohen's kappa: {kappas}", err=True)
@@ -452,6 +463,43 @@ def purge(days: Annotated[int | None, typer.Option(help="Retention in days (defa
     with _sessions()() as session:
         n = erase_expired(session, retention_days=days if days is not None else get_settings().retention_days)
     typer.echo(f"erased the text of {n} comments", err=True)
+
+
+@thresholds_app.command("set")
+def thresholds_set(
+    site: Annotated[str, typer.Argument(help="The site.")],
+    label: Annotated[str, typer.Option(help="hate, insult or off_topic.")],
+    review: Annotated[float, typer.Option(help="Score at which a comment goes to review.")],
+    reject: Annotated[float, typer.Option(help="Score at which a comment is rejected.")],
+) -> None:
+    """Set one label's thresholds for a site; every replica uses them within THREADGUARD_SITE_THRESHOLDS_SECONDS."""
+    from serving.site_thresholds import set_site_threshold
+
+    with _sessions()() as session:
+        set_site_threshold(session, site, label, review, reject, actor="cli")
+        session.commit()
+    typer.echo(f"site {site}: {label} review at {review}, reject at {reject}", err=True)
+
+
+@thresholds_app.command("list")
+def thresholds_list() -> None:
+    """Every site's thresholds, one JSON line per site and label."""
+    from serving.site_thresholds import list_sites
+
+    with _sessions()() as session:
+        for row in list_sites(session):
+            typer.echo(json.dumps({"site": row.site, "label": row.label, "review": row.review, "reject": row.reject, "updated_by": row.updated_by}))
+
+
+@thresholds_app.command("clear")
+def thresholds_clear(site: Annotated[str, typer.Argument(help="The site.")]) -> None:
+    """Drop a site's thresholds: the model's apply again."""
+    from serving.site_thresholds import clear_site
+
+    with _sessions()() as session:
+        removed = clear_site(session, site, actor="cli")
+        session.commit()
+    typer.echo(f"site {site}: {removed} thresholds removed", err=True)
 
 
 def _models_root() -> Path:

@@ -43,7 +43,15 @@ class Settings(BaseSettings):
     claim_seconds: int = 300  # a moderator's claim on a queue item lapses after this long
     retention_days: int = 90  # stored comment text is erased after this many days (scores, decisions, labels stay)
     retention_check_seconds: int = 3600  # how often the service sweeps for text past retention
+    coral_signing_secrets: str = ""  # comma-separated; several while Coral rotates its signing secret
+    coral_approve_allowed: bool = False  # answer APPROVED for allowed comments (default: 204, leaving Coral's own pre-moderation to decide)
+    site_thresholds_seconds: float = 5.0  # how long a replica caches per-site thresholds
     secure_cookies: bool = False  # set true behind HTTPS so session cookies are never sent in clear
+
+
+    @property
+    def coral_secrets(self) -> list[str]:
+        return [part.strip() for part in self.coral_signing_secrets.split(",") if part.strip()]
 
 
 @lru_cache

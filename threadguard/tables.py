@@ -143,6 +143,40 @@ class ApiKey(Base):
     key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    site: Mapped[str | None] = mapped_column(String(200), nullable=True)  # whose review/reject thresholds decide its requests
+
+
+class SiteThreshold(Base):
+    """An admin's review/reject thresholds for one label on one site (a forum of the network), overriding the model's."""
+
+    __tablename__ = "site_thresholds"
+    __table_args__ = (Index("ix_site_thresholds_site_label", "site", "label", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(20))
+    review: Mapped[float] = mapped_column(Float)
+    reject: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SuggestedScore(Base):
+    """A forum's suggested score for a comment (Perspective's SuggestCommentScore): a label for the next training run."""
+
+    __tablename__ = "suggested_scores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(String(200), index=True)
+    body: Mapped[str | None] = mapped_column(Text, nullable=True)  # erased with the comment's retention like stored comments
+    article_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    parent_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attribute: Mapped[str] = mapped_column(String(40))
+    value: Mapped[float] = mapped_column(Float)
+    community_id: Mapped[str | None] = mapped_column(String(200), nullable=True, index=True)
+    client: Mapped[str] = mapped_column(String(200))
+    client_token: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
 
 
 class AuditEntry(Base):

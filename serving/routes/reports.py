@@ -21,6 +21,6 @@ def report(body: ReportIn, session: DbDep, client: ClientDep, scorer: ScorerDep,
         raise HTTPException(422, detail=[{"loc": ["body", "comment", "body"], "msg": f"comment is {len(c.body)} characters; the limit is {settings.max_comment_chars}", "type": "string_too_long"}])
     ident = c.id or comment_id(c.article_title or "", None, None, c.body)
     result = score_rows(scorer, [c], [ident])[0]
-    item = q.report(session, c, ident, reporter=client, reason=body.reason, result=result, thresholds=scorer.thresholds)
+    item = q.report(session, c, ident, reporter=client.name, reason=body.reason, result=result, thresholds=scorer.thresholds)
     session.commit()
     return ReportOut(item_id=item.id, comment_id=ident, status=item.status)

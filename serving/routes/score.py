@@ -14,6 +14,7 @@ from serving.deps import ClientDep, ScorerDep, SettingsDep
 from serving.observability import MODEL_VERSION
 from serving.queue import enqueue as enqueue_comment
 from serving.schemas import BatchIn, BatchOut, CommentIn, ErrorOut, ScoreOut
+from serving.site_thresholds import apply_thresholds
 
 router = APIRouter(tags=["score"])
 
@@ -84,7 +85,7 @@ _REQUEST_SCHEMA = {
     response_model=ScoreOut | BatchOut,
     responses={401: {"model": ErrorOut}, 413: {"model": ErrorOut}, 422: {"model": ErrorOut}, 429: {"model": ErrorOut}, 503: {"model": ErrorOut}},
 )
-async def score(request: Request, scorer: ScorerDep, settings: SettingsDep, _client: ClientDep) -> JSONResponse:
+async def score(request: Request, scorer: ScorerDep, settings: SettingsDep, client: ClientDep) -> JSONResponse:
     """Score one comment (a comment object) or a batch ({"comments": [...]}, up to 256) with their context.
 
     With "enqueue": true, comments scored review or reject are stored and queued for moderators. Each result names
@@ -96,19 +97,21 @@ async def score(request: Request, scorer: ScorerDep, settings: SettingsDep, _cli
     except RequestProblem as problem:
         return JSONResponse({"detail": problem.detail}, status_code=problem.status)
     results = await request.app.state.scoring.score(comments)
+    chosen = await run_in_threadpool(request.app.state.thresholds.for_site, client.site, scorer.thresholds)
+    results = [apply_thresholds(r, chosen) for r in results]
     if any(enqueue):
-        await run_in_threadpool(_enqueue, request.app.state.sessions, scorer, comments, results, enqueue)
+        await run_in_threadpool(_enqueue, request.app.state.sessions, chosen.values, comments, results, enqueue)
     body = BatchOut(results=results).model_dump(mode="json") if is_batch else results[0].model_dump(mode="json")
     # The model that scored these (during a swap it can differ from the one live when the request arrived).
     return JSONResponse(body, headers={MODEL_VERSION: f"{results[0].model.name}/{results[0].model.version}"})
 
 
-def _enqueue(sessions, scorer, comments: list[CommentIn], results: list[ScoreOut], flags: list[bool]) -> None:  # type: ignore[no-untyped-def]
+def _enqueue(sessions, thresholds, comments: list[CommentIn], results: list[ScoreOut], flags: list[bool]) -> None:  # type: ignore[no-untyped-def]
     """Store and queue the flagged comments in one transaction (committed before the response is sent)."""
     with sessions() as session:
         for comment, result, flag in zip(comments, results, flags, strict=True):
             if flag:
-                enqueue_comment(session, comment, result, scorer.thresholds)
+                enqueue_comment(session, comment, result, thresholds)
         session.commit()
 
 

@@ -24,8 +24,8 @@ def test_single_comment_gets_one_result(client: TestClient, tiny_scorer) -> None
     response = client.post("/v1/score", json={"id": "c1", "body": "you are an idiot, honestly", "article_title": "Trade talks", "parent_body": None})
     assert response.status_code == 200
     result = response.json()
-    assert set(result) == {"id", "scores", "decision", "model", "language", "reliable"}
-    assert result["language"]["code"] == "en" and result["reliable"] is True
+    assert set(result) == {"id", "scores", "decision", "model", "language", "reliable", "thresholds"}
+    assert result["language"]["code"] == "en" and result["reliable"] is True and result["thresholds"] == {"site": None, "overridden": []}
     assert result["id"] == "c1" and set(result["scores"]) == {"hate", "insult", "off_topic"}
     assert all(0.0 <= v <= 1.0 for v in result["scores"].values())
     assert result["decision"] in {"allow", "review", "reject"}

@@ -1,0 +1,72 @@
+"""Closed-loop HTTP load from its own process: `concurrency` workers, each sending its next request as soon as the
+last one is answered, for `seconds` after a warm-up. Prints one JSON object: requests, comments, errors, latencies.
+
+Run by bench.load; by hand: .venv/bin/python -m bench.load_client URL COMMENTS.jsonl --concurrency 8 --batch 1 --seconds 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import httpx
+
+
+async def _run(url: str, comments: list[dict], concurrency: int, batch: int, seconds: float, warmup: float) -> dict:
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    sent = {"requests": 0, "comments": 0}
+    last = {"done": 0.0}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        started = time.perf_counter()
+        measure_from = started + warmup
+        stop_at = measure_from + seconds
+
+        async def worker(offset: int) -> None:
+            i = offset * batch
+            while time.perf_counter() < stop_at:
+                chunk = [comments[(i + k) % len(comments)] for k in range(batch)]
+                i += batch * concurrency
+                body = chunk[0] if batch == 1 else {"comments": chunk}
+                t0 = time.perf_counter()
+                try:
+                    response = await client.post(url, json=body)
+                    status = str(response.status_code)
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
+                t1 = time.perf_counter()
+                if t0 < measure_from:
+                    continue  # warm-up requests are not counted
+                if status != "200":
+                    errors[status] = errors.get(status, 0) + 1
+                    continue
+                latencies.append(t1 - t0)
+                last["done"] = max(last["done"], t1)
+                sent["requests"] += 1
+                sent["comments"] += batch
+
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    # Requests started inside the window are counted when they finish, so the window ends at the last answer.
+    elapsed = max(stop_at, last["done"]) - measure_from
+    return {"concurrency": concurrency, "batch": batch, "seconds": elapsed, **sent, "errors": errors, "latencies": latencies}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("comments", type=Path)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--warmup", type=float, default=3)
+    args = parser.parse_args()
+    comments = [json.loads(line) for line in args.comments.read_text().splitlines()]
+    print(json.dumps(asyncio.run(_run(args.url, comments, args.concurrency, args.batch, args.seconds, args.warmup))))
+
+
+if __name__ == "__main__":
+    main()
