@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving import observability
 from serving.accounts import SESSION_SECRET, SETUP_TOKEN, any_api_keys, count_users, shared_secret
+from serving.key_cache import KeyBook
 from serving.language import LanguageIdentifier
 from serving.live_models import ModelSlots, ModelWatcher
 from serving.model import Scorer, open_scorer
@@ -84,6 +85,7 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
         _record_activation(app.state.sessions, slots.live)
         app.state.watcher = watcher
         app.state.thresholds = ThresholdBook(app.state.sessions, ttl=settings.site_thresholds_seconds)
+        app.state.keys = KeyBook(app.state.sessions, ttl=settings.api_key_cache_seconds)
         language = LanguageIdentifier(settings.language_min_confidence)
         await run_in_threadpool(language.guess, "warm-up")  # load its model (about 1 s) before the first request, not during it
         scoring = ScoringService(slots, settings, metrics, language)

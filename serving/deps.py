@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from serving.accounts import any_api_keys, check_api_key
+from serving.key_cache import ANONYMOUS, Caller, KeyState
 from serving.model import Scorer
 from serving.rate_limit import retry_after_header
 from threadguard.settings import Settings
@@ -34,49 +34,42 @@ def db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling the API: the key's name ("anonymous" while no key exists) and the site whose thresholds apply."""
-
-    name: str
-    site: str | None = None
-
-
-def api_client(request: Request) -> Caller:
+async def api_client(request: Request) -> Caller:
     """The calling API key, after its rate limit. While no key exists the API is open and the caller is "anonymous".
 
     The key comes as `Authorization: Bearer KEY` or, as Perspective clients send it, as the `key` query parameter.
-    The lookup has its own short session: a request-long one would hold a pooled connection while the comment waits
-    for scoring, and under load the pool would run dry (requests then failed after the pool's 30 s timeout).
+    Valid keys are cached (serving.key_cache), so a busy service asks the database only on a miss; the lookup never
+    holds a pooled connection while the comment waits for scoring (under load the pool would run dry).
     """
-    with request.app.state.sessions() as session:
-        caller = _authenticate(request, session)
-    name = caller.name
-    wait = request.app.state.rate_limiter.take(name)
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if not header and request.query_params.get("key"):
+        scheme, key = "bearer", request.query_params["key"]
+    given = key.strip() if scheme.lower() == "bearer" and key.strip() else None
+    book = request.app.state.keys
+    state = book.peek(given) or await run_in_threadpool(book.load, given)
+    caller = _check(state, given)
+    wait = request.app.state.rate_limiter.take(caller.name)
     if wait > 0:
-        request.app.state.metrics.rate_limited.labels(name).inc()
+        request.app.state.metrics.rate_limited.labels(caller.name).inc()
         limit = request.app.state.rate_limiter.capacity
-        raise HTTPException(status_code=429, detail=[{"loc": ["header", "authorization"], "msg": f"rate limit of {limit:.0f} requests a minute for {name!r}; retry after {wait:.1f} s",
+        raise HTTPException(status_code=429, detail=[{"loc": ["header", "authorization"],
+                                                      "msg": f"rate limit of {limit:.0f} requests a minute for {caller.name!r}; retry after {wait:.1f} s",
                                                       "type": "rate_limited"}], headers={"Retry-After": retry_after_header(wait)})
     return caller
 
 
-def _authenticate(request: Request, session: Session) -> Caller:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if not any_api_keys(session):
-        return Caller("anonymous")
-    if not header and request.query_params.get("key"):
-        scheme, key = "bearer", request.query_params["key"]
-    if scheme.lower() != "bearer" or not key.strip():
+def _check(state: KeyState, given: str | None) -> Caller:
+    if not state.any_keys:
+        return ANONYMOUS
+    if given is None:
         raise HTTPException(status_code=401, detail=[{"loc": ["header", "authorization"], "msg": "an API key is required: Authorization: Bearer KEY or ?key=KEY",
                                                       "type": "missing_api_key"}],
                             headers={"WWW-Authenticate": "Bearer"})
-    row = check_api_key(session, key.strip())
-    if row is None:
+    if state.caller is None:
         raise HTTPException(status_code=401, detail=[{"loc": ["header", "authorization"], "msg": "unknown or revoked API key", "type": "invalid_api_key"}],
                             headers={"WWW-Authenticate": "Bearer"})
-    return Caller(row.name, row.site)
+    return state.caller
 
 
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

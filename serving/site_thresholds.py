@@ -70,6 +70,17 @@ class ThresholdBook:
         self._loaded_at = float("-inf")
         self._lock = threading.Lock()
 
+    def is_fresh(self) -> bool:
+        return self.clock() - self._loaded_at <= self.ttl
+
+    async def lookup(self, site: str | None, model: dict[str, LabelThresholds]) -> Thresholds:
+        """for_site from the event loop: from the cache when fresh, else from the database on a worker thread."""
+        if self.is_fresh():
+            return self.for_site(site, model)
+        from fastapi.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(self.for_site, site, model)
+
     def _sites(self) -> dict[str, dict[str, LabelThresholds]]:
         with self._lock:
             if self.clock() - self._loaded_at > self.ttl:

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     retention_check_seconds: int = 3600  # how often the service sweeps for text past retention
     coral_signing_secrets: str = ""  # comma-separated; several while Coral rotates its signing secret
     coral_approve_allowed: bool = False  # answer APPROVED for allowed comments (default: 204, leaving Coral's own pre-moderation to decide)
-    site_thresholds_seconds: float = 5.0  # how long a replica caches per-site thresholds
+    site_thresholds_seconds: float = 5.0
+    api_key_cache_seconds: float = 5.0  # valid API keys are cached this long per replica (a revoked key works up to this long)  # how long a replica caches per-site thresholds
     secure_cookies: bool = False  # set true behind HTTPS so session cookies are never sent in clear
 
 

@@ -76,7 +76,7 @@ async def coral(request: Request, settings: SettingsDep, scorer: ScorerDep) -> R
     comment = CommentIn(id=comment_id(thread or "", body.author.id, None, body.comment.body), body=body.comment.body, article_title=title,
                         article_text=article, parent_body=parent, thread_id=thread, author=body.author.id)
     result = (await request.app.state.scoring.score([comment]))[0]
-    thresholds = await run_in_threadpool(request.app.state.thresholds.for_site, body.tenant.id, scorer.thresholds)
+    thresholds = await request.app.state.thresholds.lookup(body.tenant.id, scorer.thresholds)
     decision, answer = coral_answer(result, thresholds, off_topic_judged=off_topic_judged, approve_allowed=settings.coral_approve_allowed, notes=notes)
     if decision in (Decision.review, Decision.reject) and answer is not None:
         queued = result.model_copy(update={"decision": decision})

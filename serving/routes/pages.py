@@ -20,11 +20,13 @@ from sqlalchemy import select
 
 from labels.schema import LABELS
 from labels.threads import parse_file
+from serving import assignments
 from serving import queue as q
 from serving.accounts import Role, add_user, authenticate, consume_setup_token, count_users, create_api_key
 from serving.deps import DbDep, ScorerDep
 from serving.explain import Piece, word_weights
 from serving.schemas import CommentIn
+from serving.site_thresholds import list_sites, set_site_threshold
 from serving.web import AdminDep, UserDep, check_csrf, csrf_token, end_session, ensure_csrf_cookie, start_session
 from threadguard.audit import record
 from threadguard.errors import ThreadguardError, UsageError
@@ -232,7 +234,47 @@ def thread_page(request: Request, thread_id: str, user: UserDep, session: DbDep)
 def admin_page(request: Request, user: AdminDep, session: DbDep, new_key: tuple[str, str] | None = None) -> Response:
     users = session.scalars(select(User).order_by(User.name)).all()
     keys = session.scalars(select(ApiKey).order_by(ApiKey.name)).all()
-    return render(request, "admin.html", {"user": user, "counts": q.counts(session), "users": users, "keys": keys, "new_key": new_key})
+    models = request.app.state.models
+    roles = {assignments.LIVE: assignments.latest(session, assignments.LIVE), assignments.SHADOW: assignments.latest(session, assignments.SHADOW)}
+    return render(request, "admin.html", {"user": user, "counts": q.counts(session), "users": users, "keys": keys, "new_key": new_key,
+                                          "sites": list_sites(session), "labels": [l.value for l in LABELS], "live": models.live, "shadow": models.shadow,
+                                          "assigned": roles, "model_dirs": _model_dirs(request)})
+
+
+def _model_dirs(request: Request) -> list[str]:
+    root = request.app.state.settings.models_root
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink() and (p / "config.json").is_file()) if root.is_dir() else []
+
+
+@router.post("/admin/thresholds")
+def admin_set_thresholds(request: Request, user: AdminDep, session: DbDep, site: Annotated[str, Form()], label: Annotated[str, Form()],
+                         review: Annotated[float, Form()], reject: Annotated[float, Form()], csrf: Annotated[str | None, Form()] = None) -> Response:
+    """Set one label's review/reject thresholds for a site; every replica applies them within seconds."""
+    check_csrf(request, csrf)
+    set_site_threshold(session, site.strip(), label, review, reject, actor=user.name)
+    session.commit()
+    return redirect("/admin")
+
+
+@router.post("/admin/models")
+def admin_models(request: Request, user: AdminDep, session: DbDep, action: Annotated[str, Form()], name: Annotated[str, Form()] = "",
+                 csrf: Annotated[str | None, Form()] = None) -> Response:
+    """activate NAME, rollback, shadow NAME or shadow-off: recorded in the database, followed by every replica (a broken dir is refused)."""
+    check_csrf(request, csrf)
+    root = request.app.state.settings.models_root
+    if action == "activate":
+        assignments.assign(session, assignments.LIVE, assignments.resolve_model_path(name, root), actor=user.name)
+    elif action == "rollback":
+        assignments.rollback(session, actor=user.name)
+    elif action == "shadow":
+        assignments.assign(session, assignments.SHADOW, assignments.resolve_model_path(name, root), actor=user.name)
+    elif action == "shadow-off":
+        assignments.assign(session, assignments.SHADOW, None, actor=user.name)
+    else:
+        raise UsageError(f"action must be activate, rollback, shadow or shadow-off, not {action!r}")
+    session.commit()
+    request.app.state.watcher.wake()  # this replica switches at once; the others at their next poll
+    return redirect("/admin")
 
 
 @router.post("/admin/users")
@@ -245,10 +287,10 @@ def admin_add_user(request: Request, user: AdminDep, session: DbDep, name: Annot
 
 
 @router.post("/admin/keys")
-def admin_create_key(request: Request, user: AdminDep, session: DbDep, name: Annotated[str, Form()],
+def admin_create_key(request: Request, user: AdminDep, session: DbDep, name: Annotated[str, Form()], site: Annotated[str, Form()] = "",
                      csrf: Annotated[str | None, Form()] = None) -> Response:
     check_csrf(request, csrf)
-    key = create_api_key(session, name, actor=user.name)
+    key = create_api_key(session, name, actor=user.name, site=site.strip() or None)
     session.commit()
     return admin_page(request, user, session, new_key=(name, key))
 

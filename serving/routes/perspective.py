@@ -29,6 +29,7 @@ from serving.perspective import (
 )
 from serving.routes.score import read_limited
 from serving.schemas import CommentIn
+from serving.site_thresholds import apply_thresholds
 from threadguard.tables import SuggestedScore
 
 router = APIRouter(tags=["perspective"])
@@ -53,8 +54,13 @@ def _language(request: Request) -> LanguageIdentifier:
 
 
 @router.post(f"/{VERSION}/comments:analyze")
-async def analyze(request: Request, settings: SettingsDep, _client: ClientDep, _scorer: ScorerDep) -> JSONResponse:
-    """Perspective's AnalyzeComment: attributeScores for the requested attributes (threadguard stores nothing it analyzes)."""
+async def analyze(request: Request, settings: SettingsDep, client: ClientDep, scorer: ScorerDep) -> JSONResponse:
+    """Perspective's AnalyzeComment: attributeScores for the requested attributes (threadguard stores nothing it analyzes).
+
+    Beside Perspective's fields the answer carries `threadguard`: the decision under the site's thresholds (the
+    `communityId`'s, else the API key's site's, else the model's) and which thresholds those were. Perspective
+    clients ignore fields they do not know.
+    """
     raw = await read_limited(request, settings.max_body_bytes)
     try:
         body = _parse(raw, AnalyzeCommentRequest)
@@ -84,10 +90,14 @@ async def analyze(request: Request, settings: SettingsDep, _client: ClientDep, _
             entry["spanScores"] = [{"begin": begin, "end": end, "score": {"value": round(values[name], 6), "type": SCORE_TYPE}}
                                    for (begin, end), values in zip(spans, per_span, strict=True)]
         scores[name] = entry
-    answer: dict[str, Any] = {"attributeScores": scores, "languages": languages, "detectedLanguages": [guess.code]}
+    chosen = await request.app.state.thresholds.lookup(body.communityId or client.site, scorer.thresholds)
+    decided = apply_thresholds(results[0], chosen)
+    model = results[0].model
+    answer: dict[str, Any] = {"attributeScores": scores, "languages": languages, "detectedLanguages": [guess.code],
+                              "threadguard": {"decision": decided.decision.value, "thresholds": decided.thresholds.model_dump() if decided.thresholds else None,
+                                              "model": model.model_dump()}}
     if body.clientToken is not None:
         answer["clientToken"] = body.clientToken
-    model = results[0].model
     return JSONResponse(answer, headers={MODEL_VERSION: f"{model.name}/{model.version}"})
 
 

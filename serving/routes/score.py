@@ -97,7 +97,7 @@ async def score(request: Request, scorer: ScorerDep, settings: SettingsDep, clie
     except RequestProblem as problem:
         return JSONResponse({"detail": problem.detail}, status_code=problem.status)
     results = await request.app.state.scoring.score(comments)
-    chosen = await run_in_threadpool(request.app.state.thresholds.for_site, client.site, scorer.thresholds)
+    chosen = await request.app.state.thresholds.lookup(client.site, scorer.thresholds)
     results = [apply_thresholds(r, chosen) for r in results]
     if any(enqueue):
         await run_in_threadpool(_enqueue, request.app.state.sessions, chosen.values, comments, results, enqueue)

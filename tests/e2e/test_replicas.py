@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def test_two_replicas_share_the_queue_and_switch_models_together(tiny_model_dir:
         started = time.monotonic()
         pending = {a.base, b.base}
         while pending and time.monotonic() - started < 10:
-            for base in list(pending):
+            for base in list(pending):  # noqa: PERF101 - a copy: the loop discards from the set
                 if httpx.get(f"{base}/readyz", timeout=5).json()["model"]["name"] == second_tiny_model_dir.name:
                     pending.discard(base)
             time.sleep(0.2)
@@ -56,6 +57,19 @@ def test_two_replicas_share_the_queue_and_switch_models_together(tiny_model_dir:
         for base in (a.base, b.base):
             scored = httpx.post(f"{base}/v1/score", json={"body": "hello there"}, timeout=10)
             assert scored.json()["model"]["name"] == second_tiny_model_dir.name
+
+
+def test_sighup_makes_a_replica_check_at_once(tiny_model_dir: Path, second_tiny_model_dir: Path, tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'hup.db'}"
+    with running_server(tiny_model_dir, db_url, tmp_path / "hup.log", env={"THREADGUARD_MODEL_POLL_SECONDS": "600"}) as server:
+        assert tg(db_url, "models", "activate", str(second_tiny_model_dir)).returncode == 0
+        time.sleep(1.0)
+        assert httpx.get(f"{server.base}/readyz", timeout=5).json()["model"]["name"] == tiny_model_dir.name  # the next poll is 10 minutes away
+        server.process.send_signal(signal.SIGHUP)
+        started = time.monotonic()
+        while httpx.get(f"{server.base}/readyz", timeout=5).json()["model"]["name"] != second_tiny_model_dir.name:
+            assert time.monotonic() - started < 5, "SIGHUP did not make the replica switch"
+            time.sleep(0.1)
 
 
 def _dockerfile_cmd() -> list[str]:

@@ -42,7 +42,8 @@ def test_corals_exact_toxicity_request(client: TestClient) -> None:
     response = client.post(f"{ANALYZE}?key=anything", json=body)
     assert response.status_code == 200
     answer = response.json()
-    assert set(answer) == {"attributeScores", "languages", "detectedLanguages"} and answer["languages"] == ["en"]
+    assert set(answer) == {"attributeScores", "languages", "detectedLanguages", "threadguard"} and answer["languages"] == ["en"]
+    assert answer["threadguard"]["thresholds"] == {"site": None, "overridden": []}
     summary = answer["attributeScores"]["TOXICITY"]["summaryScore"]
     scores = _scores(client, INSULT)
     assert summary == {"value": pytest.approx(max(scores["hate"], scores["insult"]), abs=1e-5), "type": "PROBABILITY"}
@@ -146,3 +147,17 @@ def test_the_api_key_travels_as_key_parameter_or_header(tiny_model_dir: Path, tm
         assert keyed.post(f"{ANALYZE}?key={key}", json=body).status_code == 200
         assert keyed.post(ANALYZE, json=body, headers={"Authorization": f"Bearer {key}"}).status_code == 200
         assert keyed.post(f"/v1/score?key={key}", json={"body": "hello"}).status_code == 200
+
+
+def test_a_community_ids_thresholds_decide_and_are_named(client: TestClient) -> None:
+    from serving.site_thresholds import set_site_threshold
+
+    with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        set_site_threshold(session, "forum-strict", "insult", 0.0, 0.0, actor="test")
+        session.commit()
+    client.app.state.thresholds.ttl = 0  # type: ignore[attr-defined]
+    body = {"comment": {"text": "Thanks for the chart."}, "requestedAttributes": {"INSULT": {}}, "communityId": "forum-strict"}
+    strict = client.post(ANALYZE, json=body).json()["threadguard"]
+    assert strict["decision"] == "reject" and strict["thresholds"] == {"site": "forum-strict", "overridden": ["insult"]}
+    other = client.post(ANALYZE, json={**body, "communityId": "forum-other"}).json()["threadguard"]
+    assert other["thresholds"]["site"] is None

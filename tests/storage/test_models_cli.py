@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,39 @@ def test_models_commands(db_url: str, tiny_model_dir: Path, second_tiny_model_di
     assert "Traceback" not in broken.stderr and _latest(db_url, assignments.LIVE).name == a  # nothing changed
     missing = run("activate", "no-such-model")
     assert missing.returncode == 2 and "no model dir 'no-such-model'" in missing.stderr
+
+
+def test_admin_page_sets_site_thresholds_keys_with_sites_and_models(db_url: str, tiny_model_dir: Path, second_tiny_model_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from serving.accounts import Role
+    from serving.api import create_app
+    from tests.storage.test_moderation_web import _csrf, _login
+    from threadguard.settings import Settings
+
+    root = tmp_path / "models"
+    root.mkdir()
+    for source in (tiny_model_dir, second_tiny_model_dir):
+        shutil.copytree(source, root / source.name)
+    settings = Settings(model_dir=root / tiny_model_dir.name, models_root=root, database_url=db_url, device="cpu", site_thresholds_seconds=0)
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        _login(client, "root", Role.admin)
+        page = client.get("/admin").text
+        assert second_tiny_model_dir.name in page and 'action="/admin/thresholds"' in page
+        csrf = _csrf(client)
+        assert client.post("/admin/thresholds", data={"site": "forum-a", "label": "insult", "review": 0, "reject": 0, "csrf": csrf}).status_code == 303
+        bad = client.post("/admin/thresholds", data={"site": "forum-a", "label": "insult", "review": 0.9, "reject": 0.1, "csrf": csrf})
+        assert bad.status_code == 422 and "review <= reject" in bad.json()["detail"][0]["msg"]
+        created = client.post("/admin/keys", data={"name": "forum-a-backend", "site": "forum-a", "csrf": csrf})
+        key = created.text.split('id="new-key">')[1].split("<")[0]
+        scored = client.post("/v1/score", json={"body": "Thanks for the chart."}, headers={"Authorization": f"Bearer {key}"}).json()
+        assert scored["decision"] == "reject" and scored["thresholds"]["site"] == "forum-a"
+        assert client.post("/admin/models", data={"action": "activate", "name": second_tiny_model_dir.name, "csrf": csrf}).status_code == 303
+        for _ in range(100):  # the page wakes this replica's watcher: it switches at once, not at the next poll
+            if client.get("/readyz").json()["model"]["name"] == second_tiny_model_dir.name:
+                break
+            time.sleep(0.05)
+        assert client.get("/readyz").json()["model"]["name"] == second_tiny_model_dir.name
+        broken = client.post("/admin/models", data={"action": "activate", "name": "no-such-dir", "csrf": csrf})
+        assert broken.status_code == 422 and "no model dir" in broken.json()["detail"][0]["msg"]
