@@ -124,11 +124,11 @@ def main() -> None:
     lines = [
         f"Measured {dt.date.today()} on {machine()}, in one run on the same comments.",
         f"Command: `.venv/bin/python -m bench.load {args.model_dir} --seconds {args.seconds:g}`",
-        f"Model `{args.model_dir.resolve().name}` (int8 ONNX), {SAMPLE} Kaggle-insults comments (seeded sample). The service runs with its defaults "
+        (f"Model `{args.model_dir.resolve().name}` (int8 ONNX), {SAMPLE} Kaggle-insults comments (seeded sample). The service runs with its defaults "
         f"(batch_max_comments {settings.batch_max_comments}, batch_max_wait_ms {settings.batch_max_wait_ms:g}, SQLite); the load comes from "
         f"`bench.load_client` in a second process on loopback (closed loop, {args.seconds:g} s per row after a 3 s warm-up, stretched to three "
         "rounds of requests after a one-round warm-up where a round is longer). Both share the 2 cores. comments/s is clients × comments per "
-        "request ÷ mean latency (Little's law for a closed loop).",
+        "request ÷ mean latency (Little's law for a closed loop)."),
         "",
         f"In-process, batches of 32: **{local:.1f} comments/s**.",
         "",
@@ -143,9 +143,9 @@ def main() -> None:
     spread = c1["p99"] / c1["p50"]
     lines += [
         "",
-        f"Targets: service at concurrency 32 (one comment per request) = {ratio:.0%} of in-process (target ≥ 70%): {'met' if ratio >= 0.7 else 'not met'}; "
+        (f"Targets: service at concurrency 32 (one comment per request) = {ratio:.0%} of in-process (target ≥ 70%): {'met' if ratio >= 0.7 else 'not met'}; "
         f"p99 at concurrency 1 = {spread:.2f} × p50 (target ≤ 3): {'met' if spread <= 3 else 'not met'}; errors {errors} (target 0): "
-        f"{'met' if errors == 0 else 'not met'}.",
+        f"{'met' if errors == 0 else 'not met'}."),
         "",
         "![throughput and p99 against concurrency](load.png)",
     ]

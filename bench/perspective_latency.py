@@ -47,13 +47,13 @@ def main() -> None:
     lines = [
         f"Measured {dt.date.today()} on {machine()}.",
         f"Command: `.venv/bin/python -m bench.perspective_latency {args.model_dir} --requests {args.requests}`",
-        f"Model `{args.model_dir.resolve().name}` (int8 ONNX); {args.requests} requests, one at a time, each Coral's exact toxic-phase request for one "
-        "in-house comment (up to 128 tokens), from a client with Coral's 500 ms timeout, on loopback.",
+        (f"Model `{args.model_dir.resolve().name}` (int8 ONNX); {args.requests} requests, one at a time, each Coral's exact toxic-phase request for one "
+        "in-house comment (up to 128 tokens), from a client with Coral's 500 ms timeout, on loopback."),
         "",
         "| endpoint | p50 | mean | p99 | max | Coral's budget | timed out |",
         "|---|---|---|---|---|---|---|",
-        f"| `POST /v1alpha1/comments:analyze` | {p50:.1f} ms | {statistics.fmean(latencies):.1f} ms | {p99:.1f} ms | {latencies[-1]:.1f} ms | "
-        f"{BUDGET_MS} ms | 0 of {args.requests} |",
+        (f"| `POST /v1alpha1/comments:analyze` | {p50:.1f} ms | {statistics.fmean(latencies):.1f} ms | {p99:.1f} ms | {latencies[-1]:.1f} ms | "
+        f"{BUDGET_MS} ms | 0 of {args.requests} |"),
         "",
         "For comparison, Perspective's own round trip is 100 ms or more from outside Google, with a default quota of 1 request a second.",
     ]

@@ -48,16 +48,16 @@ def main() -> None:
     lines = [
         f"Measured {dt.date.today()} on {machine()}, in one run on the same archive.",
         f"Command: `.venv/bin/python -m bench.ray_archive {args.model_dir} --rows {args.rows}`",
-        f"{args.rows} Kaggle-insults comments (JSONL), model `{args.model_dir.resolve().name}` (int8 ONNX); whole CLI processes timed end to end "
-        "(start-up, model loading and, for Ray, starting its local cluster included).",
+        (f"{args.rows} Kaggle-insults comments (JSONL), model `{args.model_dir.resolve().name}` (int8 ONNX); whole CLI processes timed end to end "
+        "(start-up, model loading and, for Ray, starting its local cluster included)."),
         "",
         "| engine | seconds | comments/s |",
         "|---|---|---|",
         f"| `threadguard score` (one process, ONNX Runtime on 2 threads) | {local:.1f} | {args.rows / local:.0f} |",
         f"| `threadguard score --engine ray --actors 2` (local cluster, 2 actors × 1 thread) | {ray:.1f} | {args.rows / ray:.0f} |",
         "",
-        f"Outputs identical line for line: {'yes' if same else 'NO'}. On one 2-core machine Ray adds its start-up and buys nothing; "
-        "it pays on a cluster, where actors scale with the nodes.",
+        (f"Outputs identical line for line: {'yes' if same else 'NO'}. On one 2-core machine Ray adds its start-up and buys nothing; "
+        "it pays on a cluster, where actors scale with the nodes."),
     ]
     write_section("ray", "\n".join(lines))
     print("\n".join(lines))

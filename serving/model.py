@@ -50,13 +50,34 @@ def decide(scores: dict[Label, float], thresholds: dict[str, LabelThresholds]) -
     return Decision.allow
 
 
-class Scorer:
-    """A loaded model dir: predict_proba for metrics, score for decisions. Thread-safe for reads."""
+@dataclass(frozen=True)
+class _Normalised:
+    body: str
+    article_title: str | None
+    article_text: str | None
+    parent_body: str | None
 
-    def __init__(self, model_dir: ModelDir, backend: Backend, device: str) -> None:
+
+def normalised(item: HasContext) -> _Normalised:
+    """The comment and its parent after threadguard.normalise (the article is the publisher's text, left as it is)."""
+    from threadguard.normalise import normalise_text
+
+    parent = item.parent_body
+    return _Normalised(normalise_text(item.body), item.article_title, item.article_text, normalise_text(parent) if parent else parent)
+
+
+class Scorer:
+    """A loaded model dir: predict_proba for metrics, score for decisions. Thread-safe for reads.
+
+    With `normalise` (the model dir's `text_normalisation`, unless overridden) every comment is normalised before
+    the backend sees it, as its training rows were.
+    """
+
+    def __init__(self, model_dir: ModelDir, backend: Backend, device: str, *, normalise: bool = False) -> None:
         self.model_dir = model_dir
         self.backend = backend
         self.device = device
+        self.normalise = normalise
 
     @property
     def name(self) -> str:
@@ -72,6 +93,8 @@ class Scorer:
 
     def predict_proba(self, items: Sequence[HasContext], batch_size: int = 2048) -> np.ndarray:
         """(n, 3) scores in LABELS order."""
+        if self.normalise:
+            items = [normalised(item) for item in items]
         parts = [self.backend.predict_proba(items[i : i + batch_size]) for i in range(0, len(items), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, len(LABELS)), dtype=np.float32)
 
@@ -130,14 +153,19 @@ def warm_up(scorer: Scorer) -> None:
         raise ArtifactError(f"{scorer.model_dir.path}: the model scored a warm-up comment as {probs.tolist()}, not {len(LABELS)} finite scores")
 
 
-def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None, threads: int | None = None) -> Scorer:
-    """Validate a model dir and load its backend; every consumer (serve, score, evaluate) comes through here."""
+def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None, threads: int | None = None, normalise: bool | None = None) -> Scorer:
+    """Validate a model dir and load its backend; every consumer (serve, score, evaluate) comes through here.
+
+    `normalise` None follows the model dir (`text_normalisation` in its backend config); True/False override it (measuring).
+    """
     try:
-        return _open_scorer(Path(path), device=device, runtime=runtime, threads=threads)
+        scorer = _open_scorer(Path(path), device=device, runtime=runtime, threads=threads)
     except ArtifactError:
         raise
     except Exception as exc:  # corrupt weights surface as whatever the loading library raises
         raise ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from exc
+    scorer.normalise = bool(scorer.model_dir.config.backend.get("text_normalisation", False)) if normalise is None else normalise
+    return scorer
 
 
 def _open_scorer(path: Path, *, device: str, runtime: str | None, threads: int | None) -> Scorer:

@@ -102,6 +102,8 @@ class Metrics(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     eval_sets: list[EvalSetMetrics]
+    # The functional suite (tests/functional) at the 0.5 cut-off: {"overall", "obfuscation", "functionalities": [...]}.
+    functional: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,15 @@ def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], met
                 f"| {eval_set.name} | {label} | {m.n} | {m.positives} | {_fmt(m.roc_auc)} | {_fmt(m.pr_auc)} | "
                 f"{m.review['precision']:.3f} | {m.review['recall']:.3f} | {m.review['f1']:.3f} | {m.reject['precision']:.3f} | {m.reject['recall']:.3f} |"
             )
+    if metrics.functional:
+        f = metrics.functional
+        lines += ["", "## Functional suite (tests/functional, 0.5 cut-off)",
+                  f"Overall {f['overall']:.2f}" + (f"; obfuscation {f['obfuscation']:.2f}" if f.get("obfuscation") is not None else "") + ".", "",
+                  "| functionality | cases | pass (expects label) | pass (expects none) |", "|---|---|---|---|"]
+        for r in f["functionalities"]:
+            pos = "–" if r["positive_pass"] is None else f"{r['positive_pass']:.2f} ({r['positives']})"
+            neg = "–" if r["negative_pass"] is None else f"{r['negative_pass']:.2f} ({r['negatives']})"
+            lines.append(f"| {r['name']} | {r['n']} | {pos} | {neg} |")
     lines += [
         "",
         "## Known limits",

@@ -105,6 +105,9 @@ class TrainConfig(_Strict):
     name: str
     kind: Literal["linear", "transformer"] = "linear"
     seed: int = 13
+    # threadguard.normalise before tokenisation: applied to the training rows here and, through the exported
+    # config, to every comment the model scores (serving, evaluate, check), so both sides see the same text.
+    text_normalisation: bool = False
     data: DataConfig
     linear: LinearConfig = LinearConfig()
     transformer: TransformerConfig = TransformerConfig()

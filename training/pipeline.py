@@ -132,20 +132,56 @@ def train_and_export(
     config: TrainConfig, *, datasets_dir: Path, models_root: Path, make_current: bool = False, progress: bool = True,
     device: str = "auto", checkpoint_dir: Path | None = None,
 ) -> Path | None:
-    """Run one training config end to end and return the new model dir (None on non-zero ranks of a distributed run)."""
+    """Run one training config end to end and return the new model dir (None on non-zero ranks of a distributed run).
+
+    The functional suite (tests/functional) is run on the exported model and its pass rates go into the model card.
+    """
     from serving.model import resolve_device
 
     bundle = assemble(config, datasets_dir, progress=progress)
     log.info("training on %d rows, validating on %d, %d test sets", len(bundle.train), len(bundle.validation), len(bundle.tests))
+    fit_on = normalised_bundle(bundle) if config.text_normalisation else bundle
     if config.kind == "linear":
-        files, params = _fit_linear(config, bundle, progress)
+        files, params = _fit_linear(config, fit_on, progress)
     else:
-        fitted = _fit_transformer(config, bundle, device=resolve_device(device), checkpoint_dir=checkpoint_dir, progress=progress)
+        fitted = _fit_transformer(config, fit_on, device=resolve_device(device), checkpoint_dir=checkpoint_dir, progress=progress)
         if fitted is None:
             return None
         files, params = fitted
+    params = {**params, "text_normalisation": config.text_normalisation}
 
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current)
+
+
+def staging_with(staging: Path, model_config: ModelConfig) -> Path:
+    """Rewrite the staged config.json with the final (calibrated) backend parameters."""
+    (staging / "config.json").write_text(model_config.model_dump_json(indent=2), encoding="utf-8")
+    return staging
+
+
+def functional_summary(scorer: Scorer) -> dict | None:
+    """The functional suite's pass rates for the model card, or None when the suite is not beside the code."""
+    from training.functional import SUITE, load_suite, obfuscation_rate, overall, run_suite
+
+    if not SUITE.is_file():
+        return None
+    results = run_suite(scorer.predict_proba, load_suite(SUITE))
+    return {"overall": overall(results), "obfuscation": obfuscation_rate(results),
+            "functionalities": [{"name": r.functionality, "n": r.n, "positives": r.positives, "positive_pass": r.positive_pass,
+                                 "negatives": r.negatives, "negative_pass": r.negative_pass} for r in results]}
+
+
+def normalised_bundle(bundle: DataBundle) -> DataBundle:
+    """The training and validation rows as the model will see them; test sets stay raw (the scorer normalises them)."""
+    from dataclasses import replace
+
+    from threadguard.normalise import normalise_text
+
+    def fix(rows: list) -> list:  # type: ignore[type-arg]
+        return [r.model_copy(update={"body": normalise_text(r.body), "parent_body": normalise_text(r.parent_body) if r.parent_body else None})
+                for r in rows]
+
+    return replace(bundle, train=fix(bundle.train), validation=fix(bundle.validation))
 
 
 def finalize(
@@ -174,7 +210,7 @@ def finalize(
     staging = models_root / f".staging-{name}"
     shutil.rmtree(staging, ignore_errors=True)
     placeholder = {label.value: LabelThresholds(review=0.5, reject=1.0) for label in LABELS}
-    staged_params = {k: v for k, v in params.items() if k not in ("temperature", "bias", "calibration")}
+    staged_params = {k: v for k, v in params.items() if k not in ("temperature", "bias", "calibration")}  # text_normalisation is kept
     staged_config = model_config.model_copy(update={"backend": staged_params})
     write_model_dir(staging, config=staged_config, labels=[l.value for l in LABELS], thresholds=placeholder, metrics=Metrics(eval_sets=[]), card="staging\n", files=files)
     try:
@@ -186,6 +222,9 @@ def finalize(
             model_config = model_config.model_copy(update={"backend": params})
         thresholds = pick_thresholds(scorer, bundle.validation, config.thresholds.reject_precision, config.thresholds.max_review_rate)
         metrics = score_sets(scorer, bundle.tests, thresholds)
+        if config.kind == "transformer":
+            scorer = open_scorer(staging_with(staging, model_config), device="cpu")  # the calibrated model, as exported
+        metrics = metrics.model_copy(update={"functional": functional_summary(scorer)})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_model_dir(dest, config=model_config, labels=[l.value for l in LABELS], thresholds=thresholds, metrics=metrics, card=render_card(model_config, thresholds, metrics), files=files)
@@ -260,4 +299,13 @@ def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path
     if calibration:
         header += ["", "Calibration on validation (temperature and bias): " + "; ".join(
             f"{k}: T={v['temperature']:.2f}, ECE {v['ece_before']:.3f} → {v['ece_after']:.3f}" for k, v in calibration.items())]
-    write_report(report, bundle.tests, systems, main=main, hatecheck=cases, header=header)
+    write_report(report, bundle.tests, systems, main=main, hatecheck=cases, header=header, bias=bias_report(scorer, bundle.tests))
+
+
+def bias_report(scorer: Scorer, tests: list[NamedSet]) -> tuple[list, list]:
+    """False positives on neutral identity mentions (functional suite) and subgroup/BPSN/BNSP AUCs on the test sets."""
+    from training.bias import neutral_fpr, subgroup_aucs
+    from training.functional import SUITE, load_suite
+
+    fprs = neutral_fpr(scorer.predict_proba, load_suite(SUITE)) if SUITE.is_file() else []
+    return fprs, subgroup_aucs(scorer.predict_proba, tests)

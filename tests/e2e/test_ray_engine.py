@@ -57,3 +57,39 @@ def test_ray_engine_refuses_what_it_cannot_read(tmp_path: Path, tiny_model_dir: 
         next(score_archive_lines([csv], tiny_model_dir))
     with pytest.raises(UsageError, match="no such file"):
         next(score_archive_lines([tmp_path / "missing.jsonl"], tiny_model_dir))
+
+
+def test_chunks_cover_every_row_once_with_their_line_numbers(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from serving.archive import jsonl_chunks, parquet_chunks, read_chunk
+
+    lines = [json.dumps({"id": i, "body": f"comment {i}"}) for i in range(600)]
+    lines.insert(300, "")  # a blank line is skipped but still counts for line numbers
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    chunks = list(jsonl_chunks(path, rows=256))
+    assert [c["rows"] for c in chunks] == [256, 256, 88]
+    records = [pair for chunk in chunks for pair in read_chunk(chunk)]
+    assert [r["id"] for _, r in records] == list(range(600))
+    assert records[300] == (302, {"id": 300, "body": "comment 300"})  # line 301 is the blank one
+    parquet = tmp_path / "a.parquet"
+    pq.write_table(pa.Table.from_pylist([{"id": i, "body": f"comment {i}"} for i in range(600)]), parquet, row_group_size=100)
+    rows = [pair for chunk in parquet_chunks(parquet, rows=256) for pair in read_chunk(chunk)]
+    assert [r["id"] for _, r in rows] == list(range(600)) and rows[256][0] == 257
+
+
+@pytest.mark.slow  # a local Ray cluster and the tiny transformer
+def test_ray_engine_matches_for_a_batch_sensitive_int8_model(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    # int8 scores depend on which comments share a batch: the engines agree because they score the same chunks.
+    rows = [{"id": f"c{i}", "body": f"comment number {i} about tariffs" + " really" * (i % 17)} for i in range(600)]
+    archive = tmp_path / "big.jsonl"
+    archive.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    db = f"sqlite:///{tmp_path / 'unused.db'}"
+    common = ["--model", str(tiny_transformer_dir), "--device", "cpu"]
+    local = tg(db, "score", str(archive), *common, "--output", str(tmp_path / "local.jsonl"))
+    ray = tg(db, "score", str(archive), *common, "--engine", "ray", "--output", str(tmp_path / "ray.jsonl"),
+             env={"RAY_ADDRESS": "", "RAY_USAGE_STATS_ENABLED": "0"}, timeout=300)
+    assert local.returncode == 0 and ray.returncode == 0, ray.stderr[-2000:]
+    assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "local.jsonl").read_text()

@@ -1,0 +1,68 @@
+"""The team's functional suite: enough cases over every functionality, correct tallies, `threadguard check` on a tiny
+model, the model card carrying the pass rates, and normalisation helping the obfuscated cases."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from labels.schema import LABELS
+from threadguard.settings import PROJECT_ROOT
+from training.functional import OBFUSCATIONS, SUITE, Case, load_suite, overall, run_suite
+
+REQUIRED = {"dehumanisation", "slur", "hate_vs_neutral_mention", "positive_mention", "negated_hate", "counter_speech", "profanity_no_target",
+            "insult_at_commenter", "criticism_of_policy", "off_topic_spam", "off_topic_spam_copying_article", "on_topic_low_overlap"}
+
+
+def test_the_suite_has_300_cases_over_every_functionality() -> None:
+    cases = load_suite(SUITE)
+    counts = Counter(c.functionality for c in cases)
+    assert len(cases) >= 300
+    assert REQUIRED <= set(counts)
+    assert {f"obfuscation:{kind}" for kind in OBFUSCATIONS} <= set(counts) and {f"obfuscated_hate:{kind}" for kind in OBFUSCATIONS} <= set(counts)
+    assert all(c.article_text for c in cases if c.functionality.startswith(("off_topic", "on_topic")))
+    zero_width = next(c for c in cases if c.functionality == "obfuscation:zero_width")
+    assert "\u200b" in zero_width.body and "[" not in zero_width.body
+    assert len({c.body for c in cases}) > 0.9 * len(cases)  # templates expand into distinct texts
+
+
+def test_tallies_split_positives_and_negatives() -> None:
+    cases = [Case("f", "a", {"hate": 1}), Case("f", "b", {"hate": 1}), Case("g", "c", {"hate": 0, "insult": 0})]
+    probs = np.array([[0.9, 0, 0], [0.2, 0, 0], [0.7, 0.1, 0]])  # LABELS order: hate, insult, off_topic
+    assert [label.value for label in LABELS] == ["hate", "insult", "off_topic"]
+    f, g = run_suite(lambda _cases: probs, cases)
+    assert (f.positives, f.positive_pass, f.negatives, f.negative_pass) == (2, 0.5, 0, None)
+    assert (g.positives, g.positive_pass, g.negatives, g.negative_pass) == (0, None, 2, 0.5)
+    assert overall([f, g]) == 0.5
+
+
+def test_check_command_prints_pass_rates_and_the_card_carries_them(tiny_model_dir: Path) -> None:
+    result = subprocess.run([sys.executable, "-c", "from threadguard.cli import run; run()", "check", str(tiny_model_dir), "--json"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {r["functionality"] for r in report["functionalities"]} >= REQUIRED and 0 <= report["overall"] <= 1
+    metrics = json.loads((tiny_model_dir / "metrics.json").read_text())
+    assert metrics["functional"]["overall"] == report["overall"]  # training ran the suite before export
+    assert "## Functional suite" in (tiny_model_dir / "MODEL_CARD.md").read_text()
+    table = subprocess.run([sys.executable, "-c", "from threadguard.cli import run; run()", "check", str(tiny_model_dir)], cwd=PROJECT_ROOT,
+                           capture_output=True, text=True, check=False, timeout=120).stdout
+    assert "| functionality | cases |" in table and "| obfuscation:leet |" in table and "**overall**" in table
+
+
+def test_normalisation_helps_the_obfuscated_cases(tiny_scorer) -> None:  # type: ignore[no-untyped-def]
+    from serving.model import Scorer
+
+    cases = [c for c in load_suite(SUITE) if ":" in c.functionality]
+    plain = Scorer(tiny_scorer.model_dir, tiny_scorer.backend, "cpu", normalise=False)
+    fixed = Scorer(tiny_scorer.model_dir, tiny_scorer.backend, "cpu", normalise=True)
+    clean = [Case(c.functionality, c.body, c.expect) for c in load_suite(SUITE) if c.functionality == "insult_at_commenter"]
+    before, after = overall(run_suite(plain.predict_proba, cases)), overall(run_suite(fixed.predict_proba, cases))
+    assert after > before
+    # On clean text normalisation changes nothing.
+    assert np.allclose(plain.predict_proba(clean), fixed.predict_proba(clean))
