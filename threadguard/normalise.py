@@ -53,15 +53,23 @@ def _fix_leet(token: str) -> str:
     if "!" in core and len(_BANG_IN_WORD.findall(core)) != core.count("!"):
         return token
     letters = sum(ch.isalpha() for ch in core)
-    if letters < 2 or letters == len(core) or _NUMBERISH.match(core) or _NAME_AND_NUMBER.match(core):
+    if letters < (2 if len(core) < 5 else 1) or letters == len(core) or _NUMBERISH.match(core) or _NAME_AND_NUMBER.match(core):
         return token
     mapped = core.translate(LEET)
     return mapped + tail if mapped.isalpha() else token
+
+
+def _join_letters(run: str) -> str:
+    """'i d i o t' -> 'idiot'; a leading English one-letter word stays a word: 'a l o s e r' -> 'a loser'."""
+    parts = re.split(r"[ .\-_*]", run)
+    if parts[0] in ("a", "A", "I") and len(parts) > 3 and run[1] == " ":
+        return parts[0] + " " + "".join(parts[1:])
+    return "".join(parts)
 
 
 def normalise_text(text: str) -> str:
     """The normalised text (idempotent; plain ASCII prose comes back unchanged)."""
     text = unicodedata.normalize("NFKC", text).translate(ZERO_WIDTH)
     text = _MIXED_SCRIPT.sub(lambda m: _fix_lookalikes(m.group(0)), text)
-    text = _SPLIT_LETTERS.sub(lambda m: re.sub(r"[ .\-_*]", "", m.group(0)), text)
+    text = _SPLIT_LETTERS.sub(lambda m: _join_letters(m.group(0)), text)
     return _LEET_TOKEN.sub(lambda m: m.group(0) if m.group("email") else _fix_leet(m.group(0)), text)

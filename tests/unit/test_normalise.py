@@ -46,3 +46,9 @@ def test_mentions_are_not_leet() -> None:
 @pytest.mark.parametrize("text", ["Proud of myself!!!!!My team won", "That was all!Sometimes it rains", "I live in the U.S.A. now", "7or 8 people came"])
 def test_punctuation_and_abbreviations_in_real_comments_are_kept(text: str) -> None:
     assert normalise_text(text) == text
+
+
+def test_a_one_letter_word_before_split_letters_stays_a_word_and_heavy_leet_is_read() -> None:
+    assert normalise_text("What a l o s e r you are") == "What a loser you are"
+    assert normalise_text("You are a complete 1d107") == "You are a complete idiot"
+    assert normalise_text("a 4x4 and a 10km run") == "a 4x4 and a 10km run"
