@@ -50,6 +50,8 @@ class DataConfig(_Strict):
     )
     seed_set: Path | None = Path("labels/data/seed.jsonl")
     commercial_only: bool = False
+    identity_counterfactuals: float = Field(default=0.0, ge=0, le=1, description="share of training rows naming an identity group that get a copy "
+                                                                                 "with another group swapped in (training/augment.py)")
     report_first: list[str] = Field(default_factory=list, description="sources whose test split leads every report")
 
 

@@ -159,6 +159,14 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
 
     if not bundle.train:
         raise DataError("the config's sources gave no training rows")
+    if config.data.identity_counterfactuals:
+        from training.augment import identity_counterfactuals
+
+        copies, weights = identity_counterfactuals(bundle.train, bundle.train_weights, share=config.data.identity_counterfactuals,
+                                                   seed=config.seed, forbidden=forbidden)
+        log.info("identity counterfactuals: %d copies of training rows with another group swapped in", len(copies))
+        bundle.train += copies
+        bundle.train_weights += weights
     for name, rows in held_out_sets:
         test = [r for r in rows if r.split == "test"] or rows
         bundle.tests.append(NamedSet(f"{name}/test (held out)", test))
