@@ -257,6 +257,8 @@ def evaluate_model_dir(model_dir: Path, *, datasets_dir: Path, device: str = "au
     config = TrainConfig.model_validate(scorer.model_dir.config.train_config)
     bundle = assemble(config, datasets_dir, progress=progress)
     metrics = score_sets(scorer, bundle.tests, scorer.thresholds)
+    if scorer.model_dir.metrics.functional is not None:  # a dir exported before the suite existed has none, and keeps none
+        metrics = metrics.model_copy(update={"functional": functional_summary(scorer)})
     recorded = {(r.name, r.split): r.sha256 for r in scorer.model_dir.config.data if r.role == "test"}
     warnings = []
     for eval_set in metrics.eval_sets:
