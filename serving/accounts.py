@@ -67,7 +67,7 @@ def count_users(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
 
 
-def _sha256(key: str) -> str:
+def key_sha256(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
@@ -76,7 +76,7 @@ def create_api_key(session: Session, name: str, *, actor: str, site: str | None 
     if session.scalar(select(ApiKey).where(ApiKey.name == name)):
         raise UsageError(f"an API key named {name!r} already exists")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(name=name, prefix=key[:10], key_sha256=_sha256(key), site=site or None))
+    session.add(ApiKey(name=name, prefix=key[:10], key_sha256=key_sha256(key), site=site or None))
     record(session, actor, "key.create", name, site=site)
     session.flush()
     return key
@@ -97,7 +97,7 @@ def any_api_keys(session: Session) -> bool:
 
 def check_api_key(session: Session, key: str) -> ApiKey | None:
     """The active key row matching `key`, else None."""
-    return session.scalar(select(ApiKey).where(ApiKey.key_sha256 == _sha256(key), ApiKey.revoked_at.is_(None)))
+    return session.scalar(select(ApiKey).where(ApiKey.key_sha256 == key_sha256(key), ApiKey.revoked_at.is_(None)))
 
 
 def shared_secret(session: Session, name: str) -> str:

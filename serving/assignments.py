@@ -41,6 +41,13 @@ def latest(session: Session, role: str) -> Assignment | None:
     return _as_assignment(row)
 
 
+def model_dirs(models_root: Path) -> list[Path]:
+    """The model dirs under the models root, by name (links such as models/current are not dirs of their own)."""
+    if not models_root.is_dir():
+        return []
+    return sorted(p for p in models_root.iterdir() if p.is_dir() and not p.is_symlink() and (p / "config.json").is_file())
+
+
 def resolve_model_path(name: str, models_root: Path) -> Path:
     """NAME is a directory under the models root, or a path to a model dir."""
     given = Path(name)

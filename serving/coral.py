@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from serving.model import Decision
+from labels.schema import Label
+from serving.model import Decision, decide
 from serving.schemas import ScoreOut
 from serving.site_thresholds import Thresholds
 
@@ -79,20 +80,11 @@ def verify_signature(raw: bytes, header: str | None, secrets: Sequence[str]) -> 
     return any(hmac.compare_digest(g.lower(), e) for g in given for e in expected)
 
 
-def decide_labels(scores: dict[str, float], thresholds: Thresholds, labels: Sequence[str]) -> Decision:
-    """The decision from only the given labels (off_topic is left out when its context is unknown)."""
-    if any(scores[label] >= thresholds.values[label].reject for label in labels):
-        return Decision.reject
-    if any(scores[label] >= thresholds.values[label].review for label in labels):
-        return Decision.review
-    return Decision.allow
-
-
 def coral_answer(result: ScoreOut, thresholds: Thresholds, *, off_topic_judged: bool, approve_allowed: bool,
                  notes: list[str]) -> tuple[Decision, dict[str, Any] | None]:
     """(decision, body); body None means answer 204. Scores go in the FLAG actions' and the answer's metadata."""
     labels = [label for label in result.scores if off_topic_judged or label != "off_topic"]
-    decision = decide_labels(result.scores, thresholds, labels)
+    decision = decide({Label(label): result.scores[label] for label in labels}, thresholds.values)  # only the labels judged
     if not result.reliable:
         notes.append(f"comment appears to be {result.language.code if result.language else 'not English'}; threadguard is English-only, no decision")
         return Decision.allow, None

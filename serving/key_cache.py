@@ -8,7 +8,6 @@ for at most `ttl` seconds on each replica (THREADGUARD_API_KEY_CACHE_SECONDS, 5 
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from serving.accounts import any_api_keys, check_api_key
+from serving.accounts import any_api_keys, check_api_key, key_sha256
 
 
 @dataclass(frozen=True)
@@ -47,10 +46,6 @@ class KeyBook:
         self._valid: dict[str, tuple[Caller, float]] = {}
         self._lock = threading.Lock()
 
-    @staticmethod
-    def _digest(key: str) -> str:
-        return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
     def peek(self, key: str | None) -> KeyState | None:
         """The cached answer, or None when the database must be asked (see load)."""
         if self.ttl <= 0 or key is None:
@@ -59,7 +54,7 @@ class KeyBook:
         with self._lock:
             if self._keys_seen_at is None or now - self._keys_seen_at > self.ttl:
                 return None
-            hit = self._valid.get(self._digest(key))
+            hit = self._valid.get(key_sha256(key))
         if hit is None or now - hit[1] > self.ttl:
             return None
         return KeyState(True, hit[0])
@@ -76,5 +71,5 @@ class KeyBook:
             if caller is not None and key:
                 if len(self._valid) >= self.MAX_ENTRIES:
                     self._valid.clear()
-                self._valid[self._digest(key)] = (caller, now)
+                self._valid[key_sha256(key)] = (caller, now)
         return KeyState(keys_exist, caller)

@@ -51,19 +51,21 @@ def decide(scores: dict[Label, float], thresholds: dict[str, LabelThresholds]) -
 
 
 @dataclass(frozen=True)
-class _Normalised:
+class ContextText:
+    """A comment with its context, made here rather than received (a normalised copy, the warm-up comment)."""
+
     body: str
-    article_title: str | None
-    article_text: str | None
-    parent_body: str | None
+    article_title: str | None = None
+    article_text: str | None = None
+    parent_body: str | None = None
 
 
-def normalised(item: HasContext) -> _Normalised:
+def normalised(item: HasContext) -> ContextText:
     """The comment and its parent after threadguard.normalise (the article is the publisher's text, left as it is)."""
     from threadguard.normalise import normalise_text
 
     parent = item.parent_body
-    return _Normalised(normalise_text(item.body), item.article_title, item.article_text, normalise_text(parent) if parent else parent)
+    return ContextText(normalise_text(item.body), item.article_title, item.article_text, normalise_text(parent) if parent else parent)
 
 
 class Scorer:
@@ -132,19 +134,15 @@ def resolve_device(device: str, *, has_cuda: Callable[[], bool] = cuda_available
     return "cuda" if present else "cpu"
 
 
-@dataclass(frozen=True)
-class _WarmUp:
-    body: str = "Thanks for the article, the trade numbers were interesting."
-    article_title: str | None = "Trade talks resume"
-    article_text: str | None = None
-    parent_body: str | None = "What do you make of the tariffs?"
+WARM_UP = ContextText("Thanks for the article, the trade numbers were interesting.", article_title="Trade talks resume",
+                      parent_body="What do you make of the tariffs?")
 
 
 def warm_up(scorer: Scorer) -> None:
     """Score one comment so lazy initialisation (ONNX graph optimisation, CUDA kernels) happens before traffic,
     and a dir whose weights load but cannot run fails here, not on a request."""
     try:
-        probs = scorer.predict_proba([_WarmUp()])
+        probs = scorer.predict_proba([WARM_UP])
     except ArtifactError:
         raise
     except Exception as exc:

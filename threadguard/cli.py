@@ -541,7 +541,7 @@ def models_list() -> None:
     with _sessions()() as session:
         live, shadow = assignments.latest(session, assignments.LIVE), assignments.latest(session, assignments.SHADOW)
     root = _models_root()
-    for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink()):
+    for path in assignments.model_dirs(root):
         try:
             config = read_model_dir(path, expected_labels=[label.value for label in LABELS]).config
         except ThreadguardError:

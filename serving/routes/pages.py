@@ -238,12 +238,7 @@ def admin_page(request: Request, user: AdminDep, session: DbDep, new_key: tuple[
     roles = {assignments.LIVE: assignments.latest(session, assignments.LIVE), assignments.SHADOW: assignments.latest(session, assignments.SHADOW)}
     return render(request, "admin.html", {"user": user, "counts": q.counts(session), "users": users, "keys": keys, "new_key": new_key,
                                           "sites": list_sites(session), "labels": [l.value for l in LABELS], "live": models.live, "shadow": models.shadow,
-                                          "assigned": roles, "model_dirs": _model_dirs(request)})
-
-
-def _model_dirs(request: Request) -> list[str]:
-    root = request.app.state.settings.models_root
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink() and (p / "config.json").is_file()) if root.is_dir() else []
+                                          "assigned": roles, "model_dirs": [p.name for p in assignments.model_dirs(request.app.state.settings.models_root)]})
 
 
 @router.post("/admin/thresholds")
