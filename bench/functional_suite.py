@@ -25,10 +25,9 @@ from training.data import assemble
 from training.functional import SUITE, load_suite, obfuscation_rate, overall, run_suite
 
 
-def _aucs(scorer, tests) -> dict[tuple[str, str], float]:  # type: ignore[no-untyped-def]
+def _aucs(tests, all_probs) -> dict[tuple[str, str], float]:  # type: ignore[no-untyped-def]
     out = {}
-    for named in tests:
-        probs = scorer.predict_proba(named.rows)
+    for named, probs in zip(tests, all_probs, strict=True):
         for j, label in enumerate(LABELS):
             pairs = [(r.label(label), probs[i, j]) for i, r in enumerate(named.rows) if r.label(label) is not None]
             y = np.array([p[0] for p in pairs])
@@ -57,14 +56,15 @@ def main(model_dirs: list[Path]) -> None:
             lines.append(f"| {a.functionality} | {a.n} | {a.pass_rate:.2f} | {b.pass_rate:.2f} | {pos} | {neg} |")
         config = TrainConfig.model_validate(off.model_dir.config.train_config)
         tests = assemble(config, Settings().datasets_dir, progress=False).tests
-        auc_off, auc_on = _aucs(off, tests), _aucs(on, tests)
+        probs_off, probs_on = [off.predict_proba(n.rows) for n in tests], [on.predict_proba(n.rows) for n in tests]
+        auc_off, auc_on = _aucs(tests, probs_off), _aucs(tests, probs_on)
         worst = min(auc_on[k] - auc_off[k] for k in auc_off)
         lines += ["", f"Clean test splits, ROC-AUC without → with normalisation (largest drop {worst:+.4f}):", "",
                   "| test set | label | off | on |", "|---|---|---|---|"]
         lines += [f"| {name} | {label} | {auc_off[(name, label)]:.4f} | {auc_on[(name, label)]:.4f} |" for name, label in auc_off]
-        served = open_scorer(model_dir, device="cpu")
+        served, served_probs = (on, probs_on) if off.model_dir.config.backend.get("text_normalisation") else (off, probs_off)
         lines += ["", f"Unintended bias, `{served.name}` as served:", "", *bias_tables(neutral_fpr(served.predict_proba, cases),
-                                                                                     subgroup_aucs(served.predict_proba, tests)), ""]
+                                                                                     subgroup_aucs(tests, served_probs)), ""]
     write_section("functional", "\n".join(lines))
     print("\n".join(lines))
 

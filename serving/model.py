@@ -61,11 +61,11 @@ class ContextText:
 
 
 def normalised(item: HasContext) -> ContextText:
-    """The comment and its parent after threadguard.normalise (the article is the publisher's text, left as it is)."""
-    from threadguard.normalise import normalise_text
+    """The comment and its parent after threadguard.normalise."""
+    from threadguard.normalise import normalise_comment
 
-    parent = item.parent_body
-    return ContextText(normalise_text(item.body), item.article_title, item.article_text, normalise_text(parent) if parent else parent)
+    body, parent = normalise_comment(item.body, item.parent_body)
+    return ContextText(body, item.article_title, item.article_text, parent)
 
 
 class Scorer:

@@ -73,3 +73,9 @@ def normalise_text(text: str) -> str:
     text = _MIXED_SCRIPT.sub(lambda m: _fix_lookalikes(m.group(0)), text)
     text = _SPLIT_LETTERS.sub(lambda m: _join_letters(m.group(0)), text)
     return _LEET_TOKEN.sub(lambda m: m.group(0) if m.group("email") else _fix_leet(m.group(0)), text)
+
+
+def normalise_comment(body: str, parent_body: str | None) -> tuple[str, str | None]:
+    """A comment and its parent as the model sees them (the article is the publisher's text and is left as it is);
+    training rows and scored comments both go through here, so both sides see the same text."""
+    return normalise_text(body), normalise_text(parent_body) if parent_body else parent_body

@@ -81,16 +81,20 @@ def neutral_fpr(predict: Callable[[Sequence[Case]], np.ndarray], cases: Sequence
     return out
 
 
-def subgroup_aucs(predict: Callable[[Sequence], np.ndarray], sets: Sequence[NamedSet], label: Label = Label.hate) -> list[GroupAUC]:
-    """Subgroup, BPSN and BNSP AUC per group on every test set that annotates `label`."""
+def subgroup_aucs(sets: Sequence[NamedSet], probs: Sequence[np.ndarray], label: Label = Label.hate) -> list[GroupAUC]:
+    """Subgroup, BPSN and BNSP AUC per group on every test set that annotates `label`.
+
+    `probs[i]` holds the (n, 3) scores of `sets[i].rows`, as the report and the benchmark have already computed them.
+    """
     out = []
     column = [l.value for l in LABELS].index(label.value)
-    for named in sets:
-        rows = [r for r in named.rows if r.label(label) is not None]
-        if not rows:
+    for named, set_probs in zip(sets, probs, strict=True):
+        keep = [i for i, r in enumerate(named.rows) if r.label(label) is not None]
+        if not keep:
             continue
+        rows = [named.rows[i] for i in keep]
         y = np.array([r.label(label) for r in rows])
-        p = predict(rows)[:, column]
+        p = np.asarray(set_probs)[keep, column]
         groups = [mentions(r.body) for r in rows]
         for group in GROUPS:
             inside = np.array([group in g for g in groups])

@@ -175,11 +175,10 @@ def normalised_bundle(bundle: DataBundle) -> DataBundle:
     """The training and validation rows as the model will see them; test sets stay raw (the scorer normalises them)."""
     from dataclasses import replace
 
-    from threadguard.normalise import normalise_text
+    from threadguard.normalise import normalise_comment
 
     def fix(rows: list) -> list:  # type: ignore[type-arg]
-        return [r.model_copy(update={"body": normalise_text(r.body), "parent_body": normalise_text(r.parent_body) if r.parent_body else None})
-                for r in rows]
+        return [r.model_copy(update=dict(zip(("body", "parent_body"), normalise_comment(r.body, r.parent_body), strict=True))) for r in rows]
 
     return replace(bundle, train=fix(bundle.train), validation=fix(bundle.validation))
 
@@ -301,13 +300,12 @@ def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path
     if calibration:
         header += ["", "Calibration on validation (temperature and bias): " + "; ".join(
             f"{k}: T={v['temperature']:.2f}, ECE {v['ece_before']:.3f} → {v['ece_after']:.3f}" for k, v in calibration.items())]
-    write_report(report, bundle.tests, systems, main=main, hatecheck=cases, header=header, bias=bias_report(scorer, bundle.tests))
+    write_report(report, bundle.tests, systems, main=main, hatecheck=cases, header=header, bias_fprs=neutral_mention_fprs(scorer))
 
 
-def bias_report(scorer: Scorer, tests: list[NamedSet]) -> tuple[list, list]:
-    """False positives on neutral identity mentions (functional suite) and subgroup/BPSN/BNSP AUCs on the test sets."""
-    from training.bias import neutral_fpr, subgroup_aucs
+def neutral_mention_fprs(scorer: Scorer) -> list:  # type: ignore[type-arg]
+    """False positives on the functional suite's neutral and positive identity mentions (empty without the suite)."""
+    from training.bias import neutral_fpr
     from training.functional import SUITE, load_suite
 
-    fprs = neutral_fpr(scorer.predict_proba, load_suite(SUITE)) if SUITE.is_file() else []
-    return fprs, subgroup_aucs(scorer.predict_proba, tests)
+    return neutral_fpr(scorer.predict_proba, load_suite(SUITE)) if SUITE.is_file() else []

@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_auc_score
 
 from labels.schema import LABELS, LabelledComment
-from training.bias import GroupAUC, GroupFPR, bias_plot, bias_tables
+from training.bias import GroupFPR, bias_plot, bias_tables, subgroup_aucs
 from training.calibration import expected_calibration_error
 from training.data import NamedSet
 from training.evaluate import label_matrix
@@ -173,7 +173,7 @@ def hatecheck_tables(named: NamedSet, probs: np.ndarray, cases: dict[str, tuple[
 
 def write_report(
     path: Path, sets: Sequence[NamedSet], systems: Sequence[System], *, main: str, hatecheck: dict[str, tuple[str, str]] | None, header: Sequence[str] = (),
-    bias: tuple[Sequence[GroupFPR], Sequence[GroupAUC]] | None = None,
+    bias_fprs: Sequence[GroupFPR] | None = None,
 ) -> None:
     """Write the markdown report and its PNGs (in <report stem>_files/ beside it)."""
     folder = path.parent / f"{path.stem}_files"
@@ -202,8 +202,8 @@ def write_report(
         if hatecheck is not None and scored.name.startswith("hatecheck"):
             lines += ["", f"### HateCheck, {main}", "", *hatecheck_tables(named, scored.probs[main], hatecheck)]
         lines.append("")
-    if bias is not None:
-        fprs, aucs = bias
+    if bias_fprs is not None:
+        fprs, aucs = bias_fprs, subgroup_aucs(sets, [scored.probs[main] for scored in scored_sets])  # the main system's scores, computed above
         bias_plot(aucs, folder / "bias.png")
         lines += [f"## Unintended bias, {main}", "",
                   ("False positives on the functional suite's neutral and positive mentions of each group, then, on every test set with hate "
