@@ -164,15 +164,15 @@ def _record_activation(sessions, scorer: Scorer) -> None:  # type: ignore[no-unt
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    def too_large() -> JSONResponse:
-        limit = app.state.settings.max_body_bytes
-        return JSONResponse({"detail": [{"loc": ["body"], "msg": f"request body over {limit} bytes", "type": "body_too_large"}]}, status_code=413)
+    def too_large(request: Request) -> JSONResponse:
+        message = f"request body over {app.state.settings.max_body_bytes} bytes"
+        if _is_perspective(request):
+            return _perspective_error(413, message)
+        return JSONResponse({"detail": [{"loc": ["body"], "msg": message, "type": "body_too_large"}]}, status_code=413)
 
     @app.exception_handler(score.BodyTooLarge)
     async def _too_large(request: Request, exc: score.BodyTooLarge) -> JSONResponse:
-        if _is_perspective(request):
-            return _perspective_error(413, f"request body over {app.state.settings.max_body_bytes} bytes")
-        return too_large()
+        return too_large(request)
 
     @app.middleware("http")
     async def _declared_body_limit(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -180,7 +180,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         # before reading it; /v1/score also counts the bytes of bodies sent without a Content-Length.
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > app.state.settings.max_body_bytes:
-            return too_large()
+            return too_large(request)
         return await call_next(request)
 
     @app.exception_handler(RequestValidationError)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -13,11 +11,10 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select
 
 from labels.threads import comment_id
-from serving import queue as q
 from serving.coral import SIGNATURE_HEADER, CoralModerationRequest, coral_answer, verify_signature
 from serving.deps import ScorerDep, SettingsDep
 from serving.model import Decision
-from serving.routes.score import read_limited
+from serving.routes.score import RequestProblem, decode_json_object, read_limited, store_and_queue, validation_problem
 from serving.schemas import CommentIn, ErrorOut
 from threadguard.tables import StoredComment
 
@@ -57,12 +54,12 @@ async def coral(request: Request, settings: SettingsDep, scorer: ScorerDep) -> R
         why = "no Coral signing secret is configured (THREADGUARD_CORAL_SIGNING_SECRETS)" if not settings.coral_secrets else "missing or wrong signature"
         return _problem(401, ["header", SIGNATURE_HEADER.lower()], why, "invalid_signature")
     try:
-        body = CoralModerationRequest.model_validate(json.loads(raw.decode("utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _problem(422, ["body"], f"malformed JSON: {exc}", "json_invalid")
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        return _problem(422, ["body", *first["loc"]], first["msg"], first["type"])
+        try:
+            body = CoralModerationRequest.model_validate(decode_json_object(raw))
+        except ValidationError as exc:
+            raise validation_problem(exc, ["body"]) from exc
+    except RequestProblem as problem:
+        return JSONResponse({"detail": problem.detail}, status_code=problem.status)
     if not body.comment.body.strip() or len(body.comment.body) > settings.max_comment_chars:
         return _problem(422, ["body", "comment", "body"], f"comment body must have 1 to {settings.max_comment_chars} characters", "string_length")
     title, article, parent = await run_in_threadpool(_known_context, request.app.state.sessions, body)
@@ -80,14 +77,8 @@ async def coral(request: Request, settings: SettingsDep, scorer: ScorerDep) -> R
     decision, answer = coral_answer(result, thresholds, off_topic_judged=off_topic_judged, approve_allowed=settings.coral_approve_allowed, notes=notes)
     if decision in (Decision.review, Decision.reject) and answer is not None:
         queued = result.model_copy(update={"decision": decision})
-        await run_in_threadpool(_enqueue, request.app.state.sessions, comment, queued, thresholds.values)
+        await run_in_threadpool(store_and_queue, request.app.state.sessions, thresholds.values, [comment], [queued], [True])
     log.info("coral %s from tenant %s: %s (%s)", body.action, body.tenant.id, decision.value if answer else "no decision", "; ".join(notes) or "full context")
     if answer is None:
         return Response(status_code=204)
     return JSONResponse(answer)
-
-
-def _enqueue(sessions, comment: CommentIn, result: Any, thresholds: Any) -> None:  # type: ignore[no-untyped-def]
-    with sessions() as session:
-        q.enqueue(session, comment, result, thresholds)
-        session.commit()

@@ -28,7 +28,8 @@ class RequestProblem(Exception):
         self.detail = [{"loc": loc, "msg": msg, "type": kind}]
 
 
-def _validation_problem(exc: ValidationError, prefix: list[str | int]) -> RequestProblem:
+def validation_problem(exc: ValidationError, prefix: list[str | int]) -> RequestProblem:
+    """Every error pydantic found, each located under `prefix`."""
     problem = RequestProblem(422, [], "", "")
     problem.detail = [
         {"loc": [*prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors(include_url=False, include_input=False)
@@ -36,8 +37,8 @@ def _validation_problem(exc: ValidationError, prefix: list[str | int]) -> Reques
     return problem
 
 
-def parse_score_request(raw: bytes, *, max_batch: int, max_chars: int) -> tuple[list[CommentIn], bool, list[bool]]:
-    """Decode and validate a request body; returns the comments, whether it was a batch, and which to enqueue if flagged."""
+def decode_json_object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or a RequestProblem naming what is wrong (encoding, syntax, type)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -48,6 +49,12 @@ def parse_score_request(raw: bytes, *, max_batch: int, max_chars: int) -> tuple[
         raise RequestProblem(422, ["body"], f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", "json_invalid") from exc
     if not isinstance(payload, dict):
         raise RequestProblem(422, ["body"], f"expected a JSON object, found {type(payload).__name__}", "object_expected")
+    return payload
+
+
+def parse_score_request(raw: bytes, *, max_batch: int, max_chars: int) -> tuple[list[CommentIn], bool, list[bool]]:
+    """Decode and validate a request body; returns the comments, whether it was a batch, and which to enqueue if flagged."""
+    payload = decode_json_object(raw)
     is_batch = "comments" in payload
     try:
         if is_batch:
@@ -59,7 +66,7 @@ def parse_score_request(raw: bytes, *, max_batch: int, max_chars: int) -> tuple[
             comments = [CommentIn.model_validate(payload)]
             enqueue = [comments[0].enqueue]
     except ValidationError as exc:
-        raise _validation_problem(exc, ["body"]) from exc
+        raise validation_problem(exc, ["body"]) from exc
     for i, comment in enumerate(comments):
         if len(comment.body) > max_chars:
             loc: list[str | int] = ["body", "comments", i, "body"] if is_batch else ["body", "body"]
@@ -100,13 +107,13 @@ async def score(request: Request, scorer: ScorerDep, settings: SettingsDep, clie
     chosen = await request.app.state.thresholds.lookup(client.site, scorer.thresholds)
     results = [apply_thresholds(r, chosen) for r in results]
     if any(enqueue):
-        await run_in_threadpool(_enqueue, request.app.state.sessions, chosen.values, comments, results, enqueue)
+        await run_in_threadpool(store_and_queue, request.app.state.sessions, chosen.values, comments, results, enqueue)
     body = BatchOut(results=results).model_dump(mode="json") if is_batch else results[0].model_dump(mode="json")
     # The model that scored these (during a swap it can differ from the one live when the request arrived).
     return JSONResponse(body, headers={MODEL_VERSION: f"{results[0].model.name}/{results[0].model.version}"})
 
 
-def _enqueue(sessions, thresholds, comments: list[CommentIn], results: list[ScoreOut], flags: list[bool]) -> None:  # type: ignore[no-untyped-def]
+def store_and_queue(sessions, thresholds, comments: list[CommentIn], results: list[ScoreOut], flags: list[bool]) -> None:  # type: ignore[no-untyped-def]
     """Store and queue the flagged comments in one transaction (committed before the response is sent)."""
     with sessions() as session:
         for comment, result, flag in zip(comments, results, flags, strict=True):

@@ -103,6 +103,10 @@ def test_what_threadguard_cannot_score_gets_perspectives_error_shape(client: Tes
 def test_malformed_json_gets_perspectives_error_shape(client: TestClient) -> None:
     response = client.post(ANALYZE, content=b"{not json", headers={"content-type": "application/json"})
     assert "Invalid JSON payload" in _error(response, 400, "INVALID_ARGUMENT")
+    not_utf8 = client.post(ANALYZE, content=b"\xff\xfe{}", headers={"content-type": "application/json"})
+    assert "Invalid JSON payload" in _error(not_utf8, 400, "INVALID_ARGUMENT")
+    huge = client.post(ANALYZE, json={"comment": {"text": "x" * 1_100_000}, "requestedAttributes": {"TOXICITY": {}}})
+    assert "request body over" in _error(huge, 413, "INVALID_ARGUMENT")
 
 
 def test_discovery_document_roots_the_client_here(client: TestClient) -> None:

@@ -99,10 +99,16 @@ def test_off_topic_counts_only_when_threadguard_holds_the_article_and_parent(cli
 
 
 def test_bad_coral_bodies_are_422_naming_the_field(client: TestClient) -> None:
-    for raw in (b"{oops", json.dumps({"tenant": {"id": "t"}, "action": "DELETE", "comment": {"body": "x"}}).encode(),
+    for raw in (b"{oops", b"\xff\xfe{}", b"[1, 2]", json.dumps({"tenant": {"id": "t"}, "action": "DELETE", "comment": {"body": "x"}}).encode(),
                 json.dumps({"tenant": {"id": "t"}, "action": "NEW", "comment": {"body": ""}}).encode()):
         response = _post(client, raw, sign(raw, NEW))
         assert response.status_code == 422 and response.json()["detail"][0]["loc"][0] == "body"
+    assert _post(client, b"\xff\xfe{}", sign(b"\xff\xfe{}", NEW)).json()["detail"][0]["type"] == "invalid_encoding"
+    bad_action = json.dumps({"tenant": {"id": "t"}, "action": "DELETE", "comment": {"body": "x"}}).encode()
+    assert _post(client, bad_action, sign(bad_action, NEW)).json()["detail"][0]["loc"] == ["body", "action"]
+    huge = json.dumps({"tenant": {"id": "t"}, "action": "NEW", "comment": {"body": "x" * 1_100_000}}).encode()
+    assert _post(client, huge, sign(huge, NEW)).status_code == 413
+    assert _count(client, StoredComment) == 0
 
 
 def test_an_api_keys_site_thresholds_decide_its_requests(client: TestClient) -> None:
