@@ -118,11 +118,14 @@ class ScoreChunks:
         from serving.scoring import score_rows
 
         lines: list[str] = []
-        for i in range(len(batch["path"])):
-            chunk = {key: batch[key][i] for key in ("path", "offset", "line", "rows")}
-            comments = [record_to_comment(Path(chunk["path"]), lineno, record) for lineno, record in read_chunk(chunk)]
-            lines += [r.model_dump_json() for r in score_rows(self.scorer, comments, [c.id for c in comments], language=self.language)]
-        return {"json": ["\n".join(lines)]}
+        try:
+            for i in range(len(batch["path"])):
+                chunk = {key: batch[key][i] for key in ("path", "offset", "line", "rows")}
+                comments = [record_to_comment(Path(chunk["path"]), lineno, record) for lineno, record in read_chunk(chunk)]
+                lines += [r.model_dump_json() for r in score_rows(self.scorer, comments, [c.id for c in comments], language=self.language)]
+        except ParseError as exc:  # a malformed row is the user's input, reported as such, not as a Ray task failure
+            return {"json": [""], "error": [str(exc)]}
+        return {"json": ["\n".join(lines)], "error": [""]}
 
 
 def score_archive_lines(inputs: list[Path], model_dir: Path, *, address: str | None = None, actors: int = 2,
@@ -147,6 +150,8 @@ def score_archive_lines(inputs: list[Path], model_dir: Path, *, address: str | N
         ScoreChunks, fn_constructor_kwargs={"model_dir": str(Path(model_dir).resolve()), "device": device},
         batch_size=1, concurrency=(1, actors), num_cpus=1)
     for row in scored.iter_rows():
+        if row["error"]:
+            raise UsageError(row["error"])  # the file:line message, exactly as the single-process scorer gives it
         if row["json"]:
             yield from row["json"].split("\n")
 

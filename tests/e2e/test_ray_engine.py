@@ -45,6 +45,13 @@ def test_ray_engine_matches_the_single_process_scorer(archive: Path, tiny_model_
                  "--output", str(target), env={"RAY_ADDRESS": "", "RAY_USAGE_STATS_ENABLED": "0"}, timeout=300)
         assert ray.returncode == 0, ray.stderr[-3000:]
         assert target.read_text().splitlines() == expected
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"body": "fine"}\n{"body": 5}\n')
+    runs = [tg(db, "score", str(bad), "--model", str(tiny_model_dir), "--device", "cpu", *engine, "--output", str(tmp_path / "bad-out.jsonl"),
+               env={"RAY_ADDRESS": "", "RAY_USAGE_STATS_ENABLED": "0"}, timeout=300) for engine in ([], ["--engine", "ray"])]
+    for run in runs:  # a malformed row: the same one-line file:line error from both engines, and nothing written
+        assert run.returncode == 2 and run.stderr.strip().splitlines()[-1] == f"error: {bad}:2: missing or empty field 'body'"
+    assert not (tmp_path / "bad-out.jsonl").exists()
 
 
 def test_ray_engine_refuses_what_it_cannot_read(tmp_path: Path, tiny_model_dir: Path) -> None:
