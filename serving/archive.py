@@ -132,7 +132,10 @@ def score_archive_lines(inputs: list[Path], model_dir: Path, *, address: str | N
                         device: str = "cpu") -> Iterator[str]:
     """JSON lines of results in input order. `address` names an existing cluster (e.g. ray://head:10001);
     without it Ray joins the cluster in RAY_ADDRESS, or starts a local one."""
-    import ray
+    try:
+        import ray
+    except ImportError as exc:
+        raise UsageError("--engine ray needs Ray Data: pip install -e '.[scale]'") from exc
 
     kind = _kind(inputs)
     chunker = jsonl_chunks if kind == "json" else parquet_chunks
