@@ -3,7 +3,6 @@ discovery document at GET /$discovery/rest?version=v1alpha1 (see serving.perspec
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
@@ -27,7 +26,7 @@ from serving.perspective import (
     context_texts,
     sentence_spans,
 )
-from serving.routes.score import read_limited
+from serving.routes.score import RequestProblem, decode_json_object, read_limited
 from serving.schemas import CommentIn
 from serving.site_thresholds import apply_thresholds
 from threadguard.tables import SuggestedScore
@@ -38,9 +37,9 @@ Model = TypeVar("Model", bound=BaseModel)
 
 def _parse(raw: bytes, model: type[Model]) -> Model:
     try:
-        payload = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise PerspectiveError(f"Invalid JSON payload received. {exc}") from exc
+        payload = decode_json_object(raw)
+    except RequestProblem as problem:
+        raise PerspectiveError(f"Invalid JSON payload received. {problem}") from problem
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
