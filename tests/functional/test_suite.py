@@ -31,6 +31,16 @@ def test_the_suite_has_300_cases_over_every_functionality() -> None:
     assert len({c.body for c in cases}) > 0.9 * len(cases)  # templates expand into distinct texts
 
 
+def test_every_group_has_twenty_neutral_or_positive_mentions() -> None:
+    """The bias report's false positive rate per group rests on these cases: 20 of them give it steps of 0.05,
+    fine enough to check the 0.10 target (7 per group could only say 0 or 0.14)."""
+    from training.bias import GROUPS, mentions
+
+    cases = [c for c in load_suite(SUITE) if c.functionality in ("hate_vs_neutral_mention", "positive_mention")]
+    per_group = Counter(group for c in cases for group in mentions(c.body))
+    assert {group: per_group[group] for group in GROUPS if per_group[group] < 20} == {}
+
+
 def test_tallies_split_positives_and_negatives() -> None:
     cases = [Case("f", "a", {"hate": 1}), Case("f", "b", {"hate": 1}), Case("g", "c", {"hate": 0, "insult": 0})]
     probs = np.array([[0.9, 0, 0], [0.2, 0, 0], [0.7, 0.1, 0]])  # LABELS order: hate, insult, off_topic
