@@ -52,6 +52,8 @@ class DataConfig(_Strict):
     commercial_only: bool = False
     identity_counterfactuals: float = Field(default=0.0, ge=0, le=1, description="share of training rows naming an identity group that get a copy "
                                                                                  "with another group swapped in (training/augment.py)")
+    synthetic_spam: int = Field(default=0, ge=0, description="synthetic off-topic spam comments placed under training articles "
+                                                           "(training/spam.py); no public corpus here holds comment spam")
     report_first: list[str] = Field(default_factory=list, description="sources whose test split leads every report")
 
 

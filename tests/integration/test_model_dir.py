@@ -175,6 +175,21 @@ def test_train_only_pairs_leave_validation_and_test_untouched(tiny_set_path: Pat
     assert [r.id for r in bundle.tests[0].rows] == [r.id for r in plain.tests[0].rows]
 
 
+def test_synthetic_spam_joins_training_only_and_is_recorded(tiny_set_path: Path) -> None:
+    from tests.conftest import tiny_config
+    from training.data import assemble
+
+    sources = [{"path": str(tiny_set_path), "name": "tiny"}]
+    plain = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": []}), DATASETS, progress=False)
+    bundle = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": [], "synthetic_spam": 25}), DATASETS, progress=False)
+    spam = [r for r in bundle.train if r.source == "synthetic_spam"]
+    assert len(spam) == 25 == len(bundle.train) - len(plain.train) and len(bundle.train_weights) == len(bundle.train)
+    assert all(r.off_topic == 1 and r.article_title for r in spam)
+    assert [r.id for r in bundle.validation] == [r.id for r in plain.validation]
+    assert [len(named.rows) for named in bundle.tests] == [len(named.rows) for named in plain.tests]
+    assert any(record.name == "synthetic_spam" and record.rows == 25 for record in bundle.records)
+
+
 def test_a_held_out_corpus_cannot_also_train(tiny_set_path: Path) -> None:
     from tests.conftest import tiny_config
     from threadguard.errors import DataError
