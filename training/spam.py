@@ -49,7 +49,7 @@ SITES = ("easycash-daily.example", "coinrocket.example", "bullionvault-direct.ex
          "stakeup.example", "chatlocal.example", "luxdeals.example", "ratedrop.example")
 AMOUNTS = ("$3,000", "$8,500", "$450", "£2,000", "$12k", "€900")
 PERCENTS = ("40%", "87%", "250%", "12% monthly", "93%")
-STOPWORDS = frozenset("a an and are as at be by for from has have in is it of on or over says the to was were will with after into out up new".split())
+STOPWORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "of", "on", "or", "over", "says", "the", "to", "was", "were", "will", "with", "after", "into", "out", "up", "new"])
 
 
 def title_words(title: str, rng: random.Random, k: int = 2) -> list[str]:
