@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from labels.threads import comment_id
 from serving import queue as q
@@ -14,13 +14,15 @@ router = APIRouter(tags=["moderation"])
 
 
 @router.post("/v1/reports", status_code=201, response_model=ReportOut, responses={401: {"model": ErrorOut}, 422: {"model": ErrorOut}})
-def report(body: ReportIn, session: DbDep, client: ClientDep, scorer: ScorerDep, settings: SettingsDep) -> ReportOut:
+def report(body: ReportIn, request: Request, session: DbDep, client: ClientDep, scorer: ScorerDep, settings: SettingsDep) -> ReportOut:
     """Queue the comment for moderators under "reported" (a decided comment is reopened), scored by the live model."""
     c = body.comment
     if len(c.body) > settings.max_comment_chars:
         raise HTTPException(422, detail=[{"loc": ["body", "comment", "body"], "msg": f"comment is {len(c.body)} characters; the limit is {settings.max_comment_chars}", "type": "string_too_long"}])
     ident = c.id or comment_id(c.article_title or "", None, None, c.body)
     result = score_rows(scorer, [c], [ident])[0]
-    item = q.report(session, c, ident, reporter=client.name, reason=body.reason, result=result, thresholds=scorer.thresholds)
+    # The reporting key's site thresholds pick the label the moderator sees first, as they decide its /v1/score calls.
+    chosen = request.app.state.thresholds.for_site(client.site, scorer.thresholds)
+    item = q.report(session, c, ident, reporter=client.name, reason=body.reason, result=result, thresholds=chosen.values)
     session.commit()
     return ReportOut(item_id=item.id, comment_id=ident, status=item.status)

@@ -124,3 +124,17 @@ def test_an_api_keys_site_thresholds_decide_its_requests(client: TestClient) -> 
     assert on_plain["thresholds"] == {"site": None, "overridden": []} and on_plain["scores"] == on_strict["scores"]
     _thresholds(client, "strict", insult=(1.0, 1.0), hate=(1.0, 1.0), off_topic=(1.0, 1.0))  # an admin relaxes it: no retraining, no restart
     assert client.post("/v1/score", json=body, headers={"Authorization": f"Bearer {strict}"}).json()["decision"] == "allow"
+
+
+def test_a_report_is_queued_under_the_reporting_keys_site_thresholds(client: TestClient) -> None:
+    with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        strict = create_api_key(session, "strict-forum", actor="test", site="strict")
+        session.commit()
+    # Only insult can be flagged on this site, so it is the label a moderator sees first, whatever the model's own thresholds say.
+    _thresholds(client, "strict", insult=(0.0, 0.0), hate=(1.0, 1.0), off_topic=(1.0, 1.0))
+    comment = {"id": "rep-1", "body": "Thanks for the article, a good read."}
+    response = client.post("/v1/reports", json={"comment": comment, "reason": "rude"}, headers={"Authorization": f"Bearer {strict}"})
+    assert response.status_code == 201, response.text
+    with client.app.state.sessions() as session:  # type: ignore[attr-defined]
+        item = session.scalar(select(QueueItem).where(QueueItem.comment_id == "rep-1"))
+        assert item is not None and item.top_label == "insult"
