@@ -40,7 +40,9 @@ class ServiceMetrics:
         self.scores = Histogram("threadguard_score", "scores per label", ["label"], registry=self.registry,
                                 buckets=(0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95))
         self.flagged = Counter("threadguard_label_flagged", "comments at or over a label's review threshold", ["label"], registry=self.registry)
-        self.decisions = Counter("threadguard_decisions", "decisions", ["decision"], registry=self.registry)
+        # Counted where the answer is made, under the thresholds that made it (a site's own where it has them).
+        self.decisions = Counter("threadguard_decisions", "decisions answered, by the site whose thresholds decided (\"\" = the model's)",
+                                 ["decision", "site"], registry=self.registry)
         self.model = Gauge("threadguard_model_info", "the model being served", ["name", "version"], registry=self.registry)
         self.queue = Gauge("threadguard_queue_items", "moderation queue items", ["status"], registry=self.registry)
         self.swaps = Counter("threadguard_model_swaps", "model swaps", ["role"], registry=self.registry)
@@ -81,7 +83,6 @@ class ServiceMetrics:
 
     def observe_scores(self, results: Sequence[ScoreOut], review: dict[str, float]) -> None:
         for result in results:
-            self.decisions.labels(result.decision.value).inc()
             if not result.reliable and result.language is not None:
                 self.unreliable.labels(result.language.code).inc()
             for label in LABELS:
@@ -89,6 +90,11 @@ class ServiceMetrics:
                 self.scores.labels(label.value).observe(value)
                 if value >= review[label.value]:
                     self.flagged.labels(label.value).inc()
+
+
+    def observe_decisions(self, decisions: Sequence[str], site: str | None) -> None:
+        for decision in decisions:
+            self.decisions.labels(str(decision), site or "").inc()
 
 
 def install(app: FastAPI) -> None:

@@ -75,6 +75,7 @@ async def coral(request: Request, settings: SettingsDep, scorer: ScorerDep) -> R
     result = (await request.app.state.scoring.score([comment]))[0]
     thresholds = await request.app.state.thresholds.lookup(body.tenant.id, scorer.thresholds)
     decision, answer = coral_answer(result, thresholds, off_topic_judged=off_topic_judged, approve_allowed=settings.coral_approve_allowed, notes=notes)
+    request.app.state.metrics.observe_decisions([decision.value], thresholds.site)
     if decision in (Decision.review, Decision.reject) and answer is not None:
         queued = result.model_copy(update={"decision": decision})
         await run_in_threadpool(store_and_queue, request.app.state.sessions, thresholds.values, [comment], [queued], [True])

@@ -91,6 +91,7 @@ async def analyze(request: Request, settings: SettingsDep, client: ClientDep, sc
         scores[name] = entry
     chosen = await request.app.state.thresholds.lookup(body.communityId or client.site, scorer.thresholds)
     decided = apply_thresholds(results[0], chosen)
+    request.app.state.metrics.observe_decisions([decided.decision.value], chosen.site)
     model = results[0].model
     answer: dict[str, Any] = {"attributeScores": scores, "languages": languages, "detectedLanguages": [guess.code],
                               "threadguard": {"decision": decided.decision.value, "thresholds": decided.thresholds.model_dump() if decided.thresholds else None,

@@ -106,6 +106,7 @@ async def score(request: Request, scorer: ScorerDep, settings: SettingsDep, clie
     results = await request.app.state.scoring.score(comments)
     chosen = await request.app.state.thresholds.lookup(client.site, scorer.thresholds)
     results = [apply_thresholds(r, chosen) for r in results]
+    request.app.state.metrics.observe_decisions([r.decision.value for r in results], chosen.site)
     if any(enqueue):
         await run_in_threadpool(store_and_queue, request.app.state.sessions, chosen.values, comments, results, enqueue)
     body = BatchOut(results=results).model_dump(mode="json") if is_batch else results[0].model_dump(mode="json")

@@ -32,7 +32,7 @@ def test_metrics_count_requests_batches_scores_decisions_model_and_queue(tiny_mo
     with TestClient(create_app(settings)) as client:
         batch = {"comments": [{"body": "you are an idiot"}, {"body": "good point"}, {"body": "thanks"}], "enqueue": True}
         results = client.post("/v1/score", json=batch).json()["results"]
-        client.post("/v1/score", json={"body": "x"})
+        one = client.post("/v1/score", json={"body": "x"}).json()["decision"]
         client.post("/v1/score", json={"body": ""})  # a 422
         text = client.get("/metrics").text
     assert _sample(text, "threadguard_requests_total", route="/v1/score", method="POST", status="200") == 2
@@ -40,7 +40,7 @@ def test_metrics_count_requests_batches_scores_decisions_model_and_queue(tiny_mo
     assert _sample(text, "threadguard_score_batch_size_count") == 2 and _sample(text, "threadguard_score_batch_size_sum") == 4
     assert _sample(text, "threadguard_score_count", label="insult") == 4
     decided = {d: sum(r["decision"] == d for r in results) for d in ("allow", "review", "reject")}
-    assert sum(_sample(text, "threadguard_decisions_total", 0.0, decision=d) for d in decided) == 4
+    assert {d: _sample(text, "threadguard_decisions_total", 0.0, decision=d, site="") for d in decided} == {d: decided[d] + (d == one) for d in decided}
     name = results[0]["model"]["name"]
     assert f'threadguard_model_info{{name="{name}"' in text
     assert _sample(text, "threadguard_queue_items", status="pending") == decided["review"] + decided["reject"]

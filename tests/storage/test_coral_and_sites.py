@@ -124,6 +124,9 @@ def test_an_api_keys_site_thresholds_decide_its_requests(client: TestClient) -> 
     assert on_plain["thresholds"] == {"site": None, "overridden": []} and on_plain["scores"] == on_strict["scores"]
     _thresholds(client, "strict", insult=(1.0, 1.0), hate=(1.0, 1.0), off_topic=(1.0, 1.0))  # an admin relaxes it: no retraining, no restart
     assert client.post("/v1/score", json=body, headers={"Authorization": f"Bearer {strict}"}).json()["decision"] == "allow"
+    metrics = client.get("/metrics").text  # decisions are counted under the thresholds that made them
+    assert 'threadguard_decisions_total{decision="reject",site="strict"} 1.0' in metrics
+    assert 'threadguard_decisions_total{decision="allow",site="strict"} 1.0' in metrics
 
 
 def test_a_report_is_queued_under_the_reporting_keys_site_thresholds(client: TestClient) -> None:
