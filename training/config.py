@@ -85,6 +85,11 @@ class TransformerConfig(_Strict):
     warmup_ratio: float = Field(default=0.06, ge=0, lt=1)
     eval_every: int = Field(default=200, gt=0, description="steps between validation passes (early stopping)")
     patience: int = Field(default=3, ge=1, description="validation passes without improvement before stopping")
+    # The thresholds' validation rows alone (a few hundred in-domain comments) make a noisy stopping score: with
+    # these, every source's validation split (up to this many rows each) is scored too (0: thresholds' rows only).
+    stopping_rows_per_source: int = Field(default=0, ge=0, description="rows of each source's validation split in the early-stopping score")
+    stopping_first_weight: float = Field(default=0.5, ge=0, le=1, description="weight of the report_first (in-domain) sets in the stopping "
+                                                                              "score; the other sources share the rest equally")
     pos_weight_max: float = Field(default=5.0, ge=1, description="cap of sqrt(neg/pos) positive weights for rare labels")
     freeze_embeddings: bool = False
     head_learning_rate: float = Field(default=1e-3, gt=0, description="learning rate of the two heads (the encoder uses learning_rate)")

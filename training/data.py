@@ -34,6 +34,8 @@ class DataBundle:
     train: list[LabelledComment] = field(default_factory=list)
     train_weights: list[float] = field(default_factory=list)
     validation: list[LabelledComment] = field(default_factory=list)
+    # every training source's validation split, by source (the thresholds' sources included): the early-stopping score
+    validation_sets: list[NamedSet] = field(default_factory=list)
     tests: list[NamedSet] = field(default_factory=list)
     records: list[DataSetRecord] = field(default_factory=list)
 
@@ -146,6 +148,8 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         bundle.train_weights += [source.weight] * len(train)
         if not validation_sources or source.label in validation_sources:
             bundle.validation += validation
+        if validation:
+            bundle.validation_sets.append(NamedSet(source.label, validation))
         if test:
             bundle.tests.append(NamedSet(f"{source.label}/test", test))
         for split, part, role in (("train", train, "train"), ("validation", validation, "validation"), ("test", test, "test")):

@@ -209,8 +209,8 @@ def positive_weights(labels: np.ndarray, cap: float) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
-def mean_auc(labels: np.ndarray, logits: np.ndarray) -> float:
-    """Mean ROC-AUC over labels that have both classes in the validation rows (the early-stopping score)."""
+def label_aucs(labels: np.ndarray, logits: np.ndarray) -> list[float]:
+    """ROC-AUC of each label that has both classes in the rows."""
     from sklearn.metrics import roc_auc_score
 
     scores = []
@@ -218,8 +218,27 @@ def mean_auc(labels: np.ndarray, logits: np.ndarray) -> float:
         mask = ~np.isnan(labels[:, j])
         y = labels[mask, j]
         if mask.any() and 0 < y.sum() < len(y):
-            scores.append(roc_auc_score(y, logits[mask, j]))
+            scores.append(float(roc_auc_score(y, logits[mask, j])))
+    return scores
+
+
+def mean_auc(labels: np.ndarray, logits: np.ndarray) -> float:
+    """Mean ROC-AUC over labels that have both classes in the validation rows (0 when none has)."""
+    scores = label_aucs(labels, logits)
     return float(np.mean(scores)) if scores else 0.0
+
+
+def stopping_score(labels: np.ndarray, logits: np.ndarray, groups: np.ndarray, weights: Sequence[float]) -> float:
+    """Weighted mean over validation groups (one per source) of each group's mean_auc; groups with no label that has
+    both classes drop out and the rest are re-weighted."""
+    parts = []
+    for g, weight in enumerate(weights):
+        rows = groups == g
+        aucs = label_aucs(labels[rows], logits[rows]) if rows.any() and weight > 0 else []
+        if aucs:
+            parts.append((weight, float(np.mean(aucs))))
+    total = sum(w for w, _ in parts)
+    return float(sum(w * s for w, s in parts) / total) if total else 0.0
 
 
 @dataclass
@@ -270,8 +289,11 @@ def fine_tune(
     device: str,
     checkpoint_dir: Path | None = None,
     progress: bool = True,
+    valid_groups: Sequence[int] | None = None,
+    group_weights: Sequence[float] = (1.0,),
 ) -> FineTuneResult:
-    """Fine-tune the base encoder and return the best model by mean validation ROC-AUC."""
+    """Fine-tune the base encoder and return the best model by validation ROC-AUC: the mean over labels, and with
+    `valid_groups` (row -> index into `group_weights`) the weighted mean of that over groups of rows."""
     import torch
     from safetensors.torch import load_file, save_file
     from tqdm import tqdm
@@ -288,6 +310,7 @@ def fine_tune(
     budget = budget_of(config)
     train = encode_rows(tokenizer, train_rows, train_weights, budget)
     valid = encode_rows(tokenizer, valid_rows, [1.0] * len(valid_rows), budget)
+    groups = np.zeros(len(valid_rows), dtype=int) if valid_groups is None else np.asarray(valid_groups, dtype=int)
     try:
         encoder = AutoModel.from_pretrained(base, add_pooling_layer=False)
     except (OSError, ValueError, TypeError) as exc:
@@ -357,7 +380,7 @@ def fine_tune(
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{best:.3f}")
             if step % config.eval_every == 0 or step == total_steps:
-                score = mean_auc(valid.labels, predict_logits(model, valid, config.eval_batch_size, device))
+                score = stopping_score(valid.labels, predict_logits(model, valid, config.eval_batch_size, device), groups, group_weights)
                 history.append({"step": float(step), "loss": float(loss.item()), "valid_mean_auc": score})
                 if score > best:
                     best, stale = score, 0

@@ -88,12 +88,43 @@ def _fit_linear(config: TrainConfig, bundle: DataBundle, progress: bool) -> tupl
     return estimator.model_.to_files(), estimator.model_.params
 
 
+def stopping_rows(config: TrainConfig, bundle: DataBundle) -> tuple[list, list[int], list[float]]:  # type: ignore[type-arg]
+    """The rows early stopping scores, a group index per row, and each group's weight.
+
+    With transformer.stopping_rows_per_source = 0: the thresholds' validation rows, one group. Otherwise a seeded
+    sample of up to that many rows of every source's validation split, one group per source; the report_first
+    (in-domain) sources share stopping_first_weight and the others share the rest.
+    """
+    import random
+
+    tcfg = config.transformer
+    if not tcfg.stopping_rows_per_source or not bundle.validation_sets:
+        return list(bundle.validation), [0] * len(bundle.validation), [1.0]
+    rng = random.Random(config.seed)
+    first = set(config.data.report_first)
+    sets = [(named, rng.sample(named.rows, min(len(named.rows), tcfg.stopping_rows_per_source))) for named in bundle.validation_sets]
+    n_first = sum(named.name in first for named, _ in sets)
+    n_rest = len(sets) - n_first
+    share_first = tcfg.stopping_first_weight if n_first and n_rest else float(n_first > 0)
+    rows: list = []  # type: ignore[type-arg]
+    groups: list[int] = []
+    weights: list[float] = []
+    for g, (named, sample) in enumerate(sets):
+        rows += sample
+        groups += [g] * len(sample)
+        weights.append(share_first / n_first if named.name in first else (1 - share_first) / n_rest)
+    log.info("early stopping scores %d validation rows from %d sources", len(rows), len(sets))
+    return rows, groups, weights
+
+
 def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, checkpoint_dir: Path | None, progress: bool) -> tuple[dict[str, bytes], dict] | None:
     from training.export import transformer_files
     from training.finetune import fine_tune
 
     tcfg = config.transformer
-    result = fine_tune(tcfg, bundle.train, bundle.train_weights, bundle.validation, seed=config.seed, device=device, checkpoint_dir=checkpoint_dir, progress=progress)
+    rows, groups, weights = stopping_rows(config, bundle)
+    result = fine_tune(tcfg, bundle.train, bundle.train_weights, rows, seed=config.seed, device=device, checkpoint_dir=checkpoint_dir, progress=progress,
+                       valid_groups=groups, group_weights=weights)
     if result.model is None:
         return None  # not rank 0 of a distributed run: rank 0 exports
     files = transformer_files(result.model, result.base_path, per_channel=tcfg.quantize_per_channel)
@@ -180,7 +211,8 @@ def normalised_bundle(bundle: DataBundle) -> DataBundle:
     def fix(rows: list) -> list:  # type: ignore[type-arg]
         return [r.model_copy(update=dict(zip(("body", "parent_body"), normalise_comment(r.body, r.parent_body), strict=True))) for r in rows]
 
-    return replace(bundle, train=fix(bundle.train), validation=fix(bundle.validation))
+    return replace(bundle, train=fix(bundle.train), validation=fix(bundle.validation),
+                   validation_sets=[NamedSet(named.name, fix(named.rows)) for named in bundle.validation_sets])
 
 
 def finalize(
