@@ -91,7 +91,6 @@ class ServiceMetrics:
                 if value >= review[label.value]:
                     self.flagged.labels(label.value).inc()
 
-
     def observe_decisions(self, decisions: Sequence[str], site: str | None) -> None:
         for decision in decisions:
             self.decisions.labels(str(decision), site or "").inc()
