@@ -59,6 +59,39 @@ def bootstrap_auc(y: np.ndarray, p: np.ndarray, *, n: int = 500, seed: int = 0) 
     return float(point), float(lo), float(hi)
 
 
+HATESONAR = "hatesonar 0.1.0 (P(hate) as hate, P(hate) + P(offensive) as insult)"
+
+
+def hatesonar_session(model_path: Path):  # type: ignore[no-untyped-def]
+    """hatesonar's ONNX pipeline with its StringNormalizer set to the C.UTF-8 locale.
+
+    The shipped graph leaves the locale at onnxruntime's default, en_US.UTF-8, which most containers lack
+    (../shared/MODELS.md); lower-casing ASCII comments does not depend on it.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    graph = onnx.load(str(model_path))
+    for node in graph.graph.node:
+        if node.op_type == "StringNormalizer" and not any(a.name == "locale" for a in node.attribute):
+            node.attribute.append(onnx.helper.make_attribute("locale", "C.UTF-8"))
+    return ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+
+
+def hatesonar_predict(session) -> Predict:  # type: ignore[no-untyped-def]
+    def predict(rows: Sequence[LabelledComment], chunk: int = 1024) -> np.ndarray:
+        out = np.full((len(rows), len(LABELS)), np.nan, dtype=np.float32)
+        for start in range(0, len(rows), chunk):
+            texts = np.array([r.body for r in rows[start : start + chunk]], dtype=object)
+            _, probs = session.run(None, {"text": texts})  # one {0: hate, 1: offensive, 2: neither} map per text
+            hate = np.array([p[0] for p in probs], dtype=np.float32)
+            out[start : start + len(texts), 0] = hate
+            out[start : start + len(texts), 1] = hate + np.array([p[1] for p in probs], dtype=np.float32)
+        return out
+
+    return predict
+
+
 def peer_systems() -> list[System]:
     """Peer tools from ../shared/MODELS.md: run what runs offline here, say why the others do not."""
     peers = []
@@ -72,7 +105,12 @@ def peer_systems() -> list[System]:
         peers.append(System("alt-profanity-check 1.9.1 (P(offensive) as hate and insult)", offensive))
     except ImportError:
         peers.append(System("alt-profanity-check", None, "not installed (pip install -e '.[peers]')"))
-    peers.append(System("hatesonar 0.1.0", None, "not run: its ONNX StringNormalizer needs the en_US.UTF-8 locale, absent here; the fix in MODELS.md is not automated yet"))
+    try:
+        from hatesonar.api import DEFAULT_MODEL_FILE
+
+        peers.append(System(HATESONAR, hatesonar_predict(hatesonar_session(DEFAULT_MODEL_FILE))))
+    except ImportError:
+        peers.append(System("hatesonar 0.1.0", None, "not installed (pip install -e '.[peers]')"))
     peers.append(System("detoxify 0.5.4", None, "cannot run offline: downloads its checkpoint and tokenizer at load"))
     peers.append(System("Perspective API, OpenAI moderation", None, "cloud services: no network here"))
     return peers
