@@ -59,7 +59,7 @@ def bootstrap_auc(y: np.ndarray, p: np.ndarray, *, n: int = 500, seed: int = 0) 
     return float(point), float(lo), float(hi)
 
 
-HATESONAR = "hatesonar 0.1.0 (P(hate) as hate, P(hate) + P(offensive) as insult)"
+HATESONAR = "hatesonar 0.1.0 (P(hate); insult: P(hate)+P(offensive))"  # at most 60 characters: the report cuts names there
 
 
 def hatesonar_session(model_path: Path):  # type: ignore[no-untyped-def]

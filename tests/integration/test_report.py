@@ -30,7 +30,7 @@ def test_report_scores_model_and_comparison_on_the_same_rows(tiny_model_dir: Pat
     assert "## tiny/test" in text and "## seed" in text
     assert text.count("| tg-tiny-") >= 4  # the model and the comparison, in each set's table
     assert "detoxify 0.5.4" in text and "cannot run offline" in text
-    assert "| hatesonar 0.1.0 (P(hate) as hate" in text  # the peer runs here, locale patched
+    assert "| hatesonar 0.1.0 (P(hate); insult: P(hate)+P(offensive)) |" in text  # the peer runs here, locale patched
     assert "## Unintended bias, tg-tiny-" in text and "| Muslim | 21 |" in text  # the suite's neutral and positive mentions of each group
     pngs = sorted(p.name for p in (tmp_path / "evaluation_files").glob("*.png"))
     assert "tiny-test-pr.png" in pngs and "seed-calibration.png" in pngs
