@@ -152,8 +152,9 @@ def calibrate(scorer: Scorer, validation: list) -> dict[str, dict[str, float]]:
         before = expected_calibration_error(1 / (1 + np.exp(-raw[mask, j])), y[mask, j])
         after = expected_calibration_error(1 / (1 + np.exp(-(raw[mask, j] / t + b))), y[mask, j])
         report[label.value] = {"temperature": round(t, 4), "bias": round(b, 4), "ece_before": round(before, 4), "ece_after": round(after, 4), "n": int(mask.sum())}
-        temperatures.append(t)
-        biases.append(b)
+        # The rounded values the model dir records: the scorer in hand then scores exactly as the exported model will.
+        temperatures.append(report[label.value]["temperature"])
+        biases.append(report[label.value]["bias"])
     backend.temperatures = np.asarray(temperatures, dtype=np.float32)  # type: ignore[attr-defined]
     backend.biases = np.asarray(biases, dtype=np.float32)  # type: ignore[attr-defined]
     return report
@@ -182,12 +183,6 @@ def train_and_export(
     params = {**params, "text_normalisation": config.text_normalisation}
 
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current)
-
-
-def staging_with(staging: Path, model_config: ModelConfig) -> Path:
-    """Rewrite the staged config.json with the final (calibrated) backend parameters."""
-    (staging / "config.json").write_text(model_config.model_dump_json(indent=2), encoding="utf-8")
-    return staging
 
 
 def functional_summary(scorer: Scorer) -> dict | None:
@@ -253,8 +248,6 @@ def finalize(
             model_config = model_config.model_copy(update={"backend": params})
         thresholds = pick_thresholds(scorer, bundle.validation, config.thresholds.reject_precision, config.thresholds.max_review_rate)
         metrics = score_sets(scorer, bundle.tests, thresholds)
-        if config.kind == "transformer":
-            scorer = open_scorer(staging_with(staging, model_config), device="cpu")  # the calibrated model, as exported
         metrics = metrics.model_copy(update={"functional": functional_summary(scorer)})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
