@@ -54,6 +54,8 @@ class DataConfig(_Strict):
                                                                                  "with another group swapped in (training/augment.py)")
     synthetic_spam: int = Field(default=0, ge=0, description="synthetic off-topic spam comments placed under training articles "
                                                            "(training/spam.py); no public corpus here holds comment spam")
+    synthetic_contrast: int = Field(default=0, ge=0, description="synthetic hateful claims beside their negations and condemnations "
+                                                               "(training/contrast.py); the corpora hold almost no counter-speech")
     report_first: list[str] = Field(default_factory=list, description="sources whose test split leads every report")
 
 

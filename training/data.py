@@ -171,16 +171,26 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         log.info("identity counterfactuals: %d copies of training rows with another group swapped in", len(copies))
         bundle.train += copies
         bundle.train_weights += weights
-    if config.data.synthetic_spam:
+    if config.data.synthetic_spam or config.data.synthetic_contrast:
         from training.functional import SUITE, load_suite
-        from training.spam import synthetic_spam
 
         suite_texts = {case.body for case in load_suite(SUITE)}
+    if config.data.synthetic_spam:
+        from training.spam import synthetic_spam
+
         spam = synthetic_spam(bundle.train, config.data.synthetic_spam, seed=config.seed, forbidden=forbidden | suite_texts)
         log.info("synthetic spam: %d off-topic pitches under training articles", len(spam))
         bundle.train += spam
         bundle.train_weights += [1.0] * len(spam)
         bundle.records.append(_record("synthetic_spam", "train", spam, "train", "threadguard's own generator (training/spam.py)", {}))
+    if config.data.synthetic_contrast:
+        from training.contrast import synthetic_contrast
+
+        contrast = synthetic_contrast(bundle.train, config.data.synthetic_contrast, seed=config.seed, forbidden=forbidden | suite_texts)
+        log.info("synthetic contrast: %d hateful claims, negations and condemnations", len(contrast))
+        bundle.train += contrast
+        bundle.train_weights += [1.0] * len(contrast)
+        bundle.records.append(_record("synthetic_contrast", "train", contrast, "train", "threadguard's own generator (training/contrast.py)", {}))
     for name, rows in held_out_sets:
         test = [r for r in rows if r.split == "test"] or rows
         bundle.tests.append(NamedSet(f"{name}/test (held out)", test))

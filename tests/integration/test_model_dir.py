@@ -136,7 +136,7 @@ def test_commercial_only_drops_non_commercial_corpora_and_inhouse_rows_drawn_fro
     origins = {origin_corpus(r) for r in bundle.train + bundle.validation}
     assert "globe_and_mail" not in origins and "fox_news" in origins
     assert all(r.source != "globe_and_mail" for r in bundle.train)
-    assert {r.source.split(":")[0] for r in bundle.train} == {"inhouse", "davidson", "synthetic_spam"}
+    assert {r.source.split(":")[0] for r in bundle.train} == {"inhouse", "davidson", "synthetic_spam", "synthetic_contrast"}
     assert "inhouse:globe_and_mail" not in {r.source for r in bundle.train}
     assert all(CORPORA[o].commercial_use for o in origins if o)
 
@@ -191,6 +191,21 @@ def test_synthetic_spam_joins_training_only_and_is_recorded(tiny_set_path: Path)
     assert [r.id for r in bundle.validation] == [r.id for r in plain.validation]
     assert [len(named.rows) for named in bundle.tests] == [len(named.rows) for named in plain.tests]
     assert any(record.name == "synthetic_spam" and record.rows == 25 for record in bundle.records)
+
+
+def test_synthetic_contrast_joins_training_only_and_is_recorded(tiny_set_path: Path) -> None:
+    from tests.conftest import tiny_config
+    from training.data import assemble
+
+    sources = [{"path": str(tiny_set_path), "name": "tiny"}]
+    plain = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": []}), DATASETS, progress=False)
+    bundle = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": [], "synthetic_contrast": 30}), DATASETS, progress=False)
+    contrast = [r for r in bundle.train if r.source == "synthetic_contrast"]
+    assert len(contrast) == 30 == len(bundle.train) - len(plain.train) and len(bundle.train_weights) == len(bundle.train)
+    assert sum(r.hate == 1 for r in contrast) == 10 and all(r.off_topic is None for r in contrast)
+    assert [r.id for r in bundle.validation] == [r.id for r in plain.validation]
+    assert [len(named.rows) for named in bundle.tests] == [len(named.rows) for named in plain.tests]
+    assert any(record.name == "synthetic_contrast" and record.rows == 30 for record in bundle.records)
 
 
 def test_a_held_out_corpus_cannot_also_train(tiny_set_path: Path) -> None:

@@ -1,0 +1,68 @@
+"""Synthetic contrast rows: hateful claims beside their negations and condemnations, labelled as the guide says,
+under training articles, and sharing no wording with the functional suite they are meant to help on."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from labels.schema import LabelledComment
+from training.contrast import CLAIMS, GROUPS, synthetic_contrast
+from training.functional import SUITE, load_suite
+
+HOSTS = [
+    LabelledComment(id="a", source="t", split="train", thread_id="t1", body="Tariffs again.", article_title="Senate blocks tariff bill on steel imports",
+                    article_text="The bill would have raised duties.", hate=0, insult=0, off_topic=0),
+    LabelledComment(id="b", source="t", split="train", thread_id="t2", body="No article here.", hate=1, insult=0),
+]
+
+
+def test_three_kinds_in_equal_shares_with_the_guides_labels() -> None:
+    rows = synthetic_contrast(HOSTS, 300, seed=4, forbidden=set())
+    kinds = Counter(r.id.split("-")[1] for r in rows)
+    assert kinds == {"hateful": 100, "negated": 100, "counter": 100}
+    for row in rows:
+        hateful = row.id.startswith("contrast-hateful")
+        assert (row.hate, row.insult, row.off_topic) == ((1, None, None) if hateful else (0, 0, None))
+        assert (row.source, row.split, row.thread_id, row.article_title) == ("synthetic_contrast", "train", "t1", HOSTS[0].article_title)
+    assert len({r.body for r in rows}) == 300  # no text twice
+
+
+def test_negations_and_condemnations_repeat_the_claims_the_hateful_rows_assert() -> None:
+    """The contrast is the point: the same claim words appear on both sides of the label."""
+    rows = synthetic_contrast(HOSTS, 600, seed=2, forbidden=set())
+    words = {kind: " ".join(r.body for r in rows if r.id.split("-")[1] == kind) for kind in ("hateful", "negated", "counter")}
+    for claim, _ in CLAIMS:
+        assert all(claim.split()[-1] in text for text in words.values()), claim
+    negated_positive = [r for r in rows if r.hate == 1 and re.search(r"\b(never|not|don't)\b", r.body)]
+    assert negated_positive  # "not" alone does not mean harmless
+
+
+def test_same_seed_same_rows_forbidden_texts_never_and_no_hosts_no_rows() -> None:
+    assert [r.body for r in synthetic_contrast(HOSTS, 30, seed=1, forbidden=set())] == [r.body for r in synthetic_contrast(HOSTS, 30, seed=1, forbidden=set())]
+    first = {r.body for r in synthetic_contrast(HOSTS, 30, seed=1, forbidden=set())}
+    assert not first & {r.body for r in synthetic_contrast(HOSTS, 30, seed=1, forbidden=first)}
+    assert synthetic_contrast(HOSTS[1:], 10, seed=1, forbidden=set()) == []
+
+
+def _grams(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    words = re.findall(r"[a-z']+", text.lower())
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def test_no_five_word_run_is_shared_with_the_suites_hate_cases() -> None:
+    """Written apart from the suite: with the group names blanked out, no five consecutive words of a generated row
+    occur in a suite case about hate, so the suite measures generalisation, not recall of these templates."""
+    blank = re.compile(r"\b(" + "|".join(map(re.escape, sorted(set(GROUPS) | {c for c in _suite_groups()}, key=len, reverse=True))) + r")\b",
+                       re.IGNORECASE)
+    suite = [c.body for c in load_suite(SUITE) if "hate" in c.expect]
+    suite_grams = set().union(*(_grams(blank.sub("G", text)) for text in suite))
+    rows = synthetic_contrast(HOSTS, 1500, seed=9, forbidden=set())
+    shared = {gram for r in rows for gram in _grams(blank.sub("G", r.body)) & suite_grams}
+    assert shared == set()
+
+
+def _suite_groups() -> list[str]:
+    import tomllib
+
+    return tomllib.loads(SUITE.read_text())["placeholders"]["group"]

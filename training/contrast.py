@@ -1,0 +1,123 @@
+"""Synthetic contrast sets for hate: hateful claims about a group beside their negations and condemnations.
+
+The public corpora hold almost no comments that repeat a hateful claim in order to deny or condemn it, so a
+model learns the claim's words ("subhuman", "cockroaches") as hate wherever they stand. The functional suite
+showed it: negated hate passed 0.45 and counter-speech 0.67 on the 20261124 default. This module writes three
+kinds of rows from one claim:
+
+- **hateful**: the claim asserted (hate 1), including negated *positive* statements such as "X will never be
+  real citizens", so that "not" and "never" do not become a shortcut to "harmless";
+- **negated**: the claim denied (hate 0, insult 0);
+- **counter-speech**: the claim quoted or reported in order to condemn it (hate 0, insult 0). Condemnation
+  here criticises what was said, never names the writer, so it is not an insult under the guide.
+
+The insult label of a hateful row is left unset (masked): a claim about a group may or may not be name-calling,
+and the guide decides that per comment. off_topic is unset on every row: the claims answer no article.
+
+The claims and frames were written apart from the functional suite (tests/functional/suite.toml): none of the
+suite's dehumanising words ("vermin", "animals", "disease", "parasites") or frames appear here (a unit test
+checks that no five-word run is shared; against HateCheck none was either, checked once when this was written),
+and `forbidden` drops any text equal to a suite or evaluation case, so the suite and HateCheck still measure
+generalisation rather than recall of these templates.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Literal
+
+from labels.schema import LabelledComment
+
+Kind = Literal["hateful", "negated", "counter"]
+KINDS: tuple[Kind, ...] = ("hateful", "negated", "counter")
+
+GROUPS = (
+    "Black Americans", "Black folks", "white folks", "Asians", "Asian Americans", "Latinos", "Hispanics", "Mexicans", "Jews",
+    "Jewish people", "Muslims", "Arabs", "Christians", "gays", "gay men", "lesbians", "transgender people", "trans folks",
+    "women", "females", "men", "the disabled", "people in wheelchairs", "immigrants", "refugees", "migrants",
+)
+
+# (assertion, denial): the claim's predicate, and the same predicate negated.
+CLAIMS: tuple[tuple[str, str], ...] = (
+    ("are rats that breed in our cities", "are not rats that breed in our cities"),
+    ("are subhuman trash", "are not subhuman trash"),
+    ("are cockroaches", "are not cockroaches"),
+    ("are rotting this nation from the inside", "are not rotting this nation from the inside"),
+    ("are savages", "are not savages"),
+    ("are a plague on every neighbourhood they move into", "are not a plague on any neighbourhood"),
+    ("are criminals by nature", "are not criminals by nature"),
+    ("are born inferior", "are not born inferior"),
+    ("should be rounded up and thrown out", "should not be rounded up and thrown out"),
+    ("deserve to suffer", "have done nothing to deserve suffering"),
+    ("are filth and always will be", "are not filth"),
+    ("are too stupid to run anything", "are not too stupid to run anything"),
+    ("should be kept out of decent society", "should not be kept out of decent society"),
+    ("are a curse on the human race", "are not a curse on anyone"),
+)
+
+# Negated positive statements that are themselves hateful.
+NEGATED_POSITIVES = (
+    "{group} will never be real citizens of this country.", "{group} are not welcome anywhere near my family.",
+    "I could never trust any of the {group} around here.", "{group} are not fully human and never were.",
+    "{group} don't deserve the same rights as the rest of us.", "Not a single one of the {group} is worth saving.",
+)
+
+HATEFUL_FRAMES = ("{Group} {claim}.", "Honestly, {group} {claim}.", "Face it: {group} {claim}.", "Everyone knows {group} {claim}.",
+                  "I'm done pretending otherwise, {group} {claim}.", "Let's be real, {group} {claim}.")
+NEGATED_FRAMES = ("{Group} {denial}.", "No, {group} {denial}, and that idea needs to die.", "Let me be clear: {group} {denial}.",
+                  "It's simply untrue that {group} {claim}.", "Nobody decent believes {group} {claim}.",
+                  "I refuse to accept that {group} {claim}.", "There is no truth at all in the idea that {group} {claim}.")
+COUNTER_FRAMES = (
+    "Someone upthread wrote \"{group} {claim}\". That is bigotry, plain and simple.",
+    "\"{Group} {claim}\"? Comments like that have no place here. Flagged.",
+    "Reporting the comment that says {group} {claim}. This is hate speech.",
+    "I'm tired of seeing people post that {group} {claim}. It's hateful and it's wrong.",
+    "The reply claiming {group} {claim} should be removed by the moderators.",
+    "My grandparents heard people say {group} {claim}. We know where that talk leads.",
+    "When someone writes that {group} {claim}, the rest of us have to call it out.",
+    "Posting \"{group} {claim}\" is not free speech worth defending, it's just hate.",
+)
+
+
+def _fill(frame: str, group: str, claim: str = "", denial: str = "") -> str:
+    return frame.format(group=group, Group=group[0].upper() + group[1:], claim=claim, denial=denial)
+
+
+def contrast_text(kind: Kind, rng: random.Random) -> str:
+    """One comment of the given kind."""
+    group = rng.choice(GROUPS)
+    claim, denial = rng.choice(CLAIMS)
+    if kind == "hateful":
+        if rng.random() < 0.3:
+            return _fill(rng.choice(NEGATED_POSITIVES), group)
+        return _fill(rng.choice(HATEFUL_FRAMES), group, claim)
+    frames = NEGATED_FRAMES if kind == "negated" else COUNTER_FRAMES
+    return _fill(rng.choice(frames), group, claim, denial)
+
+
+def synthetic_contrast(rows: Sequence[LabelledComment], count: int, *, seed: int, forbidden: set[str]) -> list[LabelledComment]:
+    """`count` comments, a third of each kind, each under the article of a random training row that carries one (as
+    served comments are). Texts in `forbidden` are never produced; a text is produced at most once."""
+    hosts = [r for r in rows if r.article_title or r.article_text]
+    if not hosts or count <= 0:
+        return []
+    rng = random.Random(seed)
+    out: list[LabelledComment] = []
+    seen = set(forbidden)
+    attempts = 0
+    while len(out) < count and attempts < count * 20:
+        kind = KINDS[len(out) % len(KINDS)]
+        attempts += 1
+        body = contrast_text(kind, rng)
+        if body in seen:
+            continue
+        seen.add(body)
+        host = rng.choice(hosts)
+        hateful = kind == "hateful"
+        out.append(LabelledComment(
+            id=f"contrast-{kind}-{len(out):05d}", source="synthetic_contrast", split="train", thread_id=host.thread_id, body=body,
+            article_title=host.article_title, article_text=host.article_text,
+            hate=1 if hateful else 0, insult=None if hateful else 0, off_topic=None,
+        ))
+    return out
