@@ -211,15 +211,14 @@ def check(
 ) -> None:
     """Run the functional test suite: pass rates per functionality, positives and negatives apart, at the 0.5 cut-off."""
     from serving.model import open_scorer
-    from training.functional import SUITE, load_suite, obfuscation_rate, overall, run_suite, table
+    from training.functional import SUITE, load_suite, run_suite, summary, table
 
     settings = get_settings()
     cases = load_suite(suite or SUITE)
     scorer = open_scorer(model or settings.model_dir, device="cpu", normalise=normalise)
     results = run_suite(scorer.predict_proba, cases)
     if as_json:
-        typer.echo(json.dumps({"model": scorer.name, "normalise": scorer.normalise, "overall": overall(results), "obfuscation": obfuscation_rate(results),
-                               "functionalities": [r.__dict__ for r in results]}))
+        typer.echo(json.dumps({"model": scorer.name, "normalise": scorer.normalise} | summary(results)))  # the model card's keys
         return
     typer.echo(f"{scorer.name}, text normalisation {'on' if scorer.normalise else 'off'}, {len(cases)} cases")
     typer.echo("\n".join(table(results)))

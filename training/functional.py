@@ -136,6 +136,13 @@ def obfuscation_rate(results: Sequence[FunctionalityResult]) -> float | None:
     return overall(picked) if picked else None
 
 
+def summary(results: Sequence[FunctionalityResult]) -> dict:
+    """The suite's pass rates as JSON: what the model card's metrics.json records and `threadguard check --json` prints."""
+    return {"overall": overall(results), "obfuscation": obfuscation_rate(results),
+            "functionalities": [{"name": r.functionality, "n": r.n, "positives": r.positives, "positive_pass": r.positive_pass,
+                                 "negatives": r.negatives, "negative_pass": r.negative_pass} for r in results]}
+
+
 def table(results: Sequence[FunctionalityResult]) -> list[str]:
     """Markdown rows: functionality, cases, pass rate on positives and on negatives."""
     def fmt(rate: float | None, count: int) -> str:

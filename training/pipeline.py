@@ -41,7 +41,7 @@ LIBRARIES = ("scikit-learn", "numpy", "scipy", "pydantic", "torch", "transformer
 
 def _git_sha() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", "rev-parse", "--short=7", "HEAD"], cwd=PROJECT_ROOT, check=False, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -187,14 +187,11 @@ def train_and_export(
 
 def functional_summary(scorer: Scorer) -> dict | None:
     """The functional suite's pass rates for the model card, or None when the suite is not beside the code."""
-    from training.functional import SUITE, load_suite, obfuscation_rate, overall, run_suite
+    from training.functional import SUITE, load_suite, run_suite, summary
 
     if not SUITE.is_file():
         return None
-    results = run_suite(scorer.predict_proba, load_suite(SUITE))
-    return {"overall": overall(results), "obfuscation": obfuscation_rate(results),
-            "functionalities": [{"name": r.functionality, "n": r.n, "positives": r.positives, "positive_pass": r.positive_pass,
-                                 "negatives": r.negatives, "negative_pass": r.negative_pass} for r in results]}
+    return summary(run_suite(scorer.predict_proba, load_suite(SUITE)))
 
 
 def normalised_bundle(bundle: DataBundle) -> DataBundle:
