@@ -2,12 +2,14 @@
 
 The public corpora hold almost no comments that repeat a hateful claim in order to deny or condemn it, so a
 model learns the claim's words ("subhuman", "cockroaches") as hate wherever they stand. The functional suite
-showed it: negated hate passed 0.45 and counter-speech 0.67 on the 20261124 default. This module writes three
-kinds of rows from one claim:
+showed it: negated hate passed 0.45 and counter-speech 0.67 on the 20261124 default. This module writes four
+kinds of rows from one claim or statement:
 
 - **hateful**: the claim asserted (hate 1), including negated *positive* statements such as "X will never be
   real citizens", so that "not" and "never" do not become a shortcut to "harmless";
 - **negated**: the claim denied (hate 0, insult 0);
+- **positive**: the plain positive statement whose negation is among the hateful rows ("X are welcome at my
+  family's table any time.", hate 0, insult 0), so the words the two share do not read as hate;
 - **counter-speech**: the claim quoted or reported in order to condemn it (hate 0, insult 0). Condemnation
   here criticises what was said, never names the writer, so it is not an insult under the guide.
 
@@ -29,8 +31,11 @@ from typing import Literal
 
 from labels.schema import LabelledComment
 
-Kind = Literal["hateful", "negated", "counter"]
-KINDS: tuple[Kind, ...] = ("hateful", "negated", "counter")
+Kind = Literal["hateful", "negated", "positive", "counter"]
+KINDS: tuple[Kind, ...] = ("hateful", "negated", "positive", "counter")
+# Two hateful, negated and counter rows for each positive one: the positives only answer the negated positives,
+# which are three in ten of the hateful rows.
+SCHEDULE: tuple[Kind, ...] = ("hateful", "negated", "counter", "hateful", "negated", "counter", "positive")
 
 GROUPS = (
     "Black Americans", "Black folks", "white folks", "Asians", "Asian Americans", "Latinos", "Hispanics", "Mexicans", "Jews",
@@ -56,11 +61,19 @@ CLAIMS: tuple[tuple[str, str], ...] = (
     ("are a curse on the human race", "are not a curse on anyone"),
 )
 
-# Negated positive statements that are themselves hateful.
-NEGATED_POSITIVES = (
-    "{group} will never be real citizens of this country.", "{group} are not welcome anywhere near my family.",
-    "I could never trust any of the {group} around here.", "{group} are not fully human and never were.",
-    "{group} don't deserve the same rights as the rest of us.", "Not a single one of the {group} is worth saving.",
+# Negated positive statements that are themselves hateful, each beside its plain positive form (not hateful): without
+# the positive form, a model learns the shared words ("deserve", "welcome", "trust") as hate.
+NEGATED_POSITIVES: tuple[tuple[str, str], ...] = (
+    ("{group} will never be real citizens of this country.", "{Group} are real citizens of this country, full stop."),
+    ("{group} are not welcome anywhere near my family.", "{Group} are welcome at my family's table any time."),
+    ("I could never trust any of the {group} around here.", "I trust the {group} around here as much as anyone."),
+    ("{group} are not fully human and never were.", "{Group} are as fully human as the rest of us."),
+    ("{group} should never be allowed to hold public office.", "{Group} can hold public office like anyone else."),
+    ("Not a single one of the {group} is worth saving.", "Every one of the {group} on my street is worth knowing."),
+    ("{group} will never belong in this town.", "{Group} have always belonged in this town."),
+    ("I would never hire any of the {group}, ever.", "I would hire any of the {group} I've worked beside in a heartbeat."),
+    ("{group} can't ever be good neighbours.", "{Group} make good neighbours, in my experience."),
+    ("Nothing {group} have built here is worth anything.", "What {group} have built here is worth celebrating."),
 )
 
 HATEFUL_FRAMES = ("{Group} {claim}.", "Honestly, {group} {claim}.", "Face it: {group} {claim}.", "Everyone knows {group} {claim}.",
@@ -90,14 +103,16 @@ def contrast_text(kind: Kind, rng: random.Random) -> str:
     claim, denial = rng.choice(CLAIMS)
     if kind == "hateful":
         if rng.random() < 0.3:
-            return _fill(rng.choice(NEGATED_POSITIVES), group)
+            return _fill(rng.choice(NEGATED_POSITIVES)[0], group)
         return _fill(rng.choice(HATEFUL_FRAMES), group, claim)
+    if kind == "positive":
+        return _fill(rng.choice(NEGATED_POSITIVES)[1], group)
     frames = NEGATED_FRAMES if kind == "negated" else COUNTER_FRAMES
     return _fill(rng.choice(frames), group, claim, denial)
 
 
 def synthetic_contrast(rows: Sequence[LabelledComment], count: int, *, seed: int, forbidden: set[str]) -> list[LabelledComment]:
-    """`count` comments, a third of each kind, each under the article of a random training row that carries one (as
+    """`count` comments in SCHEDULE's shares, each under the article of a random training row that carries one (as
     served comments are). Texts in `forbidden` are never produced; a text is produced at most once."""
     hosts = [r for r in rows if r.article_title or r.article_text]
     if not hosts or count <= 0:
@@ -105,13 +120,20 @@ def synthetic_contrast(rows: Sequence[LabelledComment], count: int, *, seed: int
     rng = random.Random(seed)
     out: list[LabelledComment] = []
     seen = set(forbidden)
-    attempts = 0
-    while len(out) < count and attempts < count * 20:
-        kind = KINDS[len(out) % len(KINDS)]
-        attempts += 1
+    turn, misses, spent = 0, 0, set()  # a kind that misses 200 times running has run out of new texts and is skipped
+    while len(out) < count and len(spent) < len(KINDS):
+        kind = SCHEDULE[turn % len(SCHEDULE)]
+        if kind in spent:
+            turn += 1
+            continue
         body = contrast_text(kind, rng)
         if body in seen:
+            misses += 1
+            if misses >= 200:
+                spent.add(kind)
+                misses = 0
             continue
+        turn, misses = turn + 1, 0
         seen.add(body)
         host = rng.choice(hosts)
         hateful = kind == "hateful"

@@ -199,13 +199,13 @@ def test_synthetic_contrast_joins_training_only_and_is_recorded(tiny_set_path: P
 
     sources = [{"path": str(tiny_set_path), "name": "tiny"}]
     plain = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": []}), DATASETS, progress=False)
-    bundle = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": [], "synthetic_contrast": 30}), DATASETS, progress=False)
+    bundle = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": [], "synthetic_contrast": 28}), DATASETS, progress=False)
     contrast = [r for r in bundle.train if r.source == "synthetic_contrast"]
-    assert len(contrast) == 30 == len(bundle.train) - len(plain.train) and len(bundle.train_weights) == len(bundle.train)
-    assert sum(r.hate == 1 for r in contrast) == 10 and all(r.off_topic is None for r in contrast)
+    assert len(contrast) == 28 == len(bundle.train) - len(plain.train) and len(bundle.train_weights) == len(bundle.train)
+    assert sum(r.hate == 1 for r in contrast) == 8 and all(r.off_topic is None for r in contrast)
     assert [r.id for r in bundle.validation] == [r.id for r in plain.validation]
     assert [len(named.rows) for named in bundle.tests] == [len(named.rows) for named in plain.tests]
-    assert any(record.name == "synthetic_contrast" and record.rows == 30 for record in bundle.records)
+    assert any(record.name == "synthetic_contrast" and record.rows == 28 for record in bundle.records)
 
 
 def test_a_held_out_corpus_cannot_also_train(tiny_set_path: Path) -> None:

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 
 from labels.schema import LabelledComment
-from training.contrast import CLAIMS, GROUPS, synthetic_contrast
+from training.contrast import CLAIMS, GROUPS, NEGATED_POSITIVES, synthetic_contrast
 from training.functional import SUITE, load_suite
 
 HOSTS = [
@@ -17,21 +17,40 @@ HOSTS = [
 ]
 
 
-def test_three_kinds_in_equal_shares_with_the_guides_labels() -> None:
-    rows = synthetic_contrast(HOSTS, 300, seed=4, forbidden=set())
+def test_four_kinds_in_the_schedules_shares_with_the_guides_labels() -> None:
+    rows = synthetic_contrast(HOSTS, 700, seed=4, forbidden=set())
     kinds = Counter(r.id.split("-")[1] for r in rows)
-    assert kinds == {"hateful": 100, "negated": 100, "counter": 100}
+    assert kinds == {"hateful": 200, "negated": 200, "counter": 200, "positive": 100}
     for row in rows:
         hateful = row.id.startswith("contrast-hateful")
         assert (row.hate, row.insult, row.off_topic) == ((1, None, None) if hateful else (0, 0, None))
         assert (row.source, row.split, row.thread_id, row.article_title) == ("synthetic_contrast", "train", "t1", HOSTS[0].article_title)
-    assert len({r.body for r in rows}) == 300  # no text twice
+    assert len({r.body for r in rows}) == 700  # no text twice
+
+
+def test_every_negated_positive_has_its_positive_form_among_the_harmless_rows() -> None:
+    rows = synthetic_contrast(HOSTS, 3000, seed=6, forbidden=set())
+    hateful = " ".join(r.body for r in rows if r.hate == 1)
+    positive = " ".join(r.body for r in rows if r.id.startswith("contrast-positive"))
+    for negated, plain in NEGATED_POSITIVES:
+        assert _tail(negated) in hateful and _tail(plain) in positive, plain
+
+
+def _tail(template: str) -> str:
+    return re.split(r"\{[Gg]roup\}", template)[-1].strip(" .")
+
+
+def test_a_kind_that_runs_out_of_texts_does_not_stall_the_others() -> None:
+    """26 groups x 10 statements: far fewer positive texts than the schedule asks of 5000 rows."""
+    rows = synthetic_contrast(HOSTS, 5000, seed=8, forbidden=set())
+    kinds = Counter(r.id.split("-")[1] for r in rows)
+    assert len(rows) == 5000 and len(GROUPS) * len(NEGATED_POSITIVES) * 0.95 <= kinds["positive"] <= len(GROUPS) * len(NEGATED_POSITIVES)
 
 
 def test_negations_and_condemnations_repeat_the_claims_the_hateful_rows_assert() -> None:
     """The contrast is the point: the same claim words appear on both sides of the label."""
     rows = synthetic_contrast(HOSTS, 600, seed=2, forbidden=set())
-    words = {kind: " ".join(r.body for r in rows if r.id.split("-")[1] == kind) for kind in ("hateful", "negated", "counter")}
+    words = {kind: " ".join(r.body for r in rows if r.id.split("-")[1] == kind) for kind in ("hateful", "negated", "counter")}  # positives state no claim
     for claim, _ in CLAIMS:
         assert all(claim.split()[-1] in text for text in words.values()), claim
     negated_positive = [r for r in rows if r.hate == 1 and re.search(r"\b(never|not|don't)\b", r.body)]
