@@ -187,7 +187,7 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         from training.contrast import synthetic_contrast
 
         contrast = synthetic_contrast(bundle.train, config.data.synthetic_contrast, seed=config.seed, forbidden=forbidden | suite_texts)
-        log.info("synthetic contrast: %d hateful claims, negations and condemnations", len(contrast))
+        log.info("synthetic contrast: %d hateful claims, denials, condemnations and positive statements", len(contrast))
         bundle.train += contrast
         bundle.train_weights += [1.0] * len(contrast)
         bundle.records.append(_record("synthetic_contrast", "train", contrast, "train", "threadguard's own generator (training/contrast.py)", {}))
