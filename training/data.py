@@ -90,6 +90,15 @@ def drop_non_commercial_origins(rows: list[LabelledComment], label: str) -> list
     return kept
 
 
+def _add_generated(bundle: DataBundle, source: str, rows: list[LabelledComment], what: str) -> None:
+    """Training rows written by one of threadguard's generators (training/<name>.py), weight 1, recorded in the card."""
+    log.info("%s: %d %s", source, len(rows), what)
+    bundle.train += rows
+    bundle.train_weights += [1.0] * len(rows)
+    module = source.removeprefix("synthetic_")
+    bundle.records.append(_record(source, "train", rows, "train", f"threadguard's own generator (training/{module}.py)", {}))
+
+
 def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) -> DataBundle:
     """Load every source, add off-topic pairs where asked, and cut train / validation / test sets."""
     from tqdm import tqdm
@@ -174,23 +183,17 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
     if config.data.synthetic_spam or config.data.synthetic_contrast:
         from training.functional import SUITE, load_suite
 
-        suite_texts = {case.body for case in load_suite(SUITE)}
+        not_generated = forbidden | {case.body for case in load_suite(SUITE)}  # the suite still measures generalisation
     if config.data.synthetic_spam:
         from training.spam import synthetic_spam
 
-        spam = synthetic_spam(bundle.train, config.data.synthetic_spam, seed=config.seed, forbidden=forbidden | suite_texts)
-        log.info("synthetic spam: %d off-topic pitches under training articles", len(spam))
-        bundle.train += spam
-        bundle.train_weights += [1.0] * len(spam)
-        bundle.records.append(_record("synthetic_spam", "train", spam, "train", "threadguard's own generator (training/spam.py)", {}))
+        spam = synthetic_spam(bundle.train, config.data.synthetic_spam, seed=config.seed, forbidden=not_generated)
+        _add_generated(bundle, "synthetic_spam", spam, "off-topic pitches under training articles")
     if config.data.synthetic_contrast:
         from training.contrast import synthetic_contrast
 
-        contrast = synthetic_contrast(bundle.train, config.data.synthetic_contrast, seed=config.seed, forbidden=forbidden | suite_texts)
-        log.info("synthetic contrast: %d hateful claims, denials, condemnations and positive statements", len(contrast))
-        bundle.train += contrast
-        bundle.train_weights += [1.0] * len(contrast)
-        bundle.records.append(_record("synthetic_contrast", "train", contrast, "train", "threadguard's own generator (training/contrast.py)", {}))
+        contrast = synthetic_contrast(bundle.train, config.data.synthetic_contrast, seed=config.seed, forbidden=not_generated)
+        _add_generated(bundle, "synthetic_contrast", contrast, "hateful claims, denials, condemnations and positive statements")
     for name, rows in held_out_sets:
         test = [r for r in rows if r.split == "test"] or rows
         bundle.tests.append(NamedSet(f"{name}/test (held out)", test))

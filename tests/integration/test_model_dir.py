@@ -178,34 +178,23 @@ def test_train_only_pairs_leave_validation_and_test_untouched(tiny_set_path: Pat
     assert [r.id for r in bundle.tests[0].rows] == [r.id for r in plain.tests[0].rows]
 
 
-def test_synthetic_spam_joins_training_only_and_is_recorded(tiny_set_path: Path) -> None:
+@pytest.mark.parametrize(("key", "count", "labelled_as_generated"), [
+    ("synthetic_spam", 25, lambda rows: all(r.off_topic == 1 and r.article_title for r in rows)),
+    ("synthetic_contrast", 28, lambda rows: sum(r.hate == 1 for r in rows) == 8 and all(r.off_topic is None for r in rows)),
+])
+def test_generated_rows_join_training_only_and_are_recorded(tiny_set_path: Path, key: str, count: int, labelled_as_generated) -> None:  # type: ignore[no-untyped-def]
     from tests.conftest import tiny_config
     from training.data import assemble
 
     sources = [{"path": str(tiny_set_path), "name": "tiny"}]
     plain = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": []}), DATASETS, progress=False)
-    bundle = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": [], "synthetic_spam": 25}), DATASETS, progress=False)
-    spam = [r for r in bundle.train if r.source == "synthetic_spam"]
-    assert len(spam) == 25 == len(bundle.train) - len(plain.train) and len(bundle.train_weights) == len(bundle.train)
-    assert all(r.off_topic == 1 and r.article_title for r in spam)
+    bundle = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": [], key: count}), DATASETS, progress=False)
+    generated = [r for r in bundle.train if r.source == key]
+    assert len(generated) == count == len(bundle.train) - len(plain.train) and len(bundle.train_weights) == len(bundle.train)
+    assert labelled_as_generated(generated)
     assert [r.id for r in bundle.validation] == [r.id for r in plain.validation]
     assert [len(named.rows) for named in bundle.tests] == [len(named.rows) for named in plain.tests]
-    assert any(record.name == "synthetic_spam" and record.rows == 25 for record in bundle.records)
-
-
-def test_synthetic_contrast_joins_training_only_and_is_recorded(tiny_set_path: Path) -> None:
-    from tests.conftest import tiny_config
-    from training.data import assemble
-
-    sources = [{"path": str(tiny_set_path), "name": "tiny"}]
-    plain = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": []}), DATASETS, progress=False)
-    bundle = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": [], "synthetic_contrast": 28}), DATASETS, progress=False)
-    contrast = [r for r in bundle.train if r.source == "synthetic_contrast"]
-    assert len(contrast) == 28 == len(bundle.train) - len(plain.train) and len(bundle.train_weights) == len(bundle.train)
-    assert sum(r.hate == 1 for r in contrast) == 8 and all(r.off_topic is None for r in contrast)
-    assert [r.id for r in bundle.validation] == [r.id for r in plain.validation]
-    assert [len(named.rows) for named in bundle.tests] == [len(named.rows) for named in plain.tests]
-    assert any(record.name == "synthetic_contrast" and record.rows == 28 for record in bundle.records)
+    assert any(record.name == key and record.rows == count for record in bundle.records)
 
 
 def test_a_held_out_corpus_cannot_also_train(tiny_set_path: Path) -> None:
