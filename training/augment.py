@@ -57,3 +57,56 @@ def identity_counterfactuals(rows: Sequence[LabelledComment], weights: Sequence[
         copies.append(row.model_copy(update={"id": f"{row.id}~cf", "body": swapped}))
         copy_weights.append(weight)
     return copies, copy_weights
+
+
+# Typos: the misspellings commenters make, by accident or to slip a word past a filter ("idoit", "moorn", "stupidpeople").
+# Normalisation (threadguard/normalise.py) undoes deliberate leet and inserted spaces, but not a dropped, swapped or
+# joined letter, which leaves subword pieces the model has never seen carry the label.
+_WORD = re.compile(r"[A-Za-z]{4,}")
+
+
+def _typo(word: str, following_space: bool, rng: random.Random) -> tuple[str, bool]:
+    """`word` with one letter dropped or two neighbours swapped (never the first letter, which readers anchor on), or,
+    when a space follows, the space dropped; the bool says whether the space is kept."""
+    kind = rng.choice(("drop", "swap", "join") if following_space else ("drop", "swap"))
+    if kind == "join":
+        return word, False
+    i = rng.randrange(1, len(word) - 1)
+    if kind == "drop":
+        return word[:i] + word[i + 1:], True
+    return word[:i] + word[i + 1] + word[i] + word[i + 2:], True
+
+
+def misspell(text: str, rng: random.Random, *, rate: float = 0.25) -> str:
+    """The text with about `rate` of its words of four or more letters misspelled (at least one when it has any)."""
+    words = list(_WORD.finditer(text))
+    if not words:
+        return text
+    chosen = {m.start() for m in words if rng.random() < rate} or {rng.choice(words).start()}
+    out, last = [], 0
+    for match in words:
+        if match.start() not in chosen:
+            continue
+        end = match.end()
+        following_space = text[end:end + 1] == " " and end + 1 < len(text) and text[end + 1].isalpha()
+        word, keep_space = _typo(match.group(), following_space, rng)
+        out += [text[last:match.start()], word]
+        last = end if keep_space else end + 1
+    return "".join(out) + text[last:]
+
+
+def typo_copies(rows: Sequence[LabelledComment], weights: Sequence[float], *, share: float, seed: int,
+                forbidden: set[str]) -> tuple[list[LabelledComment], list[float]]:
+    """Misspelled copies of `share` of the rows, harmless and harmful alike (so a typo predicts no label), labels and
+    weight kept; texts in `forbidden` are never produced."""
+    rng = random.Random(seed)
+    copies, copy_weights = [], []
+    for row, weight in zip(rows, weights, strict=True):
+        if rng.random() >= share:
+            continue
+        body = misspell(row.body, rng)
+        if body == row.body or body in forbidden:
+            continue
+        copies.append(row.model_copy(update={"id": f"{row.id}~typo", "body": body}))
+        copy_weights.append(weight)
+    return copies, copy_weights

@@ -180,7 +180,7 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         log.info("identity counterfactuals: %d copies of training rows with another group swapped in", len(copies))
         bundle.train += copies
         bundle.train_weights += weights
-    if config.data.synthetic_spam or config.data.synthetic_contrast:
+    if config.data.synthetic_spam or config.data.synthetic_contrast or config.data.typo_copies:
         from training.functional import SUITE, load_suite
 
         not_generated = forbidden | {case.body for case in load_suite(SUITE)}  # the suite still measures generalisation
@@ -194,6 +194,14 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
 
         contrast = synthetic_contrast(bundle.train, config.data.synthetic_contrast, seed=config.seed, forbidden=not_generated)
         _add_generated(bundle, "synthetic_contrast", contrast, "hateful claims, denials, condemnations and positive statements")
+    if config.data.typo_copies:
+        from training.augment import typo_copies
+
+        # Last, so generated rows get misspelled too: the contrast rows hold most of the hateful statements' forms.
+        copies, weights = typo_copies(bundle.train, bundle.train_weights, share=config.data.typo_copies, seed=config.seed, forbidden=not_generated)
+        log.info("typo copies: %d misspelled copies of training rows", len(copies))
+        bundle.train += copies
+        bundle.train_weights += weights
     for name, rows in held_out_sets:
         test = [r for r in rows if r.split == "test"] or rows
         bundle.tests.append(NamedSet(f"{name}/test (held out)", test))
