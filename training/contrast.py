@@ -5,14 +5,11 @@ model learns the claim's words ("subhuman", "cockroaches") as hate wherever they
 showed it: negated hate passed 0.45 and counter-speech 0.67 on the 20261124 default. This module writes four
 kinds of rows from one claim or statement:
 
-- **hateful**: the claim asserted (hate 1), as a statement or a rhetorical question, or a hateful statement of
-  another shape: negated *positive* statements such as "X will never be real citizens" (so that "not" and "never"
-  do not become a shortcut to "harmless"), claims that carry their own "not" ("X are beasts, not human beings"),
-  expressed disgust, implicit derogation ("X are only good for cleaning toilets") and hateful questions;
+- **hateful**: the claim asserted (hate 1), including negated *positive* statements such as "X will never be
+  real citizens", so that "not" and "never" do not become a shortcut to "harmless";
 - **negated**: the claim denied (hate 0, insult 0);
-- **positive**: the harmless twin of each hateful statement of another shape, sharing most of its words ("X are
-  welcome at my family's table any time.", "X make my day every time I visit the market.", hate 0, insult 0), so
-  the shared words do not read as hate;
+- **positive**: the plain positive statement whose negation is among the hateful rows ("X are welcome at my
+  family's table any time.", hate 0, insult 0), so the words the two share do not read as hate;
 - **counter-speech**: the claim quoted or reported in order to condemn it (hate 0, insult 0). Condemnation
   here criticises what was said, never names the writer, so it is not an insult under the guide.
 
@@ -21,7 +18,7 @@ and the guide decides that per comment. off_topic is unset on every row: the cla
 
 The claims and frames were written apart from the functional suite (tests/functional/suite.toml): none of the
 suite's dehumanising words ("vermin", "animals", "disease", "parasites") or frames appear here (a unit test
-checks that no five-word run is shared; against HateCheck none was either, checked once when this was written),
+checks that no five-word run is shared, and another that none is shared with HateCheck),
 and `forbidden` drops any text equal to a suite or evaluation case, so the suite and HateCheck still measure
 generalisation rather than recall of these templates.
 """
@@ -36,8 +33,8 @@ from labels.schema import LabelledComment
 
 Kind = Literal["hateful", "negated", "positive", "counter"]
 KINDS: tuple[Kind, ...] = ("hateful", "negated", "positive", "counter")
-# Two hateful, negated and counter rows for each positive one: the positives only answer the statement pairs,
-# which are four in ten of the hateful rows.
+# Two hateful, negated and counter rows for each positive one: the positives only answer the negated positives,
+# which are three in ten of the hateful rows.
 SCHEDULE: tuple[Kind, ...] = ("hateful", "negated", "counter", "hateful", "negated", "counter", "positive")
 
 GROUPS = (
@@ -62,20 +59,11 @@ CLAIMS: tuple[tuple[str, str], ...] = (
     ("are too stupid to run anything", "are not too stupid to run anything"),
     ("should be kept out of decent society", "should not be kept out of decent society"),
     ("are a curse on the human race", "are not a curse on anyone"),
-    # Claims that carry their own "not": the hate is in which side of the "not" the group lands on, so the denial
-    # swaps the sides rather than adding a negation (a model that reads any "not" as a denial fails these).
-    ("are beasts, not human beings", "are human beings, not beasts"),
-    ("are livestock, not citizens", "are citizens, not livestock"),
-    ("are an infestation, not a community", "are a community, not an infestation"),
-    ("are not even human", "are every bit as human as anyone"),
-    ("are pests with passports, not neighbours", "are neighbours with passports like ours"),
 )
 
-# Hateful statements that are not a "group + predicate" claim, each beside a harmless twin that shares most of its
-# words: without the twin, a model learns the shared words ("deserve", "welcome", "trust", "why do") as hate.
-# Negated positive statements ("X will never be real citizens") beside their plain positive form come first; then
-# expressed disgust, implicit derogation and rhetorical questions, which the corpora's hate rarely takes the form of.
-STATEMENT_PAIRS: tuple[tuple[str, str], ...] = (
+# Negated positive statements that are themselves hateful, each beside its plain positive form (not hateful): without
+# the positive form, a model learns the shared words ("deserve", "welcome", "trust") as hate.
+NEGATED_POSITIVES: tuple[tuple[str, str], ...] = (
     ("{group} will never be real citizens of this country.", "{Group} are real citizens of this country, full stop."),
     ("{group} are not welcome anywhere near my family.", "{Group} are welcome at my family's table any time."),
     ("I could never trust any of the {group} around here.", "I trust the {group} around here as much as anyone."),
@@ -86,25 +74,10 @@ STATEMENT_PAIRS: tuple[tuple[str, str], ...] = (
     ("I would never hire any of the {group}, ever.", "I would hire any of the {group} I've worked beside in a heartbeat."),
     ("{group} can't ever be good neighbours.", "{Group} make good neighbours, in my experience."),
     ("Nothing {group} have built here is worth anything.", "What {group} have built here is worth celebrating."),
-    ("{Group} make my skin crawl.", "{Group} make my day every time I visit the market."),
-    ("I can't stand being in the same room as {group}.", "I love being in the same room as {group} at the community hall."),
-    ("This country was a nicer place before {group} showed up.", "This country became a nicer place once {group} showed up."),
-    ("{Group} belong in cages, not in our schools.", "{Group} belong in our schools, like every other family."),
-    ("Keep {group} far away from my kids.", "{Group} are always welcome around my kids."),
-    ("{Group} are only good for cleaning toilets.", "{Group} are good at far more than the jobs they get offered."),
-    ("{Group} are liars, every last one of them.", "{Group} are as honest as anyone, every last one I know."),
-    ("Every one of the {group} I've met has been a lying thief.", "Every one of the {group} I've met has been kind to me."),
-    ("Why do {group} have to ruin every single thing they touch?", "Why do {group} get so little credit for everything they've built?"),
-    ("How much longer do we have to put up with {group} in this town?", "How much longer do {group} in this town have to wait for a community centre?"),
-    ("Can anyone name one thing {group} have ever given us besides crime?", "Can anyone name a local charity that {group} run? I'd like to give."),
-    ("Who in their right mind wants {group} living next door?", "Who wants to help the {group} next door move in on Saturday?"),
 )
 
 HATEFUL_FRAMES = ("{Group} {claim}.", "Honestly, {group} {claim}.", "Face it: {group} {claim}.", "Everyone knows {group} {claim}.",
-                  "I'm done pretending otherwise, {group} {claim}.", "Let's be real, {group} {claim}.",
-                  # rhetorical questions assert the claim as much as a statement does
-                  "Why won't anyone admit that {group} {claim}?", "Am I the only one who sees that {group} {claim}?",
-                  "Isn't it obvious by now that {group} {claim}?")
+                  "I'm done pretending otherwise, {group} {claim}.", "Let's be real, {group} {claim}.")
 NEGATED_FRAMES = ("{Group} {denial}.", "No, {group} {denial}, and that idea needs to die.", "Let me be clear: {group} {denial}.",
                   "It's simply untrue that {group} {claim}.", "Nobody decent believes {group} {claim}.",
                   "I refuse to accept that {group} {claim}.", "There is no truth at all in the idea that {group} {claim}.")
@@ -117,7 +90,6 @@ COUNTER_FRAMES = (
     "My grandparents heard people say {group} {claim}. We know where that talk leads.",
     "When someone writes that {group} {claim}, the rest of us have to call it out.",
     "Posting \"{group} {claim}\" is not free speech worth defending, it's just hate.",
-    "Why does anyone still repeat that {group} {claim}? It was never true and it never will be.",
 )
 
 
@@ -130,11 +102,11 @@ def contrast_text(kind: Kind, rng: random.Random) -> str:
     group = rng.choice(GROUPS)
     claim, denial = rng.choice(CLAIMS)
     if kind == "hateful":
-        if rng.random() < 0.4:
-            return _fill(rng.choice(STATEMENT_PAIRS)[0], group)
+        if rng.random() < 0.3:
+            return _fill(rng.choice(NEGATED_POSITIVES)[0], group)
         return _fill(rng.choice(HATEFUL_FRAMES), group, claim)
     if kind == "positive":
-        return _fill(rng.choice(STATEMENT_PAIRS)[1], group)
+        return _fill(rng.choice(NEGATED_POSITIVES)[1], group)
     frames = NEGATED_FRAMES if kind == "negated" else COUNTER_FRAMES
     return _fill(rng.choice(frames), group, claim, denial)
 

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 
 from labels.schema import LabelledComment
-from training.contrast import CLAIMS, GROUPS, STATEMENT_PAIRS, synthetic_contrast
+from training.contrast import CLAIMS, GROUPS, NEGATED_POSITIVES, synthetic_contrast
 from training.functional import SUITE, load_suite
 
 HOSTS = [
@@ -32,7 +32,7 @@ def test_every_negated_positive_has_its_positive_form_among_the_harmless_rows() 
     rows = synthetic_contrast(HOSTS, 3000, seed=6, forbidden=set())
     hateful = " ".join(r.body for r in rows if r.hate == 1)
     positive = " ".join(r.body for r in rows if r.id.startswith("contrast-positive"))
-    for negated, plain in STATEMENT_PAIRS:
+    for negated, plain in NEGATED_POSITIVES:
         assert _tail(negated) in hateful and _tail(plain) in positive, plain
 
 
@@ -44,7 +44,7 @@ def test_a_kind_that_runs_out_of_texts_does_not_stall_the_others() -> None:
     """26 groups x 10 statements: far fewer positive texts than the schedule asks of 5000 rows."""
     rows = synthetic_contrast(HOSTS, 5000, seed=8, forbidden=set())
     kinds = Counter(r.id.split("-")[1] for r in rows)
-    assert len(rows) == 5000 and len(GROUPS) * len(STATEMENT_PAIRS) * 0.95 <= kinds["positive"] <= len(GROUPS) * len(STATEMENT_PAIRS)
+    assert len(rows) == 5000 and len(GROUPS) * len(NEGATED_POSITIVES) * 0.95 <= kinds["positive"] <= len(GROUPS) * len(NEGATED_POSITIVES)
 
 
 def test_negations_and_condemnations_repeat_the_claims_the_hateful_rows_assert() -> None:
