@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from serving.heads import HEADS_FILE
@@ -47,8 +48,9 @@ def export_onnx(encoder, path: Path) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-def quantize_int8(source: Path, dest: Path, *, per_channel: bool) -> None:
-    """Dynamic int8 weights; per-channel keeps the sentence representation close to fp32 (see MODELS.md)."""
+def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Sequence[str] = ()) -> None:
+    """Dynamic int8 weights; per-channel keeps the sentence representation close to fp32 (see MODELS.md). Nodes named
+    in `exclude` stay fp32 (bench/int8_agreement.py measures what that buys)."""
     import logging
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -57,7 +59,7 @@ def quantize_int8(source: Path, dest: Path, *, per_channel: bool) -> None:
     level = root.level
     root.setLevel(logging.WARNING)  # the quantiser logs every tensor at INFO on the root logger
     try:
-        quantize_dynamic(str(source), str(dest), weight_type=QuantType.QInt8, per_channel=per_channel)
+        quantize_dynamic(str(source), str(dest), weight_type=QuantType.QInt8, per_channel=per_channel, nodes_to_exclude=list(exclude))
     finally:
         root.setLevel(level)
 

@@ -1,0 +1,78 @@
+"""int8 decision agreement with fp32 when some MatMuls stay fp32: what partial quantisation buys toward issue 7's 99 %.
+
+Each variant re-quantises the model dir's fp32 `model.onnx` with `training.export.quantize_int8`, leaving one group
+of the encoder's MatMuls in fp32, then scores the parity test's sample (the first 1,000 in-house comments) and
+counts the comments whose decision (allow / review / reject) equals fp32 ONNX's. Needs a model dir with
+`model.onnx` (a fresh `threadguard train` writes one; the committed default holds only its int8 file).
+
+Run: .venv/bin/python -m bench.int8_agreement MODEL_DIR
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from bench.sections import machine, write_section
+from labels.sets import read_jsonl
+from serving.model import open_scorer
+from serving.transformer import HF_DIR, ONNX_FILE, ONNX_INT8_FILE
+from threadguard.settings import PROJECT_ROOT
+from training.export import quantize_int8
+
+SAMPLE = 1000
+
+
+def exclusion_groups(matmuls: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
+    """(variant, MatMul nodes left in fp32), by the node names of the TorchScript export of a BERT encoder."""
+    yield "all int8 (the export)", []
+    yield "FFN output projections fp32", [m for m in matmuls if "/output/dense/" in m and "/attention/" not in m]
+    yield "FFN input projections fp32", [m for m in matmuls if "/intermediate/" in m]
+    yield "attention output projections fp32", [m for m in matmuls if "/attention/output/" in m]
+    yield "query/key/value fp32", [m for m in matmuls if any(f"/self/{k}/" in m for k in ("query", "key", "value"))]
+    yield "layers 0-1 fp32", [m for m in matmuls if "/layer.0/" in m or "/layer.1/" in m]
+    yield "layers 4-5 fp32", [m for m in matmuls if "/layer.4/" in m or "/layer.5/" in m]
+
+
+def main(model_dir: Path) -> None:
+    import onnx
+
+    if not (model_dir / ONNX_FILE).is_file():
+        raise SystemExit(f"{model_dir} has no {ONNX_FILE}: rebuild the model with `threadguard train` first")
+    rows = read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl")[:SAMPLE]
+    graph = onnx.load(str(model_dir / ONNX_FILE)).graph
+    weights = {t.name for t in graph.initializer}
+    # the projections with a weight matrix: the attention-score MatMuls (activation x activation) are never quantised
+    matmuls = [n.name for n in graph.node if n.op_type == "MatMul" and any(i in weights for i in n.input)]
+    fp32 = open_scorer(model_dir, device="cpu", runtime="onnx").score(rows)
+    lines = [
+        f"Model `{model_dir.name}`, the first {len(rows)} in-house comments (the parity test's sample); measured {dt.date.today()} on {machine()}.",
+        f"Command: `.venv/bin/python -m bench.int8_agreement {model_dir}`. Time is one pass over the sample after loading (batch as served).",
+        "",
+        "| variant | MatMuls fp32 | decisions equal to fp32 | time (s) | file (MB) |",
+        "|---|---|---|---|---|",
+    ]
+    with tempfile.TemporaryDirectory(prefix="tg-int8-") as tmp:
+        for name, exclude in exclusion_groups(matmuls):
+            work = Path(tmp) / "model"
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns(HF_DIR, ONNX_INT8_FILE))
+            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=True, exclude=exclude)
+            scorer = open_scorer(work, device="cpu", runtime="onnx-int8")
+            start = time.perf_counter()
+            int8 = scorer.score(rows)
+            seconds = time.perf_counter() - start
+            agree = sum(x.decision == y.decision for x, y in zip(fp32, int8, strict=True)) / len(rows)
+            size = (work / ONNX_INT8_FILE).stat().st_size / 1e6
+            lines.append(f"| {name} | {len(exclude)} of {len(matmuls)} | {agree:.1%} | {seconds:.1f} | {size:.1f} |")
+            print(lines[-1], flush=True)
+    write_section("int8-agreement", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
