@@ -197,6 +197,23 @@ def test_generated_rows_join_training_only_and_are_recorded(tiny_set_path: Path,
     assert any(record.name == key and record.rows == count for record in bundle.records)
 
 
+def test_typo_copies_join_training_last_misspelling_generated_rows_too(tiny_set_path: Path) -> None:
+    from tests.conftest import tiny_config
+    from training.data import assemble
+
+    sources = [{"path": str(tiny_set_path), "name": "tiny"}]
+    plain = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": [], "synthetic_contrast": 40}), DATASETS, progress=False)
+    bundle = assemble(tiny_config(tiny_set_path, data={"sources": sources, "eval_corpora": [], "synthetic_contrast": 40, "typo_copies": 1.0}),
+                      DATASETS, progress=False)
+    copies = [r for r in bundle.train if r.id.endswith("~typo")]
+    originals = {r.id: r for r in plain.train}
+    assert len(copies) == len(bundle.train) - len(plain.train) >= 0.9 * len(plain.train) and len(bundle.train_weights) == len(bundle.train)
+    assert all(originals[c.id.removesuffix("~typo")].body != c.body for c in copies)
+    assert any(c.source == "synthetic_contrast" for c in copies)  # generated rows are misspelled too
+    assert [r.id for r in bundle.validation] == [r.id for r in plain.validation]  # validation and test keep their spelling
+    assert [len(named.rows) for named in bundle.tests] == [len(named.rows) for named in plain.tests]
+
+
 def test_a_held_out_corpus_cannot_also_train(tiny_set_path: Path) -> None:
     from tests.conftest import tiny_config
     from threadguard.errors import DataError
