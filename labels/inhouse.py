@@ -14,7 +14,7 @@ import json
 import random
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -91,6 +91,19 @@ def draw_threads(pool: Sequence[PoolItem], *, seed: int = SAMPLE_SEED, target: i
             break
         chosen.append(thread_id)
     return [item for thread_id in chosen for item in threads[thread_id]]
+
+
+def extend_pool(pool: Sequence[PoolItem], candidates: Sequence[PoolItem], *, source: str) -> list[PoolItem]:
+    """The pool followed by every whole thread of `source` it does not hold yet, in thread-id order.
+
+    Existing items keep their positions, so the numbers on sheets already answered stay valid; the new comments
+    are numbered after them.
+    """
+    drawn = {item.thread_id for item in pool}
+    added = sorted((c for c in candidates if c.source == source and c.thread_id not in drawn), key=lambda c: c.thread_id)
+    if not added:
+        raise DataError(f"the pool already holds every {source} thread")
+    return [*pool, *added]
 
 
 def second_pass_ids(items: Sequence[PoolItem], *, seed: int = SAMPLE_SEED, share: float = SECOND_PASS_SHARE) -> list[str]:
@@ -203,13 +216,23 @@ def thread_splits(
     raise DataError(f"no thread split in {tries} seeds gives every split {min_positives} positives per label")
 
 
-def build_set(items: Sequence[PoolItem], decisions: Sequence[LabelDecision], *, min_positives: int = 8) -> list[HandLabelledComment]:
-    """Join the drawn comments with their (adjudicated) labels; every drawn comment must be labelled."""
+def build_set(
+    items: Sequence[PoolItem], decisions: Sequence[LabelDecision], *, min_positives: int = 8, keep_splits: Mapping[str, Split] | None = None
+) -> list[HandLabelledComment]:
+    """Join the drawn comments with their (adjudicated) labels; every drawn comment must be labelled.
+
+    With `keep_splits` (thread id → split of an earlier build) those threads keep their split and every other
+    thread joins train: an extension adds training data while the validation and test splits, and so every
+    model measured on them, stay as they were.
+    """
     by_id = {d.id: d for d in decisions}
     unlabelled = [i.id for i in items if i.id not in by_id]
     if unlabelled:
         raise DataError(f"{len(unlabelled)} drawn comments have no label yet, e.g. {', '.join(unlabelled[:5])}")
-    splits = thread_splits(items, decisions, min_positives=min_positives)
+    if keep_splits is None:
+        splits = thread_splits(items, decisions, min_positives=min_positives)
+    else:
+        splits = {item.thread_id: keep_splits.get(item.thread_id, "train") for item in items}
     return [
         HandLabelledComment(
             id=item.id, source=f"inhouse:{item.source}", split=splits[item.thread_id], thread_id=item.thread_id, body=item.body,

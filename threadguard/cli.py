@@ -299,6 +299,25 @@ def labels_sheet(
     typer.echo(render_sheet(items[start : start + count], start=start))
 
 
+@labels_app.command("extend")
+def labels_extend(
+    pool: Annotated[Path, typer.Argument(help="The drawn comments (labels/data/inhouse/pool.jsonl), rewritten in place.")],
+    source: Annotated[str, typer.Option(help="Add every thread of this corpus the pool does not hold yet: fox_news or globe_and_mail.")],
+    datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora.")] = None,
+    seeds_dir: Annotated[Path, typer.Option(help="Folder of the seed threads.")] = Path("../shared/seeds"),
+) -> None:
+    """Append the remaining whole threads of one corpus to the pool; sheet numbers already answered stay valid."""
+    from labels.inhouse import candidate_pool, extend_pool, read_pool, write_models
+
+    # Flags only order the first draw; an extension takes every remaining thread, so the weak labels suffice.
+    candidates = candidate_pool(datasets_dir or get_settings().datasets_dir, seeds_dir, lambda rows: [False] * len(rows))
+    items = read_pool(pool)
+    extended = extend_pool(items, candidates, source=source)
+    write_models(extended, pool)
+    typer.echo(f"added {len(extended) - len(items)} comments from {len({i.thread_id for i in extended[len(items):]})} threads; "
+               f"they are numbered from {len(items)}", err=True)
+
+
 @labels_app.command("record")
 def labels_record(
     sheets: Annotated[list[Path], typer.Argument(help="Answer files: 'N hate insult off_topic | rationale' per line.")],
@@ -353,13 +372,15 @@ def labels_build(
     pool: Annotated[Path, typer.Argument(help="The drawn comments.")],
     decisions: Annotated[list[Path], typer.Argument(help="Adjudicated passes (JSONL); later files win for the same id.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The labelled set to write.")],
+    keep_splits: Annotated[Path | None, typer.Option(help="An earlier build: its threads keep their splits, new threads join train.")] = None,
 ) -> None:
     """Join drawn comments and their labels into the labelled set, split by thread."""
     from labels.inhouse import build_set, read_decisions, read_pool
-    from labels.sets import sha256_of_rows, write_jsonl
+    from labels.sets import read_jsonl, sha256_of_rows, write_jsonl
 
     merged = {d.id: d for path in decisions for d in read_decisions(path)}
-    rows = build_set(read_pool(pool), list(merged.values()))
+    kept = None if keep_splits is None else {row.thread_id: row.split for row in read_jsonl(keep_splits)}
+    rows = build_set(read_pool(pool), list(merged.values()), keep_splits=kept)
     write_jsonl(rows, output)
     typer.echo(f"wrote {len(rows)} rows, sha256 {sha256_of_rows(rows)}", err=True)
 

@@ -12,6 +12,8 @@ from labels.inhouse import (
     PoolItem,
     build_set,
     draw_threads,
+    extend_pool,
+    read_decisions,
     read_sheet_answers,
     render_sheet,
     second_pass_ids,
@@ -142,5 +144,33 @@ def test_committed_inhouse_set_is_complete_and_split_by_thread() -> None:
     for split in ("validation", "test"):
         part = [r for r in rows if r.split == split]
         assert all(sum(getattr(r, label) for r in part) >= 8 for label in ("hate", "insult", "off_topic"))
-    second = [json.loads(line) for line in (PROJECT_ROOT / "labels" / "data" / "inhouse" / "pass2.jsonl").read_text().splitlines()]
-    assert len(second) >= 0.2 * len(rows)
+    folder = PROJECT_ROOT / "labels" / "data" / "inhouse"
+    adjudicated, extension = (read_decisions(folder / name) for name in ("adjudicated.jsonl", "pass1-extension.jsonl"))
+    # Every row's label comes from the adjudicated first draw or the single-pass extension, never both.
+    assert {r.id for r in rows} == {d.id for d in adjudicated} | {d.id for d in extension}
+    assert not {d.id for d in adjudicated} & {d.id for d in extension}
+    assert {r.split for r in rows if r.id in {d.id for d in extension}} == {"train"}
+    second = read_decisions(folder / "pass2.jsonl")
+    assert len(second) >= 0.2 * len(adjudicated)  # the agreement sample covers a fifth of the first draw
+
+
+def test_extension_appends_whole_new_threads_of_one_source_after_the_numbered_items() -> None:
+    pool = _pool(6, 5)
+    drawn = [i for i in pool if i.thread_id in {"thread0", "thread1"}]
+    extended = extend_pool(drawn, pool, source="fox_news")
+    assert extended[: len(drawn)] == drawn  # answered sheet numbers stay valid
+    assert {i.thread_id for i in extended[len(drawn):]} == {"thread3", "thread5"}  # thread1 is fox_news but drawn already
+    assert len(extended) == len(drawn) + 10
+    with pytest.raises(DataError, match="every fox_news thread"):
+        extend_pool(extended, pool, source="fox_news")
+
+
+def test_a_build_that_keeps_splits_leaves_old_threads_where_they_were_and_puts_new_ones_in_train() -> None:
+    pool = _pool(10, 10)
+    decisions = [_decision(i.id, hate=int(i.id.endswith(("c0", "c1"))), insult=int(i.id.endswith("c2")), off_topic=int(i.id.endswith("c3"))) for i in pool]
+    first = build_set(pool[:80], decisions, min_positives=1)
+    kept = {row.thread_id: row.split for row in first}
+    second = build_set(pool, decisions, min_positives=1, keep_splits=kept)
+    assert [(r.id, r.split) for r in second[:80]] == [(r.id, r.split) for r in first]
+    assert {r.split for r in second[80:]} == {"train"}
+    assert set(kept.values()) == {"train", "validation", "test"}
