@@ -2,7 +2,9 @@
 
 Each variant re-quantises the model dir's fp32 `model.onnx` with `training.export.quantize_int8`, leaving one group
 of the encoder's MatMuls in fp32, then scores the parity test's sample (the first 1,000 in-house comments) and
-counts the comments whose decision (allow / review / reject) equals fp32 ONNX's. Needs a model dir with
+counts the comments whose decision (allow / review / reject) equals fp32 ONNX's. A last variant keeps activations
+in float and stores every projection's weights as 8-bit blocks (ONNX Runtime's MatMulNBits, which quantises
+activations per block of 32 instead of per tensor): the accuracy end of the trade. Needs a model dir with
 `model.onnx` (a fresh `threadguard train` writes one; the committed default holds only its int8 file).
 
 Run: .venv/bin/python -m bench.int8_agreement MODEL_DIR
@@ -39,6 +41,21 @@ def exclusion_groups(matmuls: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
     yield "layers 4-5 fp32", [m for m in matmuls if "/layer.4/" in m or "/layer.5/" in m]
 
 
+WEIGHT_ONLY = "weight-only 8-bit blocks of 32 (MatMulNBits)"
+
+
+def quantize_weight_only(source: Path, dest: Path, *, block_size: int = 32) -> None:
+    """8-bit symmetric weights in blocks along the input axis; accuracy level 4 lets the kernel compute in int8 with
+    activations quantised per block, so an outlier feature costs only its own block's precision."""
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import DefaultWeightOnlyQuantConfig, MatMulNBitsQuantizer
+
+    config = DefaultWeightOnlyQuantConfig(block_size=block_size, is_symmetric=True, accuracy_level=4, bits=8)
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(source)), bits=8, block_size=block_size, is_symmetric=True, accuracy_level=4, algo_config=config)
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(dest), use_external_data_format=False)
+
+
 def main(model_dir: Path) -> None:
     import onnx
 
@@ -58,18 +75,23 @@ def main(model_dir: Path) -> None:
         "|---|---|---|---|---|",
     ]
     with tempfile.TemporaryDirectory(prefix="tg-int8-") as tmp:
-        for name, exclude in exclusion_groups(matmuls):
+        variants = [*exclusion_groups(matmuls), (WEIGHT_ONLY, [])]
+        for name, exclude in variants:
             work = Path(tmp) / "model"
             shutil.rmtree(work, ignore_errors=True)
             shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns(HF_DIR, ONNX_INT8_FILE))
-            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=True, exclude=exclude)
+            if name == WEIGHT_ONLY:
+                quantize_weight_only(work / ONNX_FILE, work / ONNX_INT8_FILE)
+            else:
+                quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=True, exclude=exclude)
             scorer = open_scorer(work, device="cpu", runtime="onnx-int8")
             start = time.perf_counter()
             int8 = scorer.score(rows)
             seconds = time.perf_counter() - start
             agree = sum(x.decision == y.decision for x, y in zip(fp32, int8, strict=True)) / len(rows)
             size = (work / ONNX_INT8_FILE).stat().st_size / 1e6
-            lines.append(f"| {name} | {len(exclude)} of {len(matmuls)} | {agree:.1%} | {seconds:.1f} | {size:.1f} |")
+            kept = "none (weights 8-bit)" if name == WEIGHT_ONLY else f"{len(exclude)} of {len(matmuls)}"
+            lines.append(f"| {name} | {kept} | {agree:.1%} | {seconds:.1f} | {size:.1f} |")
             print(lines[-1], flush=True)
     write_section("int8-agreement", "\n".join(lines))
 

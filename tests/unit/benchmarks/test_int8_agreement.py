@@ -17,3 +17,27 @@ def test_each_variant_leaves_its_group_and_only_it_in_fp32() -> None:
     assert len(groups["query/key/value fp32"]) == 18 and all("/self/" in n for n in groups["query/key/value fp32"])
     assert {n.split("/")[3] for n in groups["layers 0-1 fp32"]} == {"layer.0", "layer.1"} and len(groups["layers 0-1 fp32"]) == 12
     assert {n.split("/")[3] for n in groups["layers 4-5 fp32"]} == {"layer.4", "layer.5"} and len(groups["layers 4-5 fp32"]) == 12
+
+
+def test_weight_only_variant_stores_8_bit_blocks_and_stays_close_to_fp32(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    from bench.int8_agreement import quantize_weight_only
+
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(64, 32)).astype(np.float32)
+    weight[:, 3] *= 20  # an outlier column, as trained projections have
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="proj/MatMul")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 64])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 32])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "fp32.onnx")
+    quantize_weight_only(tmp_path / "fp32.onnx", tmp_path / "w8.onnx")
+    assert [n.op_type for n in onnx.load(str(tmp_path / "w8.onnx")).graph.node] == ["MatMulNBits"]
+    x = rng.normal(size=(8, 64)).astype(np.float32)
+    y = ort.InferenceSession(str(tmp_path / "w8.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.abs(y - x @ weight).max() < 0.02 * np.abs(x @ weight).max()
