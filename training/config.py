@@ -128,11 +128,24 @@ class TrainConfig(_Strict):
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b.c` in the parsed TOML; a number steps into a list (`data.sources.0.path` is the first source's path)."""
     keys = dotted.split(".")
-    node = data
-    for key in keys[:-1]:
-        node = node.setdefault(key, {})
-    node[keys[-1]] = value
+    node: Any = data
+    for depth, key in enumerate(keys):
+        where = ".".join(keys[:depth]) or "the config"
+        last = depth == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ConfigError(f"--set {dotted}: {where} is a list of {len(node)}, and {key!r} is not an index in it")
+            index: int | str = int(key)
+        elif isinstance(node, dict):
+            index = key
+        else:
+            raise ConfigError(f"--set {dotted}: {where} is a value, not a table")
+        if last:
+            node[index] = value
+        else:
+            node = node[index] if isinstance(node, list) else node.setdefault(key, {})
 
 
 def load_config(path: Path, overrides: list[str] | None = None) -> TrainConfig:

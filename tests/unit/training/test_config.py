@@ -21,6 +21,28 @@ def test_overrides_are_typed() -> None:
     assert (config.linear.min_df, config.seed, config.name) == (5, 7, "other")
 
 
+def test_an_override_can_step_into_a_list_of_sources() -> None:
+    minilm = BASELINE.with_name("minilm.toml")
+    config = load_config(minilm, ["data.sources.0.path=labels/data/inhouse-extended.jsonl", "data.sources.1.weight=2.5"])
+    assert config.data.sources[0].path == Path("labels/data/inhouse-extended.jsonl") and config.data.sources[0].name == "inhouse"
+    assert config.data.sources[1].weight == 2.5
+    assert load_config(minilm).data.sources[0].path == Path("labels/data/inhouse.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("override", "fragment"),
+    [
+        ("data.sources.99.weight=2", "data.sources is a list of"),
+        ("data.sources.first.weight=2", "'first' is not an index"),
+        ("seed.value=2", "seed is a value, not a table"),
+    ],
+)
+def test_a_bad_override_path_is_one_line_config_error(override: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(BASELINE.with_name("minilm.toml"), [override])
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
