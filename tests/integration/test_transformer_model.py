@@ -66,12 +66,14 @@ def test_real_model_parity_fp32_onnx_vs_torch() -> None:
 
 
 @needs_full_real
-@pytest.mark.xfail(strict=True, reason="issue 7: int8 agrees with fp32 on 95.7% of decisions (1,000 in-house comments, tg-minilm-20261124-6c14f3c), below the 99% target")
+@pytest.mark.xfail(strict=True, reason="issue 7: dynamic int8 agrees with fp32 on 95-96% of decisions on full runs, below the 99% target "
+                                       "(docs/benchmarks.md, int8 agreement)")
 def test_real_model_int8_agrees_with_fp32_on_99_percent_of_decisions() -> None:
     rows = _sample(1000)
     fp32 = open_scorer(REAL, device="cpu", runtime="onnx").score(rows)
     int8 = open_scorer(REAL, device="cpu", runtime="onnx-int8").score(rows)
-    assert np.mean([x.decision == y.decision for x, y in zip(fp32, int8, strict=True)]) >= 0.99
+    agreement = float(np.mean([x.decision == y.decision for x, y in zip(fp32, int8, strict=True)]))
+    assert agreement >= 0.99, f"int8 agrees with fp32 on {agreement:.1%} of {len(rows)} decisions"
 
 
 def test_cpu_default_is_int8_onnx_and_round_trip_is_stable(tiny_transformer_dir: Path) -> None:
