@@ -99,6 +99,9 @@ def extend_pool(pool: Sequence[PoolItem], candidates: Sequence[PoolItem], *, sou
     Existing items keep their positions, so the numbers on sheets already answered stay valid; the new comments
     are numbered after them.
     """
+    sources = sorted({c.source for c in candidates} - {"seed"})
+    if source not in sources:
+        raise DataError(f"no candidate comment comes from {source!r}; the candidates' sources are {', '.join(sources)}")
     drawn = {item.thread_id for item in pool}
     added = sorted((c for c in candidates if c.source == source and c.thread_id not in drawn), key=lambda c: c.thread_id)
     if not added:

@@ -304,13 +304,13 @@ def labels_extend(
     pool: Annotated[Path, typer.Argument(help="The drawn comments (labels/data/inhouse/pool.jsonl), rewritten in place.")],
     source: Annotated[str, typer.Option(help="Add every thread of this corpus the pool does not hold yet: fox_news or globe_and_mail.")],
     datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora.")] = None,
-    seeds_dir: Annotated[Path, typer.Option(help="Folder of the seed threads.")] = Path("../shared/seeds"),
 ) -> None:
     """Append the remaining whole threads of one corpus to the pool; sheet numbers already answered stay valid."""
     from labels.inhouse import candidate_pool, extend_pool, read_pool, write_models
 
+    datasets = datasets_dir or get_settings().datasets_dir
     # Flags only order the first draw; an extension takes every remaining thread, so the weak labels suffice.
-    candidates = candidate_pool(datasets_dir or get_settings().datasets_dir, seeds_dir, lambda rows: [False] * len(rows))
+    candidates = candidate_pool(datasets, datasets.parent / "seeds", lambda rows: [False] * len(rows))
     items = read_pool(pool)
     extended = extend_pool(items, candidates, source=source)
     write_models(extended, pool)

@@ -172,6 +172,8 @@ def test_extension_appends_whole_new_threads_of_one_source_after_the_numbered_it
     assert len(extended) == len(drawn) + 10
     with pytest.raises(DataError, match="every fox_news thread"):
         extend_pool(extended, pool, source="fox_news")
+    with pytest.raises(DataError, match="no candidate comment comes from 'fox'; the candidates' sources are fox_news, globe_and_mail"):
+        extend_pool(drawn, pool, source="fox")
 
 
 def test_a_build_that_keeps_splits_leaves_old_threads_where_they_were_and_puts_new_ones_in_train() -> None:
