@@ -220,22 +220,38 @@ def thread_splits(
 
 
 def build_set(
-    items: Sequence[PoolItem], decisions: Sequence[LabelDecision], *, min_positives: int = 8, keep_splits: Mapping[str, Split] | None = None
+    items: Sequence[PoolItem],
+    decisions: Sequence[LabelDecision],
+    *,
+    min_positives: int = 8,
+    keep_splits: Mapping[str, Split] | None = None,
+    new_splits: Mapping[str, Split] | None = None,
 ) -> list[HandLabelledComment]:
     """Join the drawn comments with their (adjudicated) labels; every drawn comment must be labelled.
 
     With `keep_splits` (thread id → split of an earlier build) those threads keep their split and every other
-    thread joins train: an extension adds training data while the validation and test splits, and so every
-    model measured on them, stay as they were.
+    thread joins train, unless `new_splits` names its split: an extension adds training data, or grows
+    validation and test, while every earlier row stays where it was, so models measured on the earlier
+    splits can be measured again on the same rows plus the new ones.
     """
     by_id = {d.id: d for d in decisions}
     unlabelled = [i.id for i in items if i.id not in by_id]
     if unlabelled:
         raise DataError(f"{len(unlabelled)} drawn comments have no label yet, e.g. {', '.join(unlabelled[:5])}")
+    if new_splits and keep_splits is None:
+        raise DataError("new threads can be given a split only when an earlier build keeps the others' splits")
     if keep_splits is None:
         splits = thread_splits(items, decisions, min_positives=min_positives)
     else:
-        splits = {item.thread_id: keep_splits.get(item.thread_id, "train") for item in items}
+        new_splits = new_splits or {}
+        threads = {item.thread_id for item in items}
+        unknown = sorted(set(new_splits) - threads)
+        if unknown:
+            raise DataError(f"no drawn thread {unknown[0]!r} to give a split; threads look like {sorted(threads)[0]!r}")
+        already = sorted(t for t in new_splits if t in keep_splits)
+        if already:
+            raise DataError(f"thread {already[0]!r} already has split {keep_splits[already[0]]!r} in the earlier build")
+        splits = {t: keep_splits.get(t) or new_splits.get(t) or "train" for t in threads}
     return [
         HandLabelledComment(
             id=item.id, source=f"inhouse:{item.source}", split=splits[item.thread_id], thread_id=item.thread_id, body=item.body,

@@ -22,7 +22,7 @@ LABELS: tuple[Label, ...] = tuple(Label)
 Split = Literal["train", "validation", "test"]
 SPLITS: tuple[Split, ...] = ("train", "validation", "test")
 
-GUIDE_VERSION = "1.1"
+GUIDE_VERSION = "1.2"
 """The labelling-guide version (docs/labelling-guide.md) that hand-labelled rows follow."""
 
 
@@ -86,4 +86,4 @@ class HandLabelledComment(LabelledComment):
         return value
 
 
-KNOWN_GUIDE_VERSIONS: tuple[str, ...] = ("1.0", "1.1")
+KNOWN_GUIDE_VERSIONS: tuple[str, ...] = ("1.0", "1.1", "1.2")

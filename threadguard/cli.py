@@ -373,14 +373,23 @@ def labels_build(
     decisions: Annotated[list[Path], typer.Argument(help="Adjudicated passes (JSONL); later files win for the same id.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The labelled set to write.")],
     keep_splits: Annotated[Path | None, typer.Option(help="An earlier build: its threads keep their splits, new threads join train.")] = None,
+    new_split: Annotated[list[str] | None, typer.Option(help="THREAD_ID=SPLIT for a new thread that should not join train (with --keep-splits; repeatable).")] = None,
 ) -> None:
     """Join drawn comments and their labels into the labelled set, split by thread."""
     from labels.inhouse import build_set, read_decisions, read_pool
+    from labels.schema import Split
     from labels.sets import read_jsonl, sha256_of_rows, write_jsonl
+    from threadguard.errors import UsageError
 
+    chosen: dict[str, Split] = {}
+    for spec in new_split or []:  # checked before any file is read: a typo costs nothing
+        thread, _, split = spec.rpartition("=")
+        if not thread or split not in ("train", "validation", "test"):
+            raise UsageError(f"--new-split takes THREAD_ID=train|validation|test, not {spec!r}")
+        chosen[thread] = split  # type: ignore[assignment]
     merged = {d.id: d for path in decisions for d in read_decisions(path)}
     kept = None if keep_splits is None else {row.thread_id: row.split for row in read_jsonl(keep_splits)}
-    rows = build_set(read_pool(pool), list(merged.values()), keep_splits=kept)
+    rows = build_set(read_pool(pool), list(merged.values()), keep_splits=kept, new_splits=chosen)
     write_jsonl(rows, output)
     typer.echo(f"wrote {len(rows)} rows, sha256 {sha256_of_rows(rows)}", err=True)
 

@@ -109,7 +109,7 @@ def test_sheet_answers_are_parsed_and_checked(tmp_path: Path) -> None:
     answers = tmp_path / "a.txt"
     answers.write_text("# comment\n0 0 1 0 | 'you dope'\n1 0 0 0 | fine\n")
     decisions = read_sheet_answers(answers, pool, labeller="me")
-    assert [(d.id, d.insult, d.guide_version) for d in decisions] == [("t0c0", 1, "1.1"), ("t0c1", 0, "1.1")]
+    assert [(d.id, d.insult, d.guide_version) for d in decisions] == [("t0c0", 1, "1.2"), ("t0c1", 0, "1.2")]  # the current guide
     answers.write_text("0 0 2 0 | bad label\n")
     with pytest.raises(ParseError, match=":1: expected"):
         read_sheet_answers(answers, pool, labeller="me")
@@ -151,16 +151,22 @@ def test_committed_inhouse_set_is_complete_and_split_by_thread() -> None:
     assert len(second) >= 0.2 * len(rows)
 
 
-def test_extended_set_adds_only_training_threads_to_the_inhouse_set() -> None:
+def test_extended_set_adds_fox_threads_to_train_and_globe_threads_to_validation_and_test() -> None:
     data = PROJECT_ROOT / "labels" / "data"
     base = {r.id: r for r in read_jsonl(data / "inhouse.jsonl", hand_labelled=True)}
     extended = {r.id: r for r in read_jsonl(data / "inhouse-extended.jsonl", hand_labelled=True)}
-    extension = read_decisions(data / "inhouse" / "pass1-extension.jsonl")
-    assert all(extended[i] == row for i, row in base.items())  # validation and test, and the old training rows, unchanged
-    added = [extended[i] for i in extended.keys() - base.keys()]
-    assert {r.id for r in added} == {d.id for d in extension} and len(added) >= 500
-    assert {r.split for r in added} == {"train"}
-    assert not {r.thread_id for r in added} & {r.thread_id for r in base.values()}  # whole new threads
+    fox = read_decisions(data / "inhouse" / "pass1-extension.jsonl")
+    globe = read_decisions(data / "inhouse" / "pass1-globe-extension.jsonl")
+    assert all(extended[i] == row for i, row in base.items())  # every earlier row, in its split, unchanged
+    added = {i: extended[i] for i in extended.keys() - base.keys()}
+    assert set(added) == {d.id for d in fox} | {d.id for d in globe} and len(fox) >= 500 and len(globe) >= 500
+    assert {added[d.id].split for d in fox} == {"train"}
+    assert {added[d.id].split for d in globe} == {"validation", "test"}  # they grow the yardstick, not training
+    assert {added[d.id].guide_version for d in globe} == {"1.2"}
+    assert not {r.thread_id for r in added.values()} & {r.thread_id for r in base.values()}  # whole new threads
+    for split in ("validation", "test"):
+        new_rows = [added[d.id] for d in globe if added[d.id].split == split]
+        assert sum(r.hate for r in new_rows) >= 5 and sum(r.insult for r in new_rows) >= 10
 
 
 def test_extension_appends_whole_new_threads_of_one_source_after_the_numbered_items() -> None:
@@ -185,3 +191,26 @@ def test_a_build_that_keeps_splits_leaves_old_threads_where_they_were_and_puts_n
     assert [(r.id, r.split) for r in second[:80]] == [(r.id, r.split) for r in first]
     assert {r.split for r in second[80:]} == {"train"}
     assert set(kept.values()) == {"train", "validation", "test"}
+
+
+def test_a_build_that_keeps_splits_can_send_named_new_threads_to_validation_and_test() -> None:
+    pool = _pool(12, 10)
+    decisions = [_decision(i.id, hate=int(i.id.endswith(("c0", "c1"))), insult=int(i.id.endswith("c2")), off_topic=int(i.id.endswith("c3"))) for i in pool]
+    first = build_set(pool[:80], decisions, min_positives=1)
+    kept = {row.thread_id: row.split for row in first}
+    second = build_set(pool, decisions, min_positives=1, keep_splits=kept,
+                       new_splits={"thread8": "validation", "thread9": "test"})
+    assert [(r.id, r.split) for r in second[:80]] == [(r.id, r.split) for r in first]
+    assert {r.thread_id: r.split for r in second[80:]} == {"thread8": "validation", "thread9": "test", "thread10": "train", "thread11": "train"}
+    with pytest.raises(DataError, match="no drawn thread 'thread99'"):
+        build_set(pool, decisions, keep_splits=kept, new_splits={"thread99": "test"})
+    with pytest.raises(DataError, match="thread 'thread0' already has split"):
+        build_set(pool, decisions, keep_splits=kept, new_splits={"thread0": "test"})
+    with pytest.raises(DataError, match="only when an earlier build keeps"):
+        build_set(pool, decisions, new_splits={"thread8": "test"})
+
+
+def test_build_command_rejects_a_malformed_new_split_in_one_line(tmp_path: Path) -> None:
+    result = _tg("labels", "build", "pool.jsonl", "pass.jsonl", "--keep-splits", "old.jsonl", "--new-split", "thread1=valid", "-o", str(tmp_path / "x.jsonl"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --new-split takes THREAD_ID=train|validation|test, not 'thread1=valid'"
