@@ -247,7 +247,7 @@ def build_set(
         threads = {item.thread_id for item in items}
         unknown = sorted(set(new_splits) - threads)
         if unknown:
-            raise DataError(f"no drawn thread {unknown[0]!r} to give a split; threads look like {sorted(threads)[0]!r}")
+            raise DataError(f"no drawn thread {unknown[0]!r} to give a split; threads look like {min(threads)!r}")
         already = sorted(t for t in new_splits if t in keep_splits)
         if already:
             raise DataError(f"thread {already[0]!r} already has split {keep_splits[already[0]]!r} in the earlier build")
