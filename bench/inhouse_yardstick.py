@@ -1,0 +1,119 @@
+"""In-domain ROC-AUC on the grown validation and test splits, with the paired bootstrap that says whether two
+models differ.
+
+`labels/data/inhouse-extended.jsonl` keeps every row of `inhouse.jsonl` in its split and adds the last five Globe
+and Mail threads to validation and test (docs/data.md). This scores each model dir through the serving loader on
+both splits, apart for the first draw's rows and the added ones, and then, for each later model against the first,
+the difference in ROC-AUC with a 95 % paired bootstrap interval (the same resampled rows for both models): an
+interval that holds 0 means this yardstick cannot tell the two apart.
+
+Run: .venv/bin/python -m bench.inhouse_yardstick MODEL_DIR [MODEL_DIR ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from bench.sections import machine, write_section
+from labels.schema import LABELS
+from labels.sets import read_jsonl
+from serving.model import open_scorer
+from threadguard.settings import PROJECT_ROOT
+from training.report import bootstrap_auc
+
+DATA = PROJECT_ROOT / "labels" / "data"
+SPLITS = ("validation", "test")
+MIN_POSITIVES = 5  # below this an interval says nothing (one positive gives a "ROC-AUC" of one rank)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """ROC-AUC of model b minus model a on the same rows, with a 95 % paired bootstrap interval."""
+
+    point: float
+    low: float
+    high: float
+
+    @property
+    def separates(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def paired_auc_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, *, n: int = 1000, seed: int = 0) -> PairedDifference | None:
+    """AUC(b) - AUC(a), resampling rows once for both models so their shared noise cancels; None with one class."""
+    if len(y) == 0 or y.min() == y.max():
+        return None
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() != y[idx].max():
+            diffs.append(roc_auc_score(y[idx], b[idx]) - roc_auc_score(y[idx], a[idx]))
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return PairedDifference(float(roc_auc_score(y, b) - roc_auc_score(y, a)), float(low), float(high))
+
+
+def _cell(y: np.ndarray, p: np.ndarray) -> str:
+    if y.sum() < MIN_POSITIVES:
+        return f"({int(y.sum())})"
+    auc = bootstrap_auc(y, p)
+    return "n/a" if auc is None else f"{auc[0]:.3f} [{auc[1]:.2f}, {auc[2]:.2f}] ({int(y.sum())})"
+
+
+def main(model_dirs: list[Path], labelled: Path, first_draw: Path) -> str:
+    rows = [r for r in read_jsonl(labelled, hand_labelled=True) if r.split in SPLITS]
+    first_ids = {r.id for r in read_jsonl(first_draw, hand_labelled=True)}
+    probs = {d: open_scorer(d, device="cpu").predict_proba(rows) for d in model_dirs}
+    names = {d: d.resolve().name for d in model_dirs}
+    lines = [
+        (f"{labelled.relative_to(PROJECT_ROOT) if labelled.is_relative_to(PROJECT_ROOT) else labelled}: "
+        f"{sum(r.split == 'validation' for r in rows)} validation and {sum(r.split == 'test' for r in rows)} test rows; "
+        f"'first draw' = the rows of {first_draw.name}, 'added' = the Globe and Mail threads added under guide 1.2. "
+        f"Measured {dt.date.today()} on {machine()}."),
+        f"Command: `.venv/bin/python -m bench.inhouse_yardstick {' '.join(str(d) for d in model_dirs)}`.",
+        "",
+        f"ROC-AUC with a 95 % bootstrap interval and (positives; fewer than {MIN_POSITIVES} gives no ROC-AUC), each model's scorer as served:",
+        "",
+        "| split | rows | model | " + " | ".join(label.value for label in LABELS) + " |",
+        "|---|---|---|" + "---|" * len(LABELS),
+    ]
+    for split in SPLITS:
+        for part, keep in (("all", lambda r: True), ("first draw", lambda r: r.id in first_ids), ("added", lambda r: r.id not in first_ids)):
+            mask = np.array([r.split == split and keep(r) for r in rows])
+            for d in model_dirs:
+                cells = []
+                for j, label in enumerate(LABELS):
+                    y = np.array([getattr(r, label.value) for r in rows])[mask]
+                    cells.append(_cell(y, probs[d][mask, j]))
+                lines.append(f"| {split} | {part} ({int(mask.sum())}) | `{names[d]}` | " + " | ".join(cells) + " |")
+    if len(model_dirs) > 1:
+        base = model_dirs[0]
+        lines += ["", f"Paired difference in ROC-AUC against `{names[base]}` (all rows of the split; * = the interval excludes 0):", "",
+                  "| split | model | " + " | ".join(label.value for label in LABELS) + " |", "|---|---|" + "---|" * len(LABELS)]
+        for split in SPLITS:
+            mask = np.array([r.split == split for r in rows])
+            for d in model_dirs[1:]:
+                cells = []
+                for j, label in enumerate(LABELS):
+                    y = np.array([getattr(r, label.value) for r in rows])[mask]
+                    diff = paired_auc_difference(y, probs[base][mask, j], probs[d][mask, j])
+                    cells.append("n/a" if diff is None else f"{diff.point:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]{' *' if diff.separates else ''}")
+                lines.append(f"| {split} | `{names[d]}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model_dirs", nargs="*", type=Path, default=[PROJECT_ROOT / "models" / "current"])
+    parser.add_argument("--labelled", type=Path, default=DATA / "inhouse-extended.jsonl")
+    parser.add_argument("--first-draw", type=Path, default=DATA / "inhouse.jsonl")
+    args = parser.parse_args()
+    body = main(args.model_dirs, args.labelled, args.first_draw)
+    write_section("inhouse-yardstick", body)
+    print(body)
