@@ -102,6 +102,11 @@ class TransformerConfig(_Strict):
     parent_chars: int = 400
     lead_chars: int = 300
     quantize_per_channel: bool = True
+    # SmoothQuant before dynamic int8 (training/smoothing.py): None leaves the int8 export as plain dynamic int8.
+    int8_smoothing_alpha: float | None = Field(default=None, ge=0, le=1, description="migration strength of activation smoothing "
+                                                                                   "before int8 quantisation (unset: no smoothing)")
+    int8_calibration_rows: int = Field(default=256, ge=1, description="training rows whose comment, article and parent texts "
+                                                                      "calibrate the smoothing")
 
 
 class ThresholdConfig(_Strict):

@@ -9,8 +9,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from serving.heads import HEADS_FILE
 from serving.transformer import EMBEDDING_OUTPUT, HF_DIR, ONNX_FILE, ONNX_INT8_FILE, TOKENIZER_FILE
@@ -64,8 +66,35 @@ def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Seque
         root.setLevel(level)
 
 
-def transformer_files(model, base_path: str, *, per_channel: bool) -> dict[str, bytes]:  # type: ignore[no-untyped-def]
-    """Everything a transformer model dir holds besides the contract JSON, as {relative path: bytes}."""
+def quantize_smoothed_int8(source: Path, dest: Path, batches: Iterable[Mapping[str, np.ndarray]], *, alpha: float, per_channel: bool) -> None:
+    """Dynamic int8 of an activation-smoothed copy of `source` (training/smoothing.py), calibrated on `batches`."""
+    from training.smoothing import smooth_onnx
+
+    with tempfile.TemporaryDirectory(prefix="tg-smooth-") as tmp:
+        smoothed = Path(tmp) / "smoothed.onnx"
+        smooth_onnx(source, smoothed, batches, alpha=alpha)
+        quantize_int8(smoothed, dest, per_channel=per_channel)
+
+
+def calibration_batches(tokenizer_path: Path, texts: Sequence[str], *, max_length: int, batch_size: int = 32) -> Iterator[dict[str, np.ndarray]]:
+    """The texts as the scorer feeds them to the encoder: tokenised, length-sorted, padded per batch."""
+    from serving.transformer import load_tokenizer, pad_batch
+
+    tokenizer = load_tokenizer(tokenizer_path, max_length)
+    tokenizer.no_padding()
+    ids = [e.ids for e in tokenizer.encode_batch(list(texts))]
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    for start in range(0, len(order), batch_size):
+        yield pad_batch([ids[i] for i in order[start : start + batch_size]])
+
+
+def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alpha: float | None = None,  # type: ignore[no-untyped-def]
+                      calibration_texts: Sequence[str] = (), max_length: int = 128, batch_size: int = 32) -> dict[str, bytes]:
+    """Everything a transformer model dir holds besides the contract JSON, as {relative path: bytes}.
+
+    With `smoothing_alpha`, the int8 file is quantised from an activation-smoothed copy of the fp32 graph, calibrated on
+    `calibration_texts`; `model.onnx` stays the plain export, so fp32 ONNX still matches PyTorch weight for weight.
+    """
     from safetensors.torch import save_file
 
     work = Path(tempfile.mkdtemp(prefix="tg-export-"))
@@ -78,7 +107,13 @@ def transformer_files(model, base_path: str, *, per_channel: bool) -> dict[str, 
                 shutil.copy(Path(base_path) / name, work / HF_DIR / name)
         shutil.copy(Path(base_path) / TOKENIZER_FILE, work / TOKENIZER_FILE)
         export_onnx(model.encoder, work / ONNX_FILE)
-        quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel)
+        if smoothing_alpha is None:
+            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel)
+        else:
+            if not calibration_texts:
+                raise ValueError("activation smoothing needs calibration texts")
+            batches = calibration_batches(work / TOKENIZER_FILE, calibration_texts, max_length=max_length, batch_size=batch_size)
+            quantize_smoothed_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, batches, alpha=smoothing_alpha, per_channel=per_channel)
         return {str(p.relative_to(work)): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file()}
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -44,6 +44,28 @@ def test_int8_scores_stay_close_to_fp32_on_the_tiny_model(tiny_transformer_dir: 
     assert np.abs(fp32 - int8).mean() < 0.02
 
 
+def test_smoothed_int8_of_the_tiny_model_serves_and_stays_close_to_fp32(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import onnx
+
+    from training.export import calibration_batches, quantize_smoothed_int8
+    from training.smoothing import SMOOTH_SUFFIX
+
+    work = tmp_path / "model"
+    shutil.copytree(tiny_transformer_dir, work)
+    (work / "model.int8.onnx").unlink()
+    texts = [row.body for row in read_jsonl(SAMPLE)[-100:]]  # calibration rows apart from the scored ones
+    quantize_smoothed_int8(work / "model.onnx", work / "model.int8.onnx", calibration_batches(work / "tokenizer.json", texts, max_length=64),
+                           alpha=0.8, per_channel=True)
+    smoothed = [n for n in onnx.load(str(work / "model.int8.onnx")).graph.node if n.output[0].endswith(SMOOTH_SUFFIX)]
+    assert len(smoothed) == 2 * 4  # per layer: query/key/value's shared input, attention output, FFN input, FFN output
+    rows = _sample()
+    fp32 = open_scorer(work, device="cpu", runtime="onnx").predict_proba(rows)
+    int8 = open_scorer(work, device="cpu", runtime="onnx-int8").predict_proba(rows)
+    assert np.abs(fp32 - int8).mean() < 0.02
+
+
 # The real model the parity contract is about: THREADGUARD_PARITY_MODEL, else the default model.
 REAL = Path(os.environ.get("THREADGUARD_PARITY_MODEL", PROJECT_ROOT / "models" / "current"))
 

@@ -1,0 +1,92 @@
+"""int8 decision agreement with fp32 after activation smoothing (training/smoothing.py), at several strengths.
+
+Rebuilds the model dir's training data from the config it records, takes the calibration texts the export would
+(`training.pipeline.smoothing_texts`), re-quantises the dir's fp32 `model.onnx` smoothed at each alpha and counts
+decisions (allow / review / reject) equal to fp32 ONNX's on two samples of in-house comments: rows 1,001-1,556 of
+inhouse.jsonl, where alpha is chosen, and the first 1,000, the parity test's sample, where the choice is reported.
+Needs a model dir with `model.onnx` (a fresh `threadguard train` writes one).
+
+Run: .venv/bin/python -m bench.int8_smoothing MODEL_DIR [ALPHA ...]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench.sections import machine, write_section
+from labels.sets import read_jsonl
+from serving.model import open_scorer
+from serving.transformer import HF_DIR, ONNX_FILE, ONNX_INT8_FILE
+from threadguard.settings import PROJECT_ROOT, Settings
+
+PARITY_SAMPLE = 1000
+ALPHAS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def calibration_texts(model_dir: Path) -> list[str]:
+    """The texts `threadguard train` would calibrate this model dir's smoothing on."""
+    from training.config import TrainConfig
+    from training.data import assemble
+    from training.pipeline import normalised_bundle, smoothing_texts
+
+    config = TrainConfig.model_validate(json.loads((model_dir / "config.json").read_text())["train_config"])
+    bundle = assemble(config, Settings().datasets_dir, progress=False)
+    bundle = normalised_bundle(bundle) if config.text_normalisation else bundle
+    return smoothing_texts(bundle.train, config.transformer, seed=config.seed)
+
+
+def agreement(reference: Sequence, scored: Sequence) -> float:
+    return sum(x.decision == y.decision for x, y in zip(reference, scored, strict=True)) / len(reference)
+
+
+def main(model_dir: Path, alphas: Sequence[float] = ALPHAS) -> None:
+    from training.export import calibration_batches, quantize_int8, quantize_smoothed_int8
+
+    if not (model_dir / ONNX_FILE).is_file():
+        raise SystemExit(f"{model_dir} has no {ONNX_FILE}: rebuild the model with `threadguard train` first")
+    rows = read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl")
+    parity, choice = rows[:PARITY_SAMPLE], rows[PARITY_SAMPLE:]
+    texts = calibration_texts(model_dir)
+    params = json.loads((model_dir / "config.json").read_text())["backend"]
+    reference = open_scorer(model_dir, device="cpu", runtime="onnx")
+    fp32_choice, fp32_parity = reference.score(choice), reference.score(parity)
+    lines = [
+        f"Model `{model_dir.name}`; calibration: {len(texts)} comment, article and parent texts of the training rows the export samples; measured "
+        + f"{dt.date.today()} on {machine()}.",
+        f"Command: `.venv/bin/python -m bench.int8_smoothing {model_dir}`. Time is one pass over the parity sample after loading (batch as served).",
+        "",
+        f"| variant | decisions equal to fp32, rows 1001-{len(rows)} (choice, {len(choice)}) | the same, first {len(parity)} (parity sample) | time (s) | file (MB) |",
+        "|---|---|---|---|---|",
+    ]
+    builders: list[tuple[str, Callable[[Path, Path], None]]] = [("plain dynamic int8", lambda src, dst: quantize_int8(src, dst, per_channel=True))]
+    for alpha in alphas:
+        def build(src: Path, dst: Path, alpha: float = alpha) -> None:
+            batches = calibration_batches(model_dir / "tokenizer.json", texts, max_length=int(params["max_length"]), batch_size=int(params["batch_size"]))
+            quantize_smoothed_int8(src, dst, batches, alpha=alpha, per_channel=True)
+        builders.append((f"smoothed, alpha {alpha}", build))
+    with tempfile.TemporaryDirectory(prefix="tg-smooth-bench-") as tmp:
+        for name, build in builders:
+            work = Path(tmp) / "model"
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns(HF_DIR, ONNX_INT8_FILE))
+            build(work / ONNX_FILE, work / ONNX_INT8_FILE)
+            scorer = open_scorer(work, device="cpu", runtime="onnx-int8")
+            on_choice = agreement(fp32_choice, scorer.score(choice))
+            start = time.perf_counter()
+            on_parity = agreement(fp32_parity, scorer.score(parity))
+            seconds = time.perf_counter() - start
+            size = (work / ONNX_INT8_FILE).stat().st_size / 1e6
+            lines.append(f"| {name} | {on_choice:.1%} | {on_parity:.1%} | {seconds:.1f} | {size:.1f} |")
+            print(lines[-1], flush=True)
+    write_section("int8-smoothing", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), [float(a) for a in sys.argv[2:]] or ALPHAS)
