@@ -75,6 +75,8 @@ def test_train_bad_config_is_one_line_exit_2(tmp_path: Path) -> None:
     assert result.returncode == 2 and result.stderr.strip() == f"error: {config}: bogus: unknown key"
     missing = tg("train", "--config", str(tmp_path / "nope.toml"))
     assert missing.returncode == 2 and "config file not found" in missing.stderr
+    alpha = tg("train", "--config", "training/configs/minilm.toml", "--set", "transformer.int8_smoothing_alpha=1.5")
+    assert alpha.returncode == 2 and len(alpha.stderr.strip().splitlines()) == 1 and "transformer.int8_smoothing_alpha: Input should be less than or equal to 1" in alpha.stderr
 
 
 def test_train_exports_a_model_from_the_cli(tmp_path: Path, tiny_set_path: Path) -> None:

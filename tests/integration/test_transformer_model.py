@@ -28,6 +28,19 @@ def test_transformer_dir_holds_weights_onnx_int8_and_calibration(tiny_transforme
     assert all(c["temperature"] > 0 for c in backend["calibration"].values())
 
 
+def test_int8_file_is_quantised_from_the_smoothed_graph_the_config_asks_for(tiny_transformer_dir: Path) -> None:
+    import onnx
+
+    from training.smoothing import SMOOTH_SUFFIX
+
+    int8 = json.loads((tiny_transformer_dir / "config.json").read_text())["backend"]["int8"]
+    assert int8["smoothing_alpha"] == 0.8 and int8["per_channel"] is True and int8["calibration_texts"] > 0
+    smoothed = [n for n in onnx.load(str(tiny_transformer_dir / "model.int8.onnx")).graph.node if n.output[0].endswith(SMOOTH_SUFFIX)]
+    assert len(smoothed) == 2 * 4  # per layer: query/key/value's shared input, attention output, FFN input, FFN output
+    fp32 = onnx.load(str(tiny_transformer_dir / "model.onnx")).graph.node
+    assert not [n for n in fp32 if n.output[0].endswith(SMOOTH_SUFFIX)]  # model.onnx stays the plain export PyTorch is checked against
+
+
 def test_fp32_onnx_matches_pytorch(tiny_transformer_dir: Path) -> None:
     rows = _sample()
     torch_scores = open_scorer(tiny_transformer_dir, device="cpu", runtime="torch").predict_proba(rows)
@@ -41,28 +54,6 @@ def test_int8_scores_stay_close_to_fp32_on_the_tiny_model(tiny_transformer_dir: 
     rows = _sample()
     fp32 = open_scorer(tiny_transformer_dir, device="cpu", runtime="onnx").predict_proba(rows)
     int8 = open_scorer(tiny_transformer_dir, device="cpu", runtime="onnx-int8").predict_proba(rows)
-    assert np.abs(fp32 - int8).mean() < 0.02
-
-
-def test_smoothed_int8_of_the_tiny_model_serves_and_stays_close_to_fp32(tiny_transformer_dir: Path, tmp_path: Path) -> None:
-    import shutil
-
-    import onnx
-
-    from training.export import calibration_batches, quantize_smoothed_int8
-    from training.smoothing import SMOOTH_SUFFIX
-
-    work = tmp_path / "model"
-    shutil.copytree(tiny_transformer_dir, work)
-    (work / "model.int8.onnx").unlink()
-    texts = [row.body for row in read_jsonl(SAMPLE)[-100:]]  # calibration rows apart from the scored ones
-    quantize_smoothed_int8(work / "model.onnx", work / "model.int8.onnx", calibration_batches(work / "tokenizer.json", texts, max_length=64),
-                           alpha=0.8, per_channel=True)
-    smoothed = [n for n in onnx.load(str(work / "model.int8.onnx")).graph.node if n.output[0].endswith(SMOOTH_SUFFIX)]
-    assert len(smoothed) == 2 * 4  # per layer: query/key/value's shared input, attention output, FFN input, FFN output
-    rows = _sample()
-    fp32 = open_scorer(work, device="cpu", runtime="onnx").predict_proba(rows)
-    int8 = open_scorer(work, device="cpu", runtime="onnx-int8").predict_proba(rows)
     assert np.abs(fp32 - int8).mean() < 0.02
 
 
