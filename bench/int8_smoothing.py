@@ -4,6 +4,9 @@ Rebuilds the model dir's training data from the config it records, takes the cal
 (`training.pipeline.smoothing_texts`), re-quantises the dir's fp32 `model.onnx` smoothed at each alpha and counts
 decisions (allow / review / reject) equal to fp32 ONNX's on two samples of in-house comments: rows 1,001-1,556 of
 inhouse.jsonl, where alpha is chosen, and the first 1,000, the parity test's sample, where the choice is reported.
+A last column scores each parity comment alone and counts decisions equal to its decision in a batch of 32: dynamic
+int8 takes its activation scales from the whole batch, so a comment's score depends on its batch mates (the
+service micro-batches concurrent requests), and fp32 is 100 % here by construction.
 Needs a model dir with `model.onnx` (a fresh `threadguard train` writes one).
 
 Run: .venv/bin/python -m bench.int8_smoothing MODEL_DIR [ALPHA ...]
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from bench.sections import machine, write_section
 from labels.sets import read_jsonl
-from serving.model import open_scorer
+from serving.model import Scorer, open_scorer
 from serving.transformer import HF_DIR, ONNX_FILE, ONNX_INT8_FILE
 from threadguard.settings import PROJECT_ROOT, Settings
 
@@ -46,6 +49,13 @@ def agreement(reference: Sequence, scored: Sequence) -> float:
     return sum(x.decision == y.decision for x, y in zip(reference, scored, strict=True)) / len(reference)
 
 
+def batch_consistency(scorer: Scorer, rows: Sequence, batch: int = 32) -> float:
+    """Share of rows whose decision scored alone equals their decision scored in consecutive batches of `batch`."""
+    batched = [s.decision for start in range(0, len(rows), batch) for s in scorer.score(rows[start : start + batch])]
+    alone = [scorer.score([row])[0].decision for row in rows]
+    return sum(a == b for a, b in zip(batched, alone, strict=True)) / len(rows)
+
+
 def main(model_dir: Path, alphas: Sequence[float] = ALPHAS) -> None:
     from training.export import calibration_batches, quantize_int8, quantize_smoothed_int8
 
@@ -62,8 +72,9 @@ def main(model_dir: Path, alphas: Sequence[float] = ALPHAS) -> None:
         + f"{dt.date.today()} on {machine()}.",
         f"Command: `.venv/bin/python -m bench.int8_smoothing {model_dir}`. Time is one pass over the parity sample after loading (batch as served).",
         "",
-        f"| variant | decisions equal to fp32, rows 1001-{len(rows)} (choice, {len(choice)}) | the same, first {len(parity)} (parity sample) | time (s) | file (MB) |",
-        "|---|---|---|---|---|",
+        f"| variant | decisions equal to fp32, rows 1001-{len(rows)} (choice, {len(choice)}) | the same, first {len(parity)} (parity sample) "
+        + "| alone = in a batch of 32 (parity sample) | time (s) | file (MB) |",
+        "|---|---|---|---|---|---|",
     ]
     builders: list[tuple[str, Callable[[Path, Path], None]]] = [("plain dynamic int8", lambda src, dst: quantize_int8(src, dst, per_channel=True))]
     for alpha in alphas:
@@ -83,7 +94,8 @@ def main(model_dir: Path, alphas: Sequence[float] = ALPHAS) -> None:
             on_parity = agreement(fp32_parity, scorer.score(parity))
             seconds = time.perf_counter() - start
             size = (work / ONNX_INT8_FILE).stat().st_size / 1e6
-            lines.append(f"| {name} | {on_choice:.1%} | {on_parity:.1%} | {seconds:.1f} | {size:.1f} |")
+            alone = batch_consistency(scorer, parity)
+            lines.append(f"| {name} | {on_choice:.1%} | {on_parity:.1%} | {alone:.1%} | {seconds:.1f} | {size:.1f} |")
             print(lines[-1], flush=True)
     write_section("int8-smoothing", "\n".join(lines))
 

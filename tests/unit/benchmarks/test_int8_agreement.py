@@ -41,3 +41,17 @@ def test_weight_only_variant_stores_8_bit_blocks_and_stays_close_to_fp32(tmp_pat
     x = rng.normal(size=(8, 64)).astype(np.float32)
     y = ort.InferenceSession(str(tmp_path / "w8.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert np.abs(y - x @ weight).max() < 0.02 * np.abs(x @ weight).max()
+
+
+def test_batch_consistency_counts_decisions_that_change_with_batch_mates() -> None:
+    from types import SimpleNamespace
+
+    from bench.int8_smoothing import batch_consistency
+
+    class BatchSensitive:
+        """Flags row 3 only when it is scored alone, as an int8 scale taken from the batch can."""
+
+        def score(self, rows):  # type: ignore[no-untyped-def]
+            return [SimpleNamespace(decision="review" if row == 3 and len(rows) == 1 else "allow") for row in rows]
+
+    assert batch_consistency(BatchSensitive(), list(range(10)), batch=4) == 0.9  # type: ignore[arg-type]
