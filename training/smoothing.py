@@ -10,7 +10,7 @@ distinct MatMul input, an elementwise op that costs little beside the MatMuls it
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -19,13 +19,15 @@ import numpy as np
 SMOOTH_SUFFIX = "_smoothed"
 
 
-def _weighted_matmuls(graph) -> dict[str, list]:  # type: ignore[no-untyped-def]
-    """{activation input name: [MatMul nodes]} for every MatMul whose second input is a 2-D weight initializer."""
-    weights = {t.name: t for t in graph.initializer if len(t.dims) == 2}
-    groups: dict[str, list] = defaultdict(list)
-    for node in graph.node:
+def _weighted_matmuls(graph) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+    """{activation input name: [positions in graph.node]} of every MatMul whose second input is a 2-D weight initializer
+    that no other node reads (rescaling a shared weight would change its other uses)."""
+    reads = Counter(name for node in graph.node for name in node.input)
+    weights = {t.name for t in graph.initializer if len(t.dims) == 2 and reads[t.name] == 1}
+    groups: dict[str, list[int]] = defaultdict(list)
+    for position, node in enumerate(graph.node):
         if node.op_type == "MatMul" and node.input[1] in weights:
-            groups[node.input[0]].append(node)
+            groups[node.input[0]].append(position)
     return dict(groups)
 
 
@@ -68,11 +70,14 @@ def smooth_onnx(source: Path, dest: Path, batches: Iterable[Mapping[str, np.ndar
     model = onnx.load(str(source))
     graph = model.graph
     groups = _weighted_matmuls(graph)
+    if not groups:  # nothing to smooth: the graph as it is
+        onnx.save(model, str(dest))
+        return 0
     maxima = activation_maxima(source, groups, batches)
     weights = {t.name: t for t in graph.initializer}
-    consumers_at = {id(node): i for i, node in enumerate(graph.node)}
     inserts: list[tuple[int, onnx.NodeProto]] = []
-    for name, nodes in groups.items():
+    for name, positions in groups.items():
+        nodes = [graph.node[i] for i in positions]
         matrices = [numpy_helper.to_array(weights[n.input[1]]) for n in nodes]
         w_peak = np.max([np.abs(m).max(axis=1) for m in matrices], axis=0)
         scale = np.power(np.maximum(maxima[name], 1e-5), alpha) / np.power(np.maximum(w_peak, 1e-5), 1.0 - alpha)
@@ -83,8 +88,8 @@ def smooth_onnx(source: Path, dest: Path, batches: Iterable[Mapping[str, np.ndar
         for node, matrix in zip(nodes, matrices, strict=True):
             weights[node.input[1]].CopyFrom(numpy_helper.from_array((matrix * scale[:, None]).astype(np.float32), node.input[1]))
             node.input[0] = smoothed
-        first = min(consumers_at[id(n)] for n in nodes)
-        inserts.append((first, onnx.helper.make_node("Mul", [name, inverse.name], [smoothed], name=smoothed)))
+        # the Mul goes just before the first MatMul that reads it, which keeps graph.node topologically sorted
+        inserts.append((min(positions), onnx.helper.make_node("Mul", [name, inverse.name], [smoothed], name=smoothed)))
     for index, node in sorted(inserts, key=lambda pair: pair[0], reverse=True):
         graph.node.insert(index, node)
     onnx.save(model, str(dest))

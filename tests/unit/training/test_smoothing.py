@@ -85,3 +85,19 @@ def test_smoothing_texts_are_the_clipped_comment_article_and_parent_of_sampled_r
     articles = [t for t in texts if t.startswith("Trade talks")]
     assert len(articles) == 1 and len(articles[0]) < 60  # one distinct article, its lead clipped as the scorer clips it
     assert texts == smoothing_texts(rows, tcfg, seed=0)
+
+
+def test_a_weight_another_node_also_reads_is_left_alone(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(3).normal(size=(8, 8)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"], name="proj"), helper.make_node("Add", ["y", "w"], ["z"], name="tied")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8, 8])], [helper.make_tensor_value_info("z", TensorProto.FLOAT, [8, 8])],
+        [numpy_helper.from_array(w, "w")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "tied.onnx")
+    x = np.random.default_rng(4).normal(size=(8, 8)).astype(np.float32)
+    assert smooth_onnx(tmp_path / "tied.onnx", tmp_path / "s.onnx", [{"x": x}], alpha=0.8) == 0
+    assert np.array_equal(run(tmp_path / "s.onnx", x)[0], run(tmp_path / "tied.onnx", x)[0])
