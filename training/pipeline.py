@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from labels.schema import LABELS
+from labels.schema import LABELS, LabelledComment
 from labels.sets import sha256_of_rows
 from serving.model import Scorer, open_scorer
 from threadguard.artifact import (
@@ -28,7 +28,7 @@ from threadguard.artifact import (
 from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT
 from training.card import render_card
-from training.config import TrainConfig
+from training.config import TrainConfig, TransformerConfig
 from training.data import DataBundle, NamedSet, assemble
 from training.evaluate import evaluate, label_matrix
 from training.fit import LinearBaseline
@@ -141,7 +141,7 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
     return files, params
 
 
-def smoothing_texts(rows: list, tcfg, *, seed: int) -> list[str]:  # type: ignore[type-arg, no-untyped-def]
+def smoothing_texts(rows: list[LabelledComment], tcfg: TransformerConfig, *, seed: int) -> list[str]:
     """Distinct comment, article and parent texts of a seeded sample of training rows, clipped as the scorer clips them:
     the inputs whose activation ranges int8 smoothing is calibrated on."""
     import random
