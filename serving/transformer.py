@@ -122,6 +122,9 @@ class TransformerBackend:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        # Idle intra-op threads sleep instead of spinning: in the service they share the cores with the event loop,
+        # tokenisation and other requests, and spinning took CPU from them (bench.load, docs/benchmarks.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         try:

@@ -92,6 +92,7 @@ def test_real_model_int8_agrees_with_fp32_on_99_percent_of_decisions() -> None:
 def test_cpu_default_is_int8_onnx_and_round_trip_is_stable(tiny_transformer_dir: Path) -> None:
     scorer = open_scorer(tiny_transformer_dir, device="cpu")
     assert scorer.backend.runtime == "onnx-int8"
+    assert scorer.backend.session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     rows = _sample(50)
     first = scorer.predict_proba(rows)
     assert np.array_equal(first, open_scorer(tiny_transformer_dir, device="cpu").predict_proba(rows))
