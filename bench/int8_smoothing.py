@@ -4,7 +4,8 @@ Rebuilds the model dir's training data from the config it records, takes the cal
 (`training.pipeline.smoothing_texts`), re-quantises the dir's fp32 `model.onnx` smoothed at each alpha and counts
 decisions (allow / review / reject) equal to fp32 ONNX's on two samples of in-house comments: rows 1,001-1,556 of
 inhouse.jsonl, where alpha is chosen, and the first 1,000, the parity test's sample, where the choice is reported.
-A last column scores each parity comment alone and counts decisions equal to its decision in a batch of 32: dynamic
+A last column scores each parity comment alone (its article's embedding comes from the scorer's cache, as in a running
+service) and counts decisions equal to its decision in a batch of 32: dynamic
 int8 takes its activation scales from the whole batch, so a comment's score depends on its batch mates (the
 service micro-batches concurrent requests), and fp32 is 100 % here by construction.
 Needs a model dir with `model.onnx` (a fresh `threadguard train` writes one).
