@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -56,6 +56,16 @@ def pad_batch(ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
         input_ids[i, : len(row)] = row
         mask[i, : len(row)] = 1
     return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+
+
+def length_sorted_batches(ids: Sequence[Sequence[int]], batch_size: int) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """(positions in `ids`, padded batch) for consecutive batches of the rows sorted by length: padding is most of
+    the cost on short comments, and dynamic int8 takes its scales from each batch, so scoring and the export's
+    smoothing calibration must batch alike."""
+    order = np.argsort([len(x) for x in ids], kind="stable")
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        yield idx, pad_batch([ids[i] for i in idx])
 
 
 def choose_runtime(device: str, requested: str | None, available: set[str]) -> Runtime:
@@ -168,11 +178,9 @@ class TransformerBackend:
         """(n, dim) mean-pooled embeddings, each distinct text embedded once, in length-sorted batches."""
         distinct = list(dict.fromkeys(texts))
         ids = [e.ids for e in self.tokenizer.encode_batch(distinct)] if distinct else []
-        order = np.argsort([len(x) for x in ids], kind="stable")
         vectors: list[np.ndarray | None] = [None] * len(distinct)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            for i, vector in zip(idx, self._run(pad_batch([ids[i] for i in idx])), strict=True):
+        for idx, batch in length_sorted_batches(ids, self.batch_size):
+            for i, vector in zip(idx, self._run(batch), strict=True):
                 vectors[i] = vector
         position = {text: i for i, text in enumerate(distinct)}
         return np.stack([vectors[position[t]] for t in texts]).astype(np.float32) if texts else np.zeros((0, 0), np.float32)

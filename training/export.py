@@ -78,14 +78,13 @@ def quantize_smoothed_int8(source: Path, dest: Path, batches: Iterable[Mapping[s
 
 def calibration_batches(tokenizer_path: Path, texts: Sequence[str], *, max_length: int, batch_size: int = 32) -> Iterator[dict[str, np.ndarray]]:
     """The texts as the scorer feeds them to the encoder: tokenised, length-sorted, padded per batch."""
-    from serving.transformer import load_tokenizer, pad_batch
+    from serving.transformer import length_sorted_batches, load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_path, max_length)
     tokenizer.no_padding()
     ids = [e.ids for e in tokenizer.encode_batch(list(texts))]
-    order = np.argsort([len(x) for x in ids], kind="stable")
-    for start in range(0, len(order), batch_size):
-        yield pad_batch([ids[i] for i in order[start : start + batch_size]])
+    for _, batch in length_sorted_batches(ids, batch_size):
+        yield batch
 
 
 def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alpha: float | None = None,  # type: ignore[no-untyped-def]
