@@ -41,6 +41,11 @@ def exclusion_groups(matmuls: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
     yield "layers 4-5 fp32", [m for m in matmuls if "/layer.4/" in m or "/layer.5/" in m]
 
 
+def agreement(reference: Sequence, scored: Sequence) -> float:
+    """Share of comments whose decision (allow / review / reject) equals the reference's."""
+    return sum(x.decision == y.decision for x, y in zip(reference, scored, strict=True)) / len(reference)
+
+
 WEIGHT_ONLY = "weight-only 8-bit blocks of 32 (MatMulNBits)"
 
 
@@ -92,7 +97,7 @@ def main(model_dir: Path) -> None:
             start = time.perf_counter()
             int8 = scorer.score(rows)
             seconds = time.perf_counter() - start
-            agree = sum(x.decision == y.decision for x, y in zip(fp32, int8, strict=True)) / len(rows)
+            agree = agreement(fp32, int8)
             size = (work / ONNX_INT8_FILE).stat().st_size / 1e6
             kept = "none (weights 8-bit)" if name == WEIGHT_ONLY else f"{len(exclude)} of {len(matmuls)}"
             lines.append(f"| {name} | {kept} | {agree:.1%} | {seconds:.1f} | {size:.1f} |")

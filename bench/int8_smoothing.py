@@ -21,9 +21,10 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from bench.int8_agreement import agreement
 from bench.sections import machine, write_section
 from labels.sets import read_jsonl
 from serving.model import Scorer, open_scorer
@@ -44,10 +45,6 @@ def calibration_texts(model_dir: Path) -> list[str]:
     bundle = assemble(config, Settings().datasets_dir, progress=False)
     bundle = normalised_bundle(bundle) if config.text_normalisation else bundle
     return smoothing_texts(bundle.train, config.transformer, seed=config.seed)
-
-
-def agreement(reference: Sequence, scored: Sequence) -> float:
-    return sum(x.decision == y.decision for x, y in zip(reference, scored, strict=True)) / len(reference)
 
 
 def batch_consistency(scorer: Scorer, rows: Sequence, batch: int = 32) -> float:
@@ -77,18 +74,18 @@ def main(model_dir: Path, alphas: Sequence[float] = ALPHAS) -> None:
         + "| alone = in a batch of 32 (parity sample) | time (s) | file (MB) |",
         "|---|---|---|---|---|---|",
     ]
-    builders: list[tuple[str, Callable[[Path, Path], None]]] = [("plain dynamic int8", lambda src, dst: quantize_int8(src, dst, per_channel=True))]
-    for alpha in alphas:
-        def build(src: Path, dst: Path, alpha: float = alpha) -> None:
-            batches = calibration_batches(model_dir / "tokenizer.json", texts, max_length=int(params["max_length"]), batch_size=int(params["batch_size"]))
-            quantize_smoothed_int8(src, dst, batches, alpha=alpha, per_channel=True)
-        builders.append((f"smoothed, alpha {alpha}", build))
     with tempfile.TemporaryDirectory(prefix="tg-smooth-bench-") as tmp:
-        for name, build in builders:
+        for alpha in [None, *alphas]:
             work = Path(tmp) / "model"
             shutil.rmtree(work, ignore_errors=True)
             shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns(HF_DIR, ONNX_INT8_FILE))
-            build(work / ONNX_FILE, work / ONNX_INT8_FILE)
+            if alpha is None:
+                name = "plain dynamic int8"
+                quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=True)
+            else:
+                name = f"smoothed, alpha {alpha}"
+                batches = calibration_batches(model_dir / "tokenizer.json", texts, max_length=int(params["max_length"]), batch_size=int(params["batch_size"]))
+                quantize_smoothed_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, batches, alpha=alpha, per_channel=True)
             scorer = open_scorer(work, device="cpu", runtime="onnx-int8")
             on_choice = agreement(fp32_choice, scorer.score(choice))
             start = time.perf_counter()
