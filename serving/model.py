@@ -93,10 +93,13 @@ class Scorer:
     def thresholds(self) -> dict[str, LabelThresholds]:
         return self.model_dir.thresholds
 
+    def as_trained(self, items: Sequence[HasContext]) -> Sequence[HasContext]:
+        """The items as the backend must see them: normalised when the model was trained on normalised text."""
+        return [normalised(item) for item in items] if self.normalise else items
+
     def predict_proba(self, items: Sequence[HasContext], batch_size: int = 2048) -> np.ndarray:
         """(n, 3) scores in LABELS order."""
-        if self.normalise:
-            items = [normalised(item) for item in items]
+        items = self.as_trained(items)
         parts = [self.backend.predict_proba(items[i : i + batch_size]) for i in range(0, len(items), batch_size)]
         return np.concatenate(parts) if parts else np.zeros((0, len(LABELS)), dtype=np.float32)
 

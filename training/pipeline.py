@@ -159,7 +159,9 @@ def calibrate(scorer: Scorer, validation: list) -> dict[str, dict[str, float]]:
     from training.calibration import expected_calibration_error, fit_temperature_and_bias
 
     backend = scorer.backend
-    raw = backend.logits(validation)  # type: ignore[attr-defined]
+    # Through the scorer's normalisation, as every served comment goes: raw validation text would fit the temperature to
+    # inputs the model never sees in service.
+    raw = backend.logits(scorer.as_trained(validation))  # type: ignore[attr-defined]
     y = label_matrix(validation)
     report: dict[str, dict[str, float]] = {}
     temperatures, biases = [], []
