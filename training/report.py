@@ -192,6 +192,18 @@ def _plots(scored: Scored, main: str, folder: Path, stem: str) -> list[str]:
     return names
 
 
+def calibration_line(scored: Scored, main: str) -> str:
+    """Expected calibration error of the main system on this test set, per annotated label: out of sample, unlike the
+    validation ECE that calibration minimised (the header's figures)."""
+    cells = []
+    for j, label in enumerate(LABELS):
+        mask = ~np.isnan(scored.y[:, j])
+        if mask.any():
+            y = scored.y[mask, j]
+            cells.append(f"{label.value} {expected_calibration_error(scored.probs[main][mask, j], y):.3f} (n={int(mask.sum())}, +{int(y.sum())})")
+    return f"Expected calibration error of {main} on this test set (10 bins): " + "; ".join(cells) + "."
+
+
 def hatecheck_tables(named: NamedSet, probs: np.ndarray, cases: dict[str, tuple[str, str]]) -> list[str]:
     """Accuracy at 0.5 per functionality and per target group."""
     correct: dict[str, list[bool]] = defaultdict(list)
@@ -234,6 +246,7 @@ def write_report(
                     continue
                 cells.append(_fmt_auc(bootstrap_auc(scored.y[mask, j].astype(int), probs[mask, j])))
             lines.append(f"| {system[:60]} | " + " | ".join(cells) + " |")
+        lines += ["", calibration_line(scored, main)]
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", scored.name).strip("-")  # "kaggle_insults/test (held out)" -> a link-safe name
         for image in _plots(scored, main, folder, stem):
             lines += ["", f"![{image}]({folder.name}/{image})"]

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import DATASETS
 from training.pipeline import write_evaluation_report
-from training.report import bootstrap_auc
+from training.report import Scored, bootstrap_auc, calibration_line
 
 
 def test_bootstrap_interval_brackets_the_point_estimate() -> None:
@@ -22,6 +22,14 @@ def test_bootstrap_interval_brackets_the_point_estimate() -> None:
     assert bootstrap_auc(np.zeros(5, dtype=int), np.ones(5)) is None
 
 
+def test_calibration_line_reports_test_ece_per_annotated_label() -> None:
+    y = np.array([[1, np.nan, 0], [0, np.nan, 0], [1, np.nan, 1], [0, np.nan, 0]], dtype=float)
+    probs = np.array([[0.9, 0.1, 0.2], [0.1, 0.1, 0.2], [0.9, 0.1, 0.2], [0.1, 0.1, 0.2]], dtype=np.float32)
+    line = calibration_line(Scored("t/test", y, {"m": probs}), "m")
+    # hate: both bins off by 0.1; off_topic: one bin of 0.2 against 1 positive in 4, off by 0.05; insult is not annotated
+    assert line == "Expected calibration error of m on this test set (10 bins): hate 0.100 (n=4, +2); off_topic 0.050 (n=4, +1)."
+
+
 @pytest.mark.slow  # scores, bootstraps and plots every set
 def test_report_scores_model_and_comparison_on_the_same_rows(tiny_model_dir: Path, tmp_path: Path) -> None:
     report = tmp_path / "evaluation.md"
@@ -29,6 +37,7 @@ def test_report_scores_model_and_comparison_on_the_same_rows(tiny_model_dir: Pat
     text = report.read_text()
     assert "## tiny/test" in text and "## seed" in text
     assert text.count("| tg-tiny-") >= 4  # the model and the comparison, in each set's table
+    assert "Expected calibration error of tg-tiny-" in text and "on this test set (10 bins): hate" in text
     assert "detoxify 0.5.4" in text and "cannot run offline" in text
     assert "| hatesonar 0.1.0 (P(hate); insult: P(hate)+P(offensive)) |" in text  # the peer runs here, locale patched
     assert "## Unintended bias, tg-tiny-" in text and "| Muslim | 21 |" in text  # the suite's neutral and positive mentions of each group
