@@ -26,14 +26,14 @@ def main(model_dir: Path, section: str = "default-model-metrics") -> None:
         f"Command: `.venv/bin/python -m bench.default_model_metrics {model_dir}{'' if section == 'default-model-metrics' else ' ' + section}` (the same numbers as `threadguard evaluate`).",
         "Thresholds were chosen on validation splits; every row below is a test split (the seed set and HateCheck are evaluation only).",
         "",
-        "| test set | label | n | positives | ROC-AUC | PR-AUC | precision@review | recall@review | F1@review |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| test set | label | n | positives | ROC-AUC | PR-AUC | precision@review | recall@review | F1@review | ECE |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for eval_set in metrics.eval_sets:
         for label, m in eval_set.labels.items():
             roc = "n/a" if m.roc_auc is None else f"{m.roc_auc:.3f}"
             pr = "n/a" if m.pr_auc is None else f"{m.pr_auc:.3f}"
-            lines.append(f"| {eval_set.name} | {label} | {m.n} | {m.positives} | {roc} | {pr} | {m.review['precision']:.3f} | {m.review['recall']:.3f} | {m.review['f1']:.3f} |")
+            lines.append(f"| {eval_set.name} | {label} | {m.n} | {m.positives} | {roc} | {pr} | {m.review['precision']:.3f} | {m.review['recall']:.3f} | {m.review['f1']:.3f} | {'n/a' if m.ece is None else f'{m.ece:.3f}'} |")
     lines += [f"- warning: {w}" for w in warnings]
     write_section(section, "\n".join(lines))
     print("\n".join(lines))

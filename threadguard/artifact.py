@@ -83,6 +83,8 @@ class LabelMetrics(BaseModel):
     pr_auc: float | None
     review: dict[str, float]
     reject: dict[str, float]
+    # Expected calibration error of the scores on this set (10 equal-width bins); None in dirs written before it was kept.
+    ece: float | None = None
 
 
 class EvalSetMetrics(BaseModel):

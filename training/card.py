@@ -39,12 +39,12 @@ def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], met
     lines += ["", "Use restriction from training data: " + ("; ".join(restricted) + " — not for commercial use without checking those licences." if restricted else "none found among the training corpora."), ""]
     lines += ["## Thresholds (chosen on validation data)", "| label | review | reject |", "|---|---|---|"]
     lines += [f"| {label} | {t.review:.3f} | {t.reject:.3f} |" for label, t in thresholds.items()]
-    lines += ["", "## Metrics (test splits)", "| set | label | n | positives | ROC-AUC | PR-AUC | P@review | R@review | F1@review | P@reject | R@reject |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "## Metrics (test splits)", "| set | label | n | positives | ROC-AUC | PR-AUC | P@review | R@review | F1@review | P@reject | R@reject | ECE |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for eval_set in metrics.eval_sets:
         for label, m in eval_set.labels.items():
             lines.append(
                 f"| {eval_set.name} | {label} | {m.n} | {m.positives} | {_fmt(m.roc_auc)} | {_fmt(m.pr_auc)} | "
-                f"{m.review['precision']:.3f} | {m.review['recall']:.3f} | {m.review['f1']:.3f} | {m.reject['precision']:.3f} | {m.reject['recall']:.3f} |"
+                f"{m.review['precision']:.3f} | {m.review['recall']:.3f} | {m.review['f1']:.3f} | {m.reject['precision']:.3f} | {m.reject['recall']:.3f} | {_fmt(m.ece)} |"
             )
     if metrics.functional:
         f = metrics.functional

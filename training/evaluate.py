@@ -9,6 +9,7 @@ from sklearn.metrics import average_precision_score, precision_recall_fscore_sup
 
 from labels.schema import LABELS, LabelledComment
 from threadguard.artifact import LabelMetrics, LabelThresholds
+from training.calibration import expected_calibration_error
 
 
 def label_matrix(rows: Sequence[LabelledComment]) -> np.ndarray:
@@ -28,7 +29,8 @@ def _at(y: np.ndarray, p: np.ndarray, cut: float) -> dict[str, float]:
 
 
 def evaluate(y_true: np.ndarray, probs: np.ndarray, thresholds: dict[str, LabelThresholds]) -> dict[str, LabelMetrics]:
-    """Per annotated label: ROC-AUC, PR-AUC, and precision/recall/F1 at the review and reject thresholds."""
+    """Per annotated label: ROC-AUC, PR-AUC, precision/recall/F1 at the review and reject thresholds, and expected
+    calibration error (on a test set: how far a score is from the share of such comments that carry the label)."""
     if y_true.shape != probs.shape:
         raise ValueError(f"y_true has shape {y_true.shape}, probs {probs.shape}; expected the same (n, {len(LABELS)})")
     out: dict[str, LabelMetrics] = {}
@@ -45,5 +47,6 @@ def evaluate(y_true: np.ndarray, probs: np.ndarray, thresholds: dict[str, LabelT
             pr_auc=round(float(average_precision_score(y, p)), 4) if both else None,
             review=_at(y, p, thresholds[label.value].review),
             reject=_at(y, p, thresholds[label.value].reject),
+            ece=round(expected_calibration_error(p, y), 4),
         )
     return out

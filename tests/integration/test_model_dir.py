@@ -35,6 +35,9 @@ def test_tiny_model_dir_holds_the_contract(tiny_model_dir: Path) -> None:
         assert record["sha256"][:16] in card  # the card and config carry the same data hashes
     metrics = json.loads((tiny_model_dir / "metrics.json").read_text())
     assert {m["sha256"] for m in metrics["eval_sets"]} <= {r["sha256"] for r in config["data"]}
+    eces = [m["ece"] for s in metrics["eval_sets"] for m in s["labels"].values()]
+    assert eces and all(0.0 <= e <= 1.0 for e in eces)  # every test set's calibration error is kept
+    assert "| P@reject | R@reject | ECE |" in card
 
 
 @pytest.mark.parametrize("model_dir", _model_dirs(), ids=lambda p: p.name)

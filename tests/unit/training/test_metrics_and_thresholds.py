@@ -26,6 +26,15 @@ def test_evaluate_skips_unannotated_labels_and_reports_auc() -> None:
     assert metrics["hate"].review == {"threshold": 0.5, "precision": 0.6667, "recall": 1.0, "f1": 0.8}
 
 
+def test_evaluate_reports_calibration_error_per_label() -> None:
+    y = np.array([[1, 0, np.nan], [0, 0, np.nan], [1, 1, np.nan], [0, 0, np.nan]])
+    p = np.array([[0.85, 0.3, 0.5], [0.15, 0.3, 0.5], [0.85, 0.3, 0.5], [0.15, 0.3, 0.5]])
+    metrics = evaluate(y, p, T)
+    assert metrics["hate"].ece == 0.15  # both bins 0.15 from their outcome
+    assert metrics["insult"].ece == 0.05  # one bin: mean score 0.3 against 1 positive in 4
+    assert "off_topic" not in metrics
+
+
 def test_single_class_set_has_no_auc() -> None:
     metrics = evaluate(np.array([[0.0, np.nan, np.nan]] * 3), np.full((3, 3), 0.2), T)
     assert metrics["hate"].roc_auc is None and metrics["hate"].pr_auc is None
