@@ -11,7 +11,7 @@ from serving.context import ContextBudget, ContextParts, context_parts
 from serving.heads import Heads, context_features, unit
 from serving.transformer import choose_runtime
 from threadguard.errors import ArtifactError
-from training.calibration import expected_calibration_error, fit_temperature, fit_temperature_and_bias
+from training.calibration import ece_if_calibrated, expected_calibration_error, fit_temperature, fit_temperature_and_bias
 from training.finetune import bucketed_batches, masked_bce, positive_weights
 
 
@@ -138,3 +138,14 @@ def test_temperature_and_bias_undo_a_shifted_overconfident_model() -> None:
     before = expected_calibration_error(1 / (1 + np.exp(-shifted)), y)
     after = expected_calibration_error(1 / (1 + np.exp(-(shifted / t + b))), y)
     assert 2.5 < t < 3.5 and after < 0.03 < before
+
+
+def test_ece_noise_floor_separates_sampling_noise_from_a_shifted_base_rate() -> None:
+    rng = np.random.default_rng(5)
+    probs = rng.beta(1, 12, 400)  # mostly low scores, as for a rare label
+    median, high = ece_if_calibrated(probs, simulations=300)
+    assert 0 < median < high < 0.1
+    calibrated = (rng.random(400) < probs).astype(float)
+    shifted = (rng.random(400) < probs / 2).astype(float)  # the label half as common as the scores say
+    assert expected_calibration_error(probs, calibrated) <= high < expected_calibration_error(probs, shifted)
+    assert ece_if_calibrated(np.repeat(probs, 10), simulations=300)[1] < high  # more rows, less noise
