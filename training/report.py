@@ -228,8 +228,7 @@ def write_report(
     """Write the markdown report and its PNGs (in <report stem>_files/ beside it)."""
     folder = path.parent / f"{path.stem}_files"
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob("*.png"):  # plots of test sets a previous report had and this one has not
-        stale.unlink()
+    written: set[str] = set()
     scored_sets = score_all(sets, systems)
     lines = ["# Evaluation report", "", *header, "", "## Systems", ""]
     for system in systems:
@@ -249,18 +248,26 @@ def write_report(
         lines += ["", calibration_line(scored, main)]
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", scored.name).strip("-")  # "kaggle_insults/test (held out)" -> a link-safe name
         for image in _plots(scored, main, folder, stem):
+            written.add(image)
             lines += ["", f"![{image}]({folder.name}/{image})"]
         if hatecheck is not None and scored.name.startswith("hatecheck"):
             lines += ["", f"### HateCheck, {main}", "", *hatecheck_tables(named, scored.probs[main], hatecheck)]
         lines.append("")
     if bias_fprs is not None:
         fprs, aucs = bias_fprs, subgroup_aucs(sets, [scored.probs[main] for scored in scored_sets])  # the main system's scores, computed above
+        (folder / "bias.png").unlink(missing_ok=True)  # bias_plot writes nothing when no group has enough mentions
         bias_plot(aucs, folder / "bias.png")
         lines += [f"## Unintended bias, {main}", "",
                   ("False positives on the functional suite's neutral and positive mentions of each group, then, on every test set with hate "
                    "labels, the Jigsaw subgroup / BPSN / BNSP AUCs for hate (groups with at least 10 mentions; see training/bias.py)."), "",
                   *bias_tables(fprs, aucs), ""]
         if (folder / "bias.png").exists():
+            written.add("bias.png")
             lines += ["![bias](" + f"{folder.name}/bias.png)", ""]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Plots of test sets a previous report had and this one has not go last, once the new page is written: a report
+    # that fails halfway leaves the old page with every image it links to.
+    for stale in folder.glob("*.png"):
+        if stale.name not in written:
+            stale.unlink()
     log.info("wrote %s and %d plots", path, len(list(folder.glob("*.png"))))

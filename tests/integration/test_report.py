@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from labels.schema import LabelledComment
 from tests.conftest import DATASETS
+from training.data import NamedSet
 from training.pipeline import write_evaluation_report
-from training.report import Scored, bootstrap_auc, calibration_line
+from training.report import Scored, System, bootstrap_auc, calibration_line, write_report
 
 
 def test_bootstrap_interval_brackets_the_point_estimate() -> None:
@@ -54,3 +56,17 @@ def test_a_new_report_drops_plots_of_sets_it_no_longer_has(tiny_model_dir: Path,
     stale.write_bytes(b"old")
     write_evaluation_report(tiny_model_dir, tmp_path / "evaluation.md", datasets_dir=DATASETS, compare=[], device="cpu")
     assert not stale.exists()
+
+
+def test_a_report_that_fails_keeps_the_old_page_and_its_images(tmp_path: Path) -> None:
+    old_plot = tmp_path / "evaluation_files" / "gone-test-pr.png"
+    old_plot.parent.mkdir()
+    old_plot.write_bytes(b"old")
+
+    def broken(rows):  # type: ignore[no-untyped-def]
+        raise RuntimeError("scorer died")
+
+    rows = [LabelledComment(id="a", source="t", split="test", thread_id="t", body="x", hate=1)]
+    with pytest.raises(RuntimeError, match="scorer died"):
+        write_report(tmp_path / "evaluation.md", [NamedSet("t/test", rows)], [System("m", broken)], main="m", hatecheck=None)
+    assert old_plot.read_bytes() == b"old"
