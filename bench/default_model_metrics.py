@@ -13,21 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from bench.sections import machine, write_section
+from labels.schema import LABELS
+from serving.model import Scorer
 from threadguard.settings import Settings
-from training.pipeline import evaluate_model_dir
+from training.calibration import ece_if_calibrated
+from training.data import NamedSet
+from training.evaluate import label_matrix
+from training.pipeline import evaluate_opened, open_with_test_sets
 
 
-def noise_floor_lines(model_dir: Path, settings: Settings) -> list[str]:
+def noise_floor_line(scorer: Scorer, first: NamedSet) -> str:
     """For the first test set (the in-domain one): the ECE that perfectly calibrated scores would show on its rows."""
-    from labels.schema import LABELS
-    from serving.model import open_scorer
-    from training.calibration import ece_if_calibrated
-    from training.config import TrainConfig
-    from training.data import assemble
-    from training.evaluate import label_matrix
-
-    scorer = open_scorer(model_dir, device="cpu")
-    first = assemble(TrainConfig.model_validate(scorer.model_dir.config.train_config), settings.datasets_dir, progress=False).tests[0]
     probs, y = scorer.predict_proba(first.rows), label_matrix(first.rows)
     cells = []
     for j, label in enumerate(LABELS):
@@ -35,14 +31,15 @@ def noise_floor_lines(model_dir: Path, settings: Settings) -> list[str]:
         if mask.any():
             median, high = ece_if_calibrated(probs[mask, j].astype(np.float64))
             cells.append(f"{label.value} {median:.3f} / {high:.3f} (mean score {probs[mask, j].mean():.3f}, positive rate {y[mask, j].mean():.3f})")
-    return [f"ECE that perfectly calibrated scores would show on {first.name}'s {len(first.rows)} rows (labels drawn from the scores, "
-            + "1000 simulations; median / 95th percentile): " + "; ".join(cells) + "."]
+    return (f"ECE that perfectly calibrated scores would show on {first.name}'s {len(first.rows)} rows (labels drawn from the scores, "
+            + "1000 simulations; median / 95th percentile): " + "; ".join(cells) + ".")
 
 
 def main(model_dir: Path, section: str = "default-model-metrics") -> None:
     settings = Settings()
     started = time.perf_counter()
-    metrics, warnings = evaluate_model_dir(model_dir, datasets_dir=settings.datasets_dir, device="cpu")
+    scorer, bundle = open_with_test_sets(model_dir, datasets_dir=settings.datasets_dir, device="cpu")
+    metrics, warnings = evaluate_opened(scorer, bundle)
     seconds = time.perf_counter() - started
     name = model_dir.resolve().name
     lines = [
@@ -59,7 +56,7 @@ def main(model_dir: Path, section: str = "default-model-metrics") -> None:
             pr = "n/a" if m.pr_auc is None else f"{m.pr_auc:.3f}"
             lines.append(f"| {eval_set.name} | {label} | {m.n} | {m.positives} | {roc} | {pr} | {m.review['precision']:.3f} | {m.review['recall']:.3f} | {m.review['f1']:.3f} | {'n/a' if m.ece is None else f'{m.ece:.3f}'} |")
     lines += [f"- warning: {w}" for w in warnings]
-    lines += ["", *noise_floor_lines(model_dir, settings)]
+    lines += ["", noise_floor_line(scorer, bundle.tests[0])]
     write_section(section, "\n".join(lines))
     print("\n".join(lines))
 

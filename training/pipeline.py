@@ -291,11 +291,20 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal")
 
 
-def evaluate_model_dir(model_dir: Path, *, datasets_dir: Path, device: str = "auto", progress: bool = True) -> tuple[Metrics, list[str]]:
-    """Rebuild the model's test sets from its own config, score them through serving, and compare data hashes."""
+def open_with_test_sets(model_dir: Path, *, datasets_dir: Path, device: str = "auto", progress: bool = True) -> tuple[Scorer, DataBundle]:
+    """The model dir's scorer and its data rebuilt from the config it records (test sets as at training time)."""
     scorer = open_scorer(model_dir, device=device)
     config = TrainConfig.model_validate(scorer.model_dir.config.train_config)
-    bundle = assemble(config, datasets_dir, progress=progress)
+    return scorer, assemble(config, datasets_dir, progress=progress)
+
+
+def evaluate_model_dir(model_dir: Path, *, datasets_dir: Path, device: str = "auto", progress: bool = True) -> tuple[Metrics, list[str]]:
+    """Rebuild the model's test sets from its own config, score them through serving, and compare data hashes."""
+    return evaluate_opened(*open_with_test_sets(model_dir, datasets_dir=datasets_dir, device=device, progress=progress))
+
+
+def evaluate_opened(scorer: Scorer, bundle: DataBundle) -> tuple[Metrics, list[str]]:
+    """evaluate_model_dir on a scorer and data already in hand."""
     metrics = score_sets(scorer, bundle.tests, scorer.thresholds)
     if scorer.model_dir.metrics.functional is not None:  # a dir exported before the suite existed has none, and keeps none
         metrics = metrics.model_copy(update={"functional": functional_summary(scorer)})
@@ -315,9 +324,7 @@ def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path
     from serving.transformer import available_runtimes
     from training.report import System, peer_systems, write_report
 
-    scorer = open_scorer(model_dir, device=device)
-    config = TrainConfig.model_validate(scorer.model_dir.config.train_config)
-    bundle = assemble(config, datasets_dir, progress=False)
+    scorer, bundle = open_with_test_sets(model_dir, datasets_dir=datasets_dir, device=device, progress=False)
     main = f"{scorer.name} ({getattr(scorer.backend, 'runtime', 'linear')})"
     systems = [System(main, scorer.predict_proba)]
     if scorer.model_dir.config.kind == "transformer":
