@@ -107,6 +107,11 @@ class TransformerConfig(_Strict):
                                                                                    "before int8 quantisation (unset: no smoothing)")
     int8_calibration_rows: int = Field(default=256, ge=1, description="training rows whose comment, article and parent texts "
                                                                       "calibrate the smoothing")
+    # A short phase after fine-tuning that trains the fp32 model to score the same through simulated int8 rounding
+    # (training/int8_aware.py); 0 skips it.
+    int8_consistency_steps: int = Field(default=0, ge=0, description="optimiser steps of int8-consistency fine-tuning after early stopping")
+    int8_consistency_weight: float = Field(default=1.0, ge=0, description="weight of the squared fp32/int8 logit gap beside the task loss")
+    int8_consistency_learning_rate: float = Field(default=1e-5, gt=0, description="learning rate of every parameter in that phase")
 
 
 class ThresholdConfig(_Strict):

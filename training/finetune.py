@@ -250,6 +250,7 @@ class FineTuneResult:
     best_score: float
     steps: int
     history: list[dict[str, float]] = field(default_factory=list)
+    int8_consistency: list[dict[str, float]] = field(default_factory=list)  # training/int8_aware.py's phase, when run
 
 
 def predict_logits(model, encoded: Encoded, batch_size: int, device: str) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -358,7 +359,8 @@ def fine_tune(
 
     bar = tqdm(total=total_steps, initial=step, desc="fine-tuning", unit="step", disable=not progress or rank != 0)
     epoch = 0
-    stop = False
+    # A run that stopped early and is resumed stays stopped: it goes straight to its best state (and on to export).
+    stop = stale >= config.patience
     while step < total_steps and not stop:
         batches = bucketed_batches(train.lengths, config.batch_size, random.Random(seed * 1000 + epoch))
         batches = batches[: len(batches) - len(batches) % world] if world > 1 else batches
@@ -404,5 +406,12 @@ def fine_tune(
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    consistency: list[dict[str, float]] = []
+    if config.int8_consistency_steps and rank == 0:
+        # After early stopping, on rank 0 alone: its model is the one exported, and the phase is short.
+        from training.int8_aware import consistency_tune
+
+        consistency = consistency_tune(model, train, config, pos_weight=pos_weight, seed=seed, device=device, progress=progress)
     model.to("cpu").eval()
-    return FineTuneResult(model=model if rank == 0 else None, base_path=base, best_score=best, steps=step, history=history)
+    return FineTuneResult(model=model if rank == 0 else None, base_path=base, best_score=best, steps=step, history=history,
+                          int8_consistency=consistency)

@@ -136,7 +136,8 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
         "temperature": {label.value: 1.0 for label in LABELS}, "steps": result.steps, "best_valid_mean_auc": round(result.best_score, 4),
         "history": result.history,
         # how model.int8.onnx was made from model.onnx (training/smoothing.py when smoothing_alpha is set)
-        "int8": {"per_channel": tcfg.quantize_per_channel, "smoothing_alpha": tcfg.int8_smoothing_alpha, "calibration_texts": len(calibration)},
+        "int8": {"per_channel": tcfg.quantize_per_channel, "smoothing_alpha": tcfg.int8_smoothing_alpha, "calibration_texts": len(calibration),
+                 "consistency_steps": tcfg.int8_consistency_steps, "consistency_history": result.int8_consistency},
     }
     return files, params
 

@@ -68,3 +68,66 @@ def test_cuda_without_a_gpu_is_a_clear_error(device: str) -> None:
         pytest.skip("a GPU is present")
     with pytest.raises(ArtifactError, match="no CUDA device"):
         resolve_device(device)
+
+
+def test_resuming_a_run_that_stopped_early_trains_no_further(tiny_set_path: Path, tiny_encoder_path: Path, tmp_path: Path) -> None:
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
+    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=400, eval_every=5, patience=1, learning_rate=1e-9).transformer
+    stopped = fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    assert stopped.steps < 400
+    resumed = fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    assert resumed.steps == stopped.steps and resumed.history == []
+    assert resumed.best_score == stopped.best_score
+
+
+def _int8_gap(model, config, rows) -> float:  # type: ignore[no-untyped-def]
+    from training.int8_aware import simulated_int8
+
+    tokenizer = load_tokenizer(Path(config.base_model) / "tokenizer.json", config.max_length)
+    encoded = encode_rows(tokenizer, rows, [1.0] * len(rows), budget_of(config))
+    batch, _, _ = collate(encoded, list(range(len(rows))), "cpu")
+    model.eval()
+    with torch.inference_mode():
+        fp32 = model(batch)
+        with simulated_int8(model.encoder):
+            rounded = model(batch)
+    return float(torch.mean((rounded - fp32) ** 2))
+
+
+def _after_phase(tiny_set_path: Path, tiny_encoder_path: Path, weight: float) -> tuple[float, list[dict[str, float]]]:
+    """The fp32/int8 logit gap after 30 phase steps at `weight` from one fixed start."""
+    from transformers import AutoModel
+
+    from training.finetune import build_biencoder, positive_weights
+    from training.int8_aware import consistency_tune
+
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
+    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path).transformer.model_copy(
+        update={"int8_consistency_steps": 30, "int8_consistency_weight": weight, "int8_consistency_learning_rate": 1e-3})
+    torch.manual_seed(3)
+    encoder = AutoModel.from_pretrained(tiny_encoder_path, add_pooling_layer=False)
+    with torch.no_grad():  # an outlier channel, as a fine-tuned MiniLM carries: int8 rounding then moves the logits
+        encoder.encoder.layer[0].output.dense.bias[3] += 8.0
+    model = build_biencoder(encoder, context_grad=False)
+    tokenizer = load_tokenizer(Path(config.base_model) / "tokenizer.json", config.max_length)
+    encoded = encode_rows(tokenizer, rows, [1.0] * len(rows), budget_of(config))
+    pos_weight = torch.from_numpy(positive_weights(encoded.labels, 5.0))
+    history = consistency_tune(model, encoded, config, pos_weight=pos_weight, seed=3, device="cpu", progress=False)
+    return _int8_gap(model, config, rows), history
+
+
+def test_int8_consistency_phase_narrows_the_gap_between_fp32_and_int8_logits(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
+    # The control trains the same steps on the task loss alone: the gap term, not the extra steps, must close the gap.
+    control, _ = _after_phase(tiny_set_path, tiny_encoder_path, 0.0)
+    tuned, history = _after_phase(tiny_set_path, tiny_encoder_path, 1000.0)
+    assert [h["step"] for h in history][-1] == 30.0
+    assert tuned < 0.5 * control, (control, tuned)
+
+
+def test_fine_tune_runs_the_int8_consistency_phase_when_configured(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
+    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=10, eval_every=10, int8_consistency_steps=8).transformer
+    result = fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", progress=False)
+    assert result.steps == 10  # the phase's steps are its own, not fine-tuning's
+    assert [h["step"] for h in result.int8_consistency] == [2.0, 4.0, 6.0, 8.0]
+    assert all(h["mean_squared_logit_gap"] >= 0 for h in result.int8_consistency)
