@@ -411,7 +411,10 @@ def fine_tune(
         # After early stopping, on rank 0 alone: its model is the one exported, and the phase is short.
         from training.int8_aware import consistency_tune
 
-        consistency = consistency_tune(model, train, config, pos_weight=pos_weight, seed=seed, device=device, progress=progress)
+        consistency = consistency_tune(
+            model, train, config, pos_weight=pos_weight, seed=seed, device=device, progress=progress,
+            validate=lambda: stopping_score(valid.labels, predict_logits(model, valid, config.eval_batch_size, device), groups, group_weights),
+        )
     model.to("cpu").eval()
     return FineTuneResult(model=model if rank == 0 else None, base_path=base, best_score=best, steps=step, history=history,
                           int8_consistency=consistency)

@@ -13,8 +13,11 @@ fp32 model is the one this phase leaves, so the parity test compares like with l
 from __future__ import annotations
 
 import contextlib
+import logging
 import types
 from collections.abc import Callable, Iterator
+
+log = logging.getLogger(__name__)
 
 UINT8_LEVELS = 255.0
 INT8_MAX = 127.0
@@ -85,9 +88,15 @@ def simulated_int8(encoder) -> Iterator[int]:  # type: ignore[no-untyped-def]
 
 
 def consistency_tune(model, train, config, *, pos_weight, seed: int, device: str, progress: bool = True,  # type: ignore[no-untyped-def]
+                     validate: Callable[[], float] | None = None,
                      after_stretch: Callable[[int], None] | None = None) -> list[dict[str, float]]:
     """`config.int8_consistency_steps` optimiser steps on `train` (training.finetune.Encoded) that keep the task loss and
     pull the simulated-int8 logits onto the fp32 ones; returns the phase's history (mean squared logit gap per stretch).
+
+    With `validate` (the early-stopping score of the model as it is), the phase scores validation before it starts and
+    at every stretch, and ends on the last stretch that scored at least the start minus
+    `config.int8_consistency_tolerance` (the start itself if none did): the gap term can trade away what the task loss
+    on one batch at a time does not see (on the default config, off_topic on the public news corpora).
     `after_stretch(step)` runs at each history point (bench/int8_consistency.py measures decisions there).
 
     Both forwards run in eval mode: with dropout on, the two passes would differ by their dropout masks, not by rounding.
@@ -106,6 +115,15 @@ def consistency_tune(model, train, config, *, pos_weight, seed: int, device: str
     model.eval()
     history: list[dict[str, float]] = []
     gaps: list[float] = []
+
+    def snapshot() -> dict:
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    start = validate() if validate is not None else float("nan")
+    kept, kept_step = (snapshot(), 0) if validate is not None else (None, steps)
+    if validate is not None:
+        model.eval()
+        history.append({"step": 0.0, "valid_score": start})
     stretch = max(1, min(50, steps // 4))
     with tqdm(total=steps, desc="int8-consistency", unit="step", disable=not progress) as bar:
         for step in range(1, steps + 1):
@@ -123,9 +141,20 @@ def consistency_tune(model, train, config, *, pos_weight, seed: int, device: str
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}", gap=f"{gap.item():.4f}")
             if step % stretch == 0 or step == steps:
-                history.append({"step": float(step), "mean_squared_logit_gap": sum(gaps) / len(gaps)})
+                entry = {"step": float(step), "mean_squared_logit_gap": sum(gaps) / len(gaps)}
                 gaps = []
+                if validate is not None:
+                    entry["valid_score"] = validate()
+                    model.eval()
+                    if entry["valid_score"] >= start - config.int8_consistency_tolerance:
+                        kept, kept_step = snapshot(), step
+                history.append(entry)
                 if after_stretch is not None:
                     after_stretch(step)
                     model.eval()
+    if kept is not None and kept_step != steps:
+        model.load_state_dict(kept)
+        log.info("int8-consistency: validation fell more than %.4f after step %d; keeping that step's weights", config.int8_consistency_tolerance, kept_step)
+    if validate is not None:
+        history.append({"step": float(kept_step), "kept": 1.0})
     return history
