@@ -112,8 +112,9 @@ class TransformerConfig(_Strict):
     int8_consistency_steps: int = Field(default=0, ge=0, description="optimiser steps of int8-consistency fine-tuning after early stopping")
     int8_consistency_weight: float = Field(default=1.0, ge=0, description="weight of the squared fp32/int8 logit gap beside the task loss")
     int8_consistency_learning_rate: float = Field(default=1e-5, gt=0, description="learning rate of every parameter in that phase")
-    int8_consistency_tolerance: float = Field(default=0.005, ge=0, description="the phase ends on its last stretch whose early-stopping "
-                                                                          "score is at most this far below the score it started from")
+    # ROC-AUC on a few hundred validation rows moves by about 0.01-0.02 between passes of one model's training
+    int8_consistency_tolerance: float = Field(default=0.02, ge=0, description="the phase ends on its last stretch where no source's "
+                                                                         "validation ROC-AUC for any label is more than this below its start")
 
 
 class ThresholdConfig(_Strict):

@@ -241,6 +241,20 @@ def stopping_score(labels: np.ndarray, logits: np.ndarray, groups: np.ndarray, w
     return float(sum(w * s for w, s in parts) / total) if total else 0.0
 
 
+def group_label_aucs(labels: np.ndarray, logits: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+    """ROC-AUC of every (validation group, label) pair that has both classes, keyed "group/label"."""
+    from sklearn.metrics import roc_auc_score
+
+    out: dict[str, float] = {}
+    for g in np.unique(groups):
+        rows = groups == g
+        for j, label in enumerate(LABELS):
+            mask = rows & ~np.isnan(labels[:, j])
+            if len(np.unique(labels[mask, j])) == 2:
+                out[f"{g}/{label.value}"] = float(roc_auc_score(labels[mask, j], logits[mask, j]))
+    return out
+
+
 @dataclass
 class FineTuneResult:
     """The fine-tuned model (on CPU) with its best validation score and history; model is None off rank 0."""
@@ -413,7 +427,7 @@ def fine_tune(
 
         consistency = consistency_tune(
             model, train, config, pos_weight=pos_weight, seed=seed, device=device, progress=progress,
-            validate=lambda: stopping_score(valid.labels, predict_logits(model, valid, config.eval_batch_size, device), groups, group_weights),
+            validate=lambda: group_label_aucs(valid.labels, predict_logits(model, valid, config.eval_batch_size, device), groups),
         )
     model.to("cpu").eval()
     return FineTuneResult(model=model if rank == 0 else None, base_path=base, best_score=best, steps=step, history=history,

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -88,15 +88,16 @@ def simulated_int8(encoder) -> Iterator[int]:  # type: ignore[no-untyped-def]
 
 
 def consistency_tune(model, train, config, *, pos_weight, seed: int, device: str, progress: bool = True,  # type: ignore[no-untyped-def]
-                     validate: Callable[[], float] | None = None,
+                     validate: Callable[[], Mapping[str, float]] | None = None,
                      after_stretch: Callable[[int], None] | None = None) -> list[dict[str, float]]:
     """`config.int8_consistency_steps` optimiser steps on `train` (training.finetune.Encoded) that keep the task loss and
     pull the simulated-int8 logits onto the fp32 ones; returns the phase's history (mean squared logit gap per stretch).
 
-    With `validate` (the early-stopping score of the model as it is), the phase scores validation before it starts and
-    at every stretch, and ends on the last stretch that scored at least the start minus
-    `config.int8_consistency_tolerance` (the start itself if none did): the gap term can trade away what the task loss
-    on one batch at a time does not see (on the default config, off_topic on the public news corpora).
+    With `validate` (validation ROC-AUC of the model as it is, per source and label), the phase scores validation before
+    it starts and at every stretch, and ends on the last stretch where no source's label fell more than
+    `config.int8_consistency_tolerance` below its start (the start itself if none): the gap term can trade away what
+    the task loss on one batch at a time does not see, and a mean over sources hides one source's loss (on the
+    default config SemEval off_topic fell by 0.09 while the early-stopping mean held).
     `after_stretch(step)` runs at each history point (bench/int8_consistency.py measures decisions there).
 
     Both forwards run in eval mode: with dropout on, the two passes would differ by their dropout masks, not by rounding.
@@ -119,11 +120,11 @@ def consistency_tune(model, train, config, *, pos_weight, seed: int, device: str
     def snapshot() -> dict:
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
-    start = validate() if validate is not None else float("nan")
+    start = dict(validate()) if validate is not None else {}
     kept, kept_step = (snapshot(), 0) if validate is not None else (None, steps)
     if validate is not None:
         model.eval()
-        history.append({"step": 0.0, "valid_score": start})
+        history.append({"step": 0.0, "valid_pairs": float(len(start))})
     stretch = max(1, min(50, steps // 4))
     with tqdm(total=steps, desc="int8-consistency", unit="step", disable=not progress) as bar:
         for step in range(1, steps + 1):
@@ -144,9 +145,12 @@ def consistency_tune(model, train, config, *, pos_weight, seed: int, device: str
                 entry = {"step": float(step), "mean_squared_logit_gap": sum(gaps) / len(gaps)}
                 gaps = []
                 if validate is not None:
-                    entry["valid_score"] = validate()
+                    now = validate()
                     model.eval()
-                    if entry["valid_score"] >= start - config.int8_consistency_tolerance:
+                    entry["valid_worst_drop"] = max((start[k] - now.get(k, 0.0) for k in start), default=0.0)
+                    log.info("int8-consistency step %d: mean squared logit gap %.2e, largest validation ROC-AUC drop %.4f",
+                             step, entry["mean_squared_logit_gap"], entry["valid_worst_drop"])
+                    if entry["valid_worst_drop"] <= config.int8_consistency_tolerance:
                         kept, kept_step = snapshot(), step
                 history.append(entry)
                 if after_stretch is not None:

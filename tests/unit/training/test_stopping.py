@@ -36,3 +36,13 @@ def test_stopping_rows_sample_every_source_and_weight_the_first(tmp_path) -> Non
     assert rows == stopping_rows(config, bundle)[0]  # seeded
     plain = tiny_config(tmp_path / "x.jsonl", **base)
     assert stopping_rows(plain, bundle) == (bundle.validation, [0] * 30, [1.0])  # default: the thresholds' rows alone
+
+
+def test_group_label_aucs_keys_every_source_and_label_with_both_classes() -> None:
+    from training.finetune import group_label_aucs
+
+    nan = float("nan")
+    labels = np.array([[1, 0, nan], [0, 1, nan], [1, 1, nan], [0, 0, nan], [nan, 0, 1], [nan, 0, 0]], dtype=float)
+    logits = np.array([[2, 0, 0], [-1, 1, 0], [1, 2, 0], [-2, -1, 0], [0, 0, 3], [0, 0, -3]], dtype=float)
+    groups = np.array([0, 0, 0, 0, 1, 1])
+    assert group_label_aucs(labels, logits, groups) == {"0/hate": 1.0, "0/insult": 1.0, "1/off_topic": 1.0}
