@@ -147,9 +147,10 @@ def consistency_tune(model, train, config, *, pos_weight, seed: int, device: str
                 if validate is not None:
                     now = validate()
                     model.eval()
-                    entry["valid_worst_drop"] = max((start[k] - now.get(k, 0.0) for k in start), default=0.0)
-                    log.info("int8-consistency step %d: mean squared logit gap %.2e, largest validation ROC-AUC drop %.4f",
-                             step, entry["mean_squared_logit_gap"], entry["valid_worst_drop"])
+                    worst = max(start, key=lambda k: start[k] - now.get(k, 0.0), default="")
+                    entry["valid_worst_drop"] = start[worst] - now.get(worst, 0.0) if worst else 0.0
+                    log.info("int8-consistency step %d: mean squared logit gap %.2e, largest validation ROC-AUC drop %.4f (%s)",
+                             step, entry["mean_squared_logit_gap"], entry["valid_worst_drop"], worst)
                     if entry["valid_worst_drop"] <= config.int8_consistency_tolerance:
                         kept, kept_step = snapshot(), step
                 history.append(entry)
