@@ -1,0 +1,24 @@
+"""The int8-sides bench's split scoring is serving's scoring when both sides use one backend, and differs when not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from bench.int8_sides import split_logits
+from labels.sets import read_jsonl
+from serving.model import open_scorer
+from threadguard.settings import PROJECT_ROOT
+
+
+def test_split_logits_equal_serving_on_one_backend_and_follow_each_side(tiny_transformer_dir: Path) -> None:
+    rows = [r for r in read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl")[:64] if r.parent_body or r.article_title]
+    fp32 = open_scorer(tiny_transformer_dir, device="cpu", runtime="onnx").backend
+    int8 = open_scorer(tiny_transformer_dir, device="cpu", runtime="onnx-int8").backend
+    served = int8.logits(rows)
+    assert np.allclose(split_logits(int8, int8, int8, rows), served, atol=1e-6)
+    context_fp32 = split_logits(int8, int8, fp32, rows)
+    # the comment labels read the comment alone; off_topic reads the context too
+    assert np.allclose(context_fp32[:, :2], served[:, :2], atol=1e-6)
+    assert not np.allclose(context_fp32[:, 2], served[:, 2], atol=1e-6)
