@@ -78,7 +78,9 @@ def main(model_dir: Path, steps: int = 300, weight: float = 10.0, learning_rate:
     scorer = open_scorer(model_dir, device="cpu", runtime="torch")
     backend = scorer.backend
     model = build_biencoder(backend.torch_model, context_grad=tcfg.context_grad)  # type: ignore[attr-defined]
-    model.load_state_dict(load_file(str(model_dir / HEADS_FILE)), strict=False)  # the encoder is already the dir's
+    loaded = model.load_state_dict(load_file(str(model_dir / HEADS_FILE)), strict=False)  # the encoder is already the dir's
+    if loaded.unexpected_keys or not all(k.startswith("encoder.") for k in loaded.missing_keys):
+        raise SystemExit(f"{model_dir / HEADS_FILE} does not hold both heads (unexpected {loaded.unexpected_keys})")
 
     def measure(step: int) -> str:
         heads = model.head_state()
