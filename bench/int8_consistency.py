@@ -22,8 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from bench.int8_agreement import agreement
 from bench.int8_smoothing import PARITY_SAMPLE
 from bench.sections import machine, write_section
@@ -49,16 +47,13 @@ def training_rows(model_dir: Path):  # type: ignore[no-untyped-def]
 
 
 def validation_aucs(scorer: Scorer, rows: list) -> list[float]:  # type: ignore[type-arg]
-    from sklearn.metrics import roc_auc_score
-
+    """ROC-AUC per label in LABELS order (NaN where the rows lack a class)."""
+    from labels.schema import LABELS
     from training.evaluate import label_matrix
+    from training.finetune import labelled_aucs
 
-    scores, y = scorer.predict_proba(rows), label_matrix(rows)
-    aucs = []
-    for j in range(y.shape[1]):
-        mask = ~np.isnan(y[:, j])
-        aucs.append(float(roc_auc_score(y[mask, j], scores[mask, j])) if len(set(y[mask, j])) == 2 else float("nan"))
-    return aucs
+    aucs = labelled_aucs(label_matrix(rows), scorer.predict_proba(rows))
+    return [aucs.get(label.value, float("nan")) for label in LABELS]
 
 
 def main(model_dir: Path, steps: int = 300, weight: float = 10.0, learning_rate: float = 2e-5) -> None:

@@ -209,17 +209,22 @@ def positive_weights(labels: np.ndarray, cap: float) -> np.ndarray:
     return np.asarray(out, dtype=np.float32)
 
 
-def label_aucs(labels: np.ndarray, logits: np.ndarray) -> list[float]:
-    """ROC-AUC of each label that has both classes in the rows."""
+def labelled_aucs(labels: np.ndarray, logits: np.ndarray) -> dict[str, float]:
+    """{label: ROC-AUC} of each label that has both classes in the rows."""
     from sklearn.metrics import roc_auc_score
 
-    scores = []
-    for j in range(labels.shape[1]):
+    scores = {}
+    for j, label in enumerate(LABELS):
         mask = ~np.isnan(labels[:, j])
         y = labels[mask, j]
         if mask.any() and 0 < y.sum() < len(y):
-            scores.append(float(roc_auc_score(y, logits[mask, j])))
+            scores[label.value] = float(roc_auc_score(y, logits[mask, j]))
     return scores
+
+
+def label_aucs(labels: np.ndarray, logits: np.ndarray) -> list[float]:
+    """ROC-AUC of each label that has both classes in the rows."""
+    return list(labelled_aucs(labels, logits).values())
 
 
 def mean_auc(labels: np.ndarray, logits: np.ndarray) -> float:
@@ -243,16 +248,7 @@ def stopping_score(labels: np.ndarray, logits: np.ndarray, groups: np.ndarray, w
 
 def group_label_aucs(labels: np.ndarray, logits: np.ndarray, groups: np.ndarray) -> dict[str, float]:
     """ROC-AUC of every (validation group, label) pair that has both classes, keyed "group/label"."""
-    from sklearn.metrics import roc_auc_score
-
-    out: dict[str, float] = {}
-    for g in np.unique(groups):
-        rows = groups == g
-        for j, label in enumerate(LABELS):
-            mask = rows & ~np.isnan(labels[:, j])
-            if len(np.unique(labels[mask, j])) == 2:
-                out[f"{g}/{label.value}"] = float(roc_auc_score(labels[mask, j], logits[mask, j]))
-    return out
+    return {f"{g}/{label}": auc for g in np.unique(groups) for label, auc in labelled_aucs(labels[groups == g], logits[groups == g]).items()}
 
 
 @dataclass

@@ -14,10 +14,14 @@ from tests.conftest import tiny_transformer_config
 from training.finetune import budget_of, collate, encode_rows, fine_tune, masked_bce
 
 
-def _train_loss(model, config, rows) -> float:  # type: ignore[no-untyped-def]
+def _encoded(config, rows):  # type: ignore[no-untyped-def]
+    """The rows encoded as fine_tune encodes them, each weighted 1."""
     tokenizer = load_tokenizer(Path(config.base_model) / "tokenizer.json", config.max_length)
-    encoded = encode_rows(tokenizer, rows, [1.0] * len(rows), budget_of(config))
-    batch, labels, weights = collate(encoded, list(range(len(rows))), "cpu")
+    return encode_rows(tokenizer, rows, [1.0] * len(rows), budget_of(config))
+
+
+def _train_loss(model, config, rows) -> float:  # type: ignore[no-untyped-def]
+    batch, labels, weights = collate(_encoded(config, rows), list(range(len(rows))), "cpu")
     model.eval()
     with torch.inference_mode():
         return float(masked_bce(model(batch), labels, weights, torch.ones(3)))
@@ -83,9 +87,7 @@ def test_resuming_a_run_that_stopped_early_trains_no_further(tiny_set_path: Path
 def _int8_gap(model, config, rows) -> float:  # type: ignore[no-untyped-def]
     from training.int8_aware import simulated_int8
 
-    tokenizer = load_tokenizer(Path(config.base_model) / "tokenizer.json", config.max_length)
-    encoded = encode_rows(tokenizer, rows, [1.0] * len(rows), budget_of(config))
-    batch, _, _ = collate(encoded, list(range(len(rows))), "cpu")
+    batch, _, _ = collate(_encoded(config, rows), list(range(len(rows))), "cpu")
     model.eval()
     with torch.inference_mode():
         fp32 = model(batch)
@@ -109,8 +111,7 @@ def _after_phase(tiny_set_path: Path, tiny_encoder_path: Path, weight: float) ->
     with torch.no_grad():  # an outlier channel, as a fine-tuned MiniLM carries: int8 rounding then moves the logits
         encoder.encoder.layer[0].output.dense.bias[3] += 8.0
     model = build_biencoder(encoder, context_grad=False)
-    tokenizer = load_tokenizer(Path(config.base_model) / "tokenizer.json", config.max_length)
-    encoded = encode_rows(tokenizer, rows, [1.0] * len(rows), budget_of(config))
+    encoded = _encoded(config, rows)
     pos_weight = torch.from_numpy(positive_weights(encoded.labels, 5.0))
     history = consistency_tune(model, encoded, config, pos_weight=pos_weight, seed=3, device="cpu", progress=False)
     return _int8_gap(model, config, rows), history
@@ -147,8 +148,7 @@ def test_int8_consistency_phase_ends_on_the_last_stretch_that_kept_validation(ti
         update={"int8_consistency_steps": 8, "int8_consistency_learning_rate": 1e-3, "int8_consistency_tolerance": 0.02})
     torch.manual_seed(3)
     model = build_biencoder(AutoModel.from_pretrained(tiny_encoder_path, add_pooling_layer=False), context_grad=False)
-    tokenizer = load_tokenizer(Path(config.base_model) / "tokenizer.json", config.max_length)
-    encoded = encode_rows(tokenizer, rows, [1.0] * len(rows), budget_of(config))
+    encoded = _encoded(config, rows)
     # validation at the start, then after steps 2, 4, 6, 8: at step 4 every source is within the tolerance; at step 6 one
     # source falls while the mean of the two rises, and at step 8 both fall
     scores = iter([{"0/hate": 0.80, "1/off_topic": 0.80}, {"0/hate": 0.79, "1/off_topic": 0.81}, {"0/hate": 0.795, "1/off_topic": 0.79},
