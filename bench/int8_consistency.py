@@ -28,6 +28,7 @@ from bench.sections import machine, write_section
 from labels.sets import read_jsonl
 from serving.heads import HEADS_FILE
 from serving.model import Scorer, open_scorer
+from serving.transformer import HF_DIR
 from threadguard.settings import PROJECT_ROOT, Settings
 
 
@@ -63,6 +64,8 @@ def main(model_dir: Path, steps: int = 300, weight: float = 10.0, learning_rate:
     from training.finetune import build_biencoder, positive_weights
     from training.int8_aware import consistency_tune, simulated_int8
 
+    if not (model_dir / HF_DIR).is_dir():
+        raise SystemExit(f"{model_dir} has no {HF_DIR}/: rebuild the model with `threadguard train` first")
     rows = read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl")
     parity, choice = rows[:PARITY_SAMPLE], rows[PARITY_SAMPLE:]
     validation = [r for r in rows if r.split == "validation"]
