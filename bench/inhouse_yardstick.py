@@ -14,49 +14,20 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from bench.sections import machine, write_section
 from labels.schema import LABELS
 from labels.sets import read_jsonl
 from serving.model import open_scorer
 from threadguard.settings import PROJECT_ROOT
-from training.report import bootstrap_auc
+from training.report import bootstrap_auc, paired_auc_difference
 
 DATA = PROJECT_ROOT / "labels" / "data"
 SPLITS = ("validation", "test")
 MIN_POSITIVES = 5  # below this an interval says nothing (one positive gives a "ROC-AUC" of one rank)
-
-
-@dataclass(frozen=True)
-class PairedDifference:
-    """ROC-AUC of model b minus model a on the same rows, with a 95 % paired bootstrap interval."""
-
-    point: float
-    low: float
-    high: float
-
-    @property
-    def separates(self) -> bool:
-        return self.low > 0 or self.high < 0
-
-
-def paired_auc_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, *, n: int = 1000, seed: int = 0) -> PairedDifference | None:
-    """AUC(b) - AUC(a), resampling rows once for both models so their shared noise cancels; None with one class."""
-    if len(y) == 0 or y.min() == y.max():
-        return None
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(n):
-        idx = rng.integers(0, len(y), len(y))
-        if y[idx].min() != y[idx].max():
-            diffs.append(roc_auc_score(y[idx], b[idx]) - roc_auc_score(y[idx], a[idx]))
-    low, high = np.percentile(diffs, [2.5, 97.5])
-    return PairedDifference(float(roc_auc_score(y, b) - roc_auc_score(y, a)), float(low), float(high))
 
 
 def _cell(y: np.ndarray, p: np.ndarray) -> str:

@@ -25,6 +25,7 @@ class NamedSet:
 
     name: str
     rows: list[LabelledComment]
+    held_out: str | None = None  # the corpus this set was drawn from when training kept that corpus out entirely
 
 
 @dataclass
@@ -204,7 +205,7 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         bundle.train_weights += weights
     for name, rows in held_out_sets:
         test = [r for r in rows if r.split == "test"] or rows
-        bundle.tests.append(NamedSet(f"{name}/test (held out)", test))
+        bundle.tests.append(NamedSet(f"{name}/test (held out)", test, held_out=name))
         bundle.records.append(_record(name, "test", test, "test", CORPORA[name].licence, corpus_file_hashes(name, datasets_dir)))
     for name, named in zip(config.data.eval_corpora, eval_only_sets, strict=True):
         bundle.tests.append(named)

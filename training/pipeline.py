@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -337,7 +338,7 @@ def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path
         name = f"{other.name} ({getattr(other.backend, 'runtime', 'linear')})"
         if any(s.name == name for s in systems):
             name += f" [{path}]"  # the same model twice must stay two rows
-        systems.append(System(name, other.predict_proba))
+        systems.append(System(name, other.predict_proba, trained_on=trained_corpora(other.model_dir.config.train_config)))
     systems += peer_systems()
     cases = hatecheck_cases(corpus_folder("hatecheck", datasets_dir)) if "hatecheck" in CORPORA else None
     header = [
@@ -350,6 +351,12 @@ def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path
         header += ["", "Calibration on validation (temperature and bias): " + "; ".join(
             f"{k}: T={v['temperature']:.2f}, ECE {v['ece_before']:.3f} → {v['ece_after']:.3f}" for k, v in calibration.items())]
     write_report(report, bundle.tests, systems, main=main, hatecheck=cases, header=header, bias_fprs=neutral_mention_fprs(scorer))
+
+
+def trained_corpora(train_config: dict[str, Any]) -> frozenset[str]:
+    """The built-in corpora a model dir's recorded config trained on."""
+    config = TrainConfig.model_validate(train_config)
+    return frozenset(source.corpus for source in config.data.sources if source.corpus)
 
 
 def neutral_mention_fprs(scorer: Scorer) -> list:  # type: ignore[type-arg]

@@ -25,6 +25,7 @@ from training.evaluate import label_matrix
 
 log = logging.getLogger(__name__)
 
+TRAINED_MARK = " †"  # beside a system that trained on the corpus a held-out set comes from
 Predict = Callable[[Sequence[LabelledComment]], np.ndarray]  # (n, 3); NaN columns for labels a system lacks
 
 
@@ -35,6 +36,9 @@ class System:
     name: str
     predict: Predict | None
     note: str = ""
+    # Corpora whose training rows this system learnt from: on a set the main model holds out, a system that trained on
+    # that corpus is scored in-domain, and its row must say so rather than pass as a cross-domain comparison.
+    trained_on: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -57,6 +61,33 @@ def bootstrap_auc(y: np.ndarray, p: np.ndarray, *, n: int = 500, seed: int = 0) 
             samples.append(roc_auc_score(y[idx], p[idx]))
     lo, hi = np.percentile(samples, [2.5, 97.5])
     return float(point), float(lo), float(hi)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """ROC-AUC of model b minus model a on the same rows, with a 95 % paired bootstrap interval."""
+
+    point: float
+    low: float
+    high: float
+
+    @property
+    def separates(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def paired_auc_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, *, n: int = 1000, seed: int = 0) -> PairedDifference | None:
+    """AUC(b) - AUC(a), resampling rows once for both models so their shared noise cancels; None with one class."""
+    if len(y) == 0 or y.min() == y.max():
+        return None
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n):
+        idx = rng.integers(0, len(y), len(y))
+        if y[idx].min() != y[idx].max():
+            diffs.append(roc_auc_score(y[idx], b[idx]) - roc_auc_score(y[idx], a[idx]))
+    low, high = np.percentile(diffs, [2.5, 97.5])
+    return PairedDifference(float(roc_auc_score(y, b) - roc_auc_score(y, a)), float(low), float(high))
 
 
 HATESONAR = "hatesonar 0.1.0 (P(hate); insult: P(hate)+P(offensive))"  # at most 60 characters: the report cuts names there
@@ -235,6 +266,7 @@ def write_report(
         lines.append(f"- **{system.name}**" + (f": {system.note}" if system.note else ""))
     lines += ["", "ROC-AUC with a 95 % bootstrap interval (500 resamples of rows); every system scored on the same rows.", ""]
     for scored, named in zip(scored_sets, sets, strict=True):
+        in_domain = {s.name for s in systems if named.held_out is not None and named.held_out in s.trained_on}
         lines += [f"## {scored.name} ({len(named.rows)} rows)", "", "| system | " + " | ".join(l.value for l in LABELS) + " |", "|---|---|---|---|"]
         for system, probs in scored.probs.items():
             cells = []
@@ -244,7 +276,10 @@ def write_report(
                     cells.append("–")
                     continue
                 cells.append(_fmt_auc(bootstrap_auc(scored.y[mask, j].astype(int), probs[mask, j])))
-            lines.append(f"| {system[:60]} | " + " | ".join(cells) + " |")
+            lines.append(f"| {system[:60]}{TRAINED_MARK if system in in_domain else ''} | " + " | ".join(cells) + " |")
+        if in_domain:
+            lines += ["", (f"{TRAINED_MARK.strip()} trained on {named.held_out}'s training split, which {main} never saw: its row here is "
+                           "an in-domain score, not a cross-domain one.")]
         lines += ["", calibration_line(scored, main)]
         stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", scored.name).strip("-")  # "kaggle_insults/test (held out)" -> a link-safe name
         for image in _plots(scored, main, folder, stem):

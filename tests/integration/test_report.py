@@ -70,3 +70,29 @@ def test_a_report_that_fails_keeps_the_old_page_and_its_images(tmp_path: Path) -
     with pytest.raises(RuntimeError, match="scorer died"):
         write_report(tmp_path / "evaluation.md", [NamedSet("t/test", rows)], [System("m", broken)], main="m", hatecheck=None)
     assert old_plot.read_bytes() == b"old"
+
+
+def test_a_system_that_trained_on_a_held_out_corpus_is_marked_on_its_set(tmp_path: Path) -> None:
+    """A baseline that trained on ToxicSpans, beside a model that held ToxicSpans out, is not a cross-domain comparison:
+    its row on the held-out set carries the mark and the reason, and only there."""
+    rng = np.random.default_rng(3)
+    rows = [LabelledComment(id=str(i), source="c", split="test", thread_id="t", body=f"comment {i}", hate=int(i % 3 == 0)) for i in range(30)]
+
+    def predict(batch):  # type: ignore[no-untyped-def]
+        return rng.random((len(batch), 3)).astype(np.float32)
+
+    sets = [NamedSet("c/test (held out)", rows, held_out="c"), NamedSet("d/test", rows)]
+    systems = [System("main", predict), System("baseline", predict, trained_on=frozenset({"c", "d"})), System("other", predict, trained_on=frozenset({"d"}))]
+    write_report(tmp_path / "evaluation.md", sets, systems, main="main", hatecheck=None)
+    held_out, plain = (tmp_path / "evaluation.md").read_text().split("## d/test")
+    assert "| baseline † |" in held_out and "| other |" in held_out and "| main |" in held_out
+    assert "† trained on c's training split, which main never saw" in held_out
+    assert "†" not in plain  # d is not held out: every system may have trained on it
+
+
+def test_trained_corpora_reads_a_model_dirs_recorded_sources() -> None:
+    from training.pipeline import trained_corpora
+
+    config = {"name": "b", "kind": "linear", "data": {"sources": [{"corpus": "olid"}, {"path": "labels/data/inhouse.jsonl", "name": "inhouse"}],
+                                                      "held_out_corpora": ["toxicspans"]}}
+    assert trained_corpora(config) == frozenset({"olid"})

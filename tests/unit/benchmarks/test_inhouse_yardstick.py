@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.inhouse_yardstick import paired_auc_difference
+from training.report import paired_auc_difference
 
 
 def test_a_clearly_better_scorer_is_separated_and_an_identical_one_is_not() -> None:

@@ -64,3 +64,10 @@ def test_bad_config_is_one_line_config_error(tmp_path: Path, text: str, fragment
 def test_missing_config_file() -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(Path("/nonexistent/cfg.toml"))
+
+
+def test_baseline_holds_out_what_the_transformer_holds_out() -> None:
+    """The baseline is issue 7's floor on every test split, the held-out one included, so neither may train on it."""
+    baseline, minilm = load_config(BASELINE), load_config(BASELINE.with_name("minilm.toml"))
+    assert baseline.data.held_out_corpora == minilm.data.held_out_corpora == ["toxicspans"]
+    assert not {s.corpus for s in baseline.data.sources + minilm.data.sources} & set(baseline.data.held_out_corpora)
