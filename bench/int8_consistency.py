@@ -26,7 +26,7 @@ from bench.int8_agreement import agreement
 from bench.int8_smoothing import PARITY_SAMPLE
 from bench.sections import machine, write_section
 from labels.sets import read_jsonl
-from serving.heads import HEADS_FILE
+from serving.heads import HEADS_FILE, Heads
 from serving.model import Scorer, open_scorer
 from serving.transformer import HF_DIR
 from threadguard.settings import PROJECT_ROOT, Settings
@@ -81,18 +81,17 @@ def main(model_dir: Path, steps: int = 300, weight: float = 10.0, learning_rate:
         raise SystemExit(f"{model_dir / HEADS_FILE} does not hold both heads (unexpected {loaded.unexpected_keys})")
 
     def measure(step: int) -> str:
-        heads = model.head_state()
-        backend.heads.comment_weight, backend.heads.comment_bias = heads["comment.weight"].numpy(), heads["comment.bias"].numpy()  # type: ignore[attr-defined]
-        backend.heads.context_weight, backend.heads.context_bias = heads["context.weight"].numpy(), heads["context.bias"].numpy()  # type: ignore[attr-defined]
+        heads = {k: v.numpy() for k, v in model.head_state().items()}
+        backend.heads = Heads(heads["comment.weight"], heads["comment.bias"], heads["context.weight"], heads["context.bias"])  # type: ignore[attr-defined]
         results = []
         for part in (choice, parity):
-            backend._articles.clear()  # type: ignore[attr-defined]  # articles are embedded afresh in each arithmetic
+            backend.forget_articles()  # type: ignore[attr-defined]  # articles are embedded afresh in each arithmetic
             fp32 = scorer.score(part)
-            backend._articles.clear()  # type: ignore[attr-defined]
+            backend.forget_articles()  # type: ignore[attr-defined]
             with simulated_int8(backend.torch_model):  # type: ignore[attr-defined]
                 int8 = scorer.score(part)
             results.append(agreement(fp32, int8))
-        backend._articles.clear()  # type: ignore[attr-defined]
+        backend.forget_articles()  # type: ignore[attr-defined]
         aucs = validation_aucs(scorer, validation)
         line = f"| {step} | {results[0]:.1%} | {results[1]:.1%} | " + " | ".join(f"{a:.3f}" for a in aucs) + " |"
         print(line, flush=True)

@@ -185,6 +185,15 @@ class TransformerBackend:
         position = {text: i for i, text in enumerate(distinct)}
         return np.stack([vectors[position[t]] for t in texts]).astype(np.float32) if texts else np.zeros((0, 0), np.float32)
 
+    @property
+    def cached_articles(self) -> int:
+        return len(self._articles)
+
+    def forget_articles(self) -> None:
+        """Drop every cached article embedding: after the encoder's arithmetic changes (a bench swapping in simulated
+        int8, say), a cached vector would mix the old arithmetic into new scores."""
+        self._articles.clear()
+
     def _embed_articles(self, texts: Sequence[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._articles]
         if missing:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +101,35 @@ def test_cpu_default_is_int8_onnx_and_round_trip_is_stable(tiny_transformer_dir:
     assert first.shape == (50, 3) and ((first >= 0) & (first <= 1)).all()
     for scored in scorer.score(rows[:5]):
         assert scored.decision == decide(scored.scores, scorer.thresholds)
+
+
+@contextmanager
+def _word_embeddings_negated(model) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    weight = model.embeddings.word_embeddings.weight
+    saved = weight.data.clone()
+    weight.data.neg_()
+    try:
+        yield
+    finally:
+        weight.data.copy_(saved)
+
+
+def test_forgetting_articles_re_embeds_them_with_the_encoder_as_it_now_is(tiny_transformer_dir: Path) -> None:
+    """The article cache is keyed by text alone: a bench that changes the encoder's arithmetic must be able to drop it."""
+    scorer = open_scorer(tiny_transformer_dir, device="cpu", runtime="torch")
+    backend = scorer.backend
+    rows = [r for r in _sample(50) if r.article_title or r.article_text][:10]
+    assert rows
+    before = scorer.predict_proba(rows)
+    assert backend.cached_articles > 0
+    with _word_embeddings_negated(backend.torch_model):  # the encoder now computes something else
+        stale = scorer.predict_proba(rows)  # comments re-embedded, articles from the cache
+        backend.forget_articles()
+        assert backend.cached_articles == 0
+        fresh = scorer.predict_proba(rows)
+    assert not np.allclose(stale, fresh)  # the cached article vectors were the old encoder's
+    backend.forget_articles()
+    assert np.allclose(scorer.predict_proba(rows), before, atol=1e-6)
 
 
 def test_recalibration_reuses_weights_and_writes_a_new_dir(tiny_transformer_dir: Path, tmp_path: Path) -> None:
