@@ -95,8 +95,9 @@ def load_toxicspans(folder: Path) -> list[LabelledComment]:
 def load_fox_news(folder: Path) -> list[LabelledComment]:
     """Fox News threads (MIT): hate from the authors' hateful label; headline + description as article.
 
-    Only 10 threads, so the split is by article (6/2/2) to keep thread vocabulary out of test (6/2/2). The
-    neighbouring comments are not parents, so parent_body stays empty.
+    Only 10 threads, so the split is by article (6/2/2) to keep thread vocabulary out of test (6/2/2). `prev` is
+    the comment a reply answers, so it is the parent: in all 813 rows that have one, prev's author is the reply's
+    first @mention, and 133 prevs answer several replies. A comment with no prev starts a sub-thread.
     """
     with _open_text(folder / "fox-news-comments.jsonl.gz") as fh:
         records = [json.loads(line) for line in fh if line.strip()]
@@ -106,7 +107,7 @@ def load_fox_news(folder: Path) -> list[LabelledComment]:
         if not r["text"].strip():
             continue
         row = _row("fox_news", f"{i}:{r['text']}", splits[r["title"]], r["text"], thread=r["title"], hate=int(r["label"]))
-        rows.append(row.model_copy(update={"article_title": r["title"], "article_text": r.get("meta") or None}))
+        rows.append(row.model_copy(update={"article_title": r["title"], "article_text": r.get("meta") or None, "parent_body": r.get("prev") or None}))
     return rows
 
 

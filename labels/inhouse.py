@@ -16,6 +16,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,6 +30,7 @@ from threadguard.errors import DataError, ParseError
 SAMPLE_SEED = 6
 TARGET_COMMENTS = 1500
 SECOND_PASS_SHARE = 0.2
+M = TypeVar("M", "PoolItem", HandLabelledComment)
 
 
 class PoolItem(BaseModel):
@@ -184,6 +186,19 @@ def read_decisions(path: Path) -> list[LabelDecision]:
 def write_models(rows: Sequence[BaseModel], path: Path) -> None:
     """One JSON object per line, sorted keys (stable diffs)."""
     path.write_text("".join(json.dumps(r.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def fill_parents(items: Sequence[M], parents: Mapping[str, str]) -> tuple[list[M], int]:
+    """`items` with parent_body set from `parents` (id -> the comment it answers) where they have none; and how many
+    were filled. A parent already recorded is kept: it came from the same export the labeller read."""
+    out, filled = [], 0
+    for item in items:
+        parent = parents.get(item.id)
+        if parent and not item.parent_body:
+            item = item.model_copy(update={"parent_body": parent})
+            filled += 1
+        out.append(item)
+    return out, filled
 
 
 def read_pool(path: Path) -> list[PoolItem]:

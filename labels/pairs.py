@@ -16,14 +16,21 @@ from collections.abc import Sequence
 from labels.schema import LabelledComment
 
 
-def with_wrong_context_pairs(rows: Sequence[LabelledComment], *, seed: int) -> list[LabelledComment]:
+def with_wrong_context_pairs(rows: Sequence[LabelledComment], *, seed: int, parent_swaps: bool = False) -> list[LabelledComment]:
     """Return rows (off_topic 0 where unset and context exists) plus one wrong-context copy per comment.
 
     The copy keeps the body, takes another thread's article title, text and (where that thread has
     them) a parent comment from it, gets off_topic 1 and no hate/insult label (the original carries those).
     Rows that already carry an off_topic label of 1 get no copy.
+
+    With `parent_swaps`, a reply also gets a wrong-parent copy: its own article, but as its parent a comment from
+    another thread, off_topic 1. Off-topic is judged against what a comment answers, and a reply placed under a
+    comment from another discussion answers nothing there. Without these copies the article alone separates every
+    pair, and a model learns to read the parent not at all (docs/benchmarks.md, "Replies under another thread's
+    parent").
     """
     rng = random.Random(seed)
+    parent_rng = random.Random(f"{seed}:parents")  # its own stream, so the wrong-article copies are the same with or without
     threads: dict[tuple[str, str], dict[str, list[LabelledComment]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
         if row.article_title or row.article_text:
@@ -59,4 +66,8 @@ def with_wrong_context_pairs(rows: Sequence[LabelledComment], *, seed: int) -> l
                 }
             )
         )
+        if parent_swaps and row.parent_body:
+            donor_parent = parent_rng.choice(threads[(row.source, row.split)][parent_rng.choice(others)]).body
+            key = hashlib.sha256(f"{row.id}\x1fwrong-parent:{donor_parent}".encode()).hexdigest()[:16]
+            out.append(row.model_copy(update={"id": key, "parent_body": donor_parent, "hate": None, "insult": None, "off_topic": 1}))
     return out

@@ -319,6 +319,32 @@ def labels_extend(
                f"they are numbered from {len(items)}", err=True)
 
 
+@labels_app.command("parents")
+def labels_parents(
+    sets: Annotated[list[Path], typer.Argument(help="Hand-labelled sets (labels/data/inhouse*.jsonl), rewritten in place.")],
+    pool: Annotated[Path | None, typer.Option(help="The drawn comments (labels/data/inhouse/pool.jsonl), rewritten in place too.")] = None,
+    source: Annotated[str, typer.Option(help="The corpus whose replies carry their parent: fox_news.")] = "fox_news",
+    datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora.")] = None,
+) -> None:
+    """Give drawn comments the parent their corpus records for them (rows are matched by id; nothing else changes)."""
+    from labels.corpora import load_corpus
+    from labels.inhouse import fill_parents, read_pool, write_models
+    from labels.sets import read_jsonl, write_jsonl
+    from threadguard.errors import UsageError
+
+    parents = {r.id: r.parent_body for r in load_corpus(source, datasets_dir or get_settings().datasets_dir) if r.parent_body}
+    if not parents:
+        raise UsageError(f"corpus {source!r} records no parent comments")
+    if pool is not None:
+        items, filled = fill_parents(read_pool(pool), parents)
+        write_models(items, pool)
+        typer.echo(f"{pool}: {filled} parents filled", err=True)
+    for path in sets:
+        rows, filled = fill_parents(read_jsonl(path, hand_labelled=True), parents)  # type: ignore[type-var]
+        write_jsonl(rows, path)
+        typer.echo(f"{path}: {filled} parents filled", err=True)
+
+
 @labels_app.command("record")
 def labels_record(
     sheets: Annotated[list[Path], typer.Argument(help="Answer files: 'N hate insult off_topic | rationale' per line.")],

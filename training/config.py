@@ -56,6 +56,8 @@ class DataConfig(_Strict):
                                                            "(training/spam.py); no public corpus here holds comment spam")
     synthetic_contrast: int = Field(default=0, ge=0, description="synthetic hateful claims beside their negations and condemnations "
                                                                "(training/contrast.py); the corpora hold almost no counter-speech")
+    parent_swap_pairs: bool = Field(default=False, description="off_topic pairs also put each reply under a parent from another thread "
+                                                               "(its own article kept), off_topic 1 (labels/pairs.py)")
     typo_copies: float = Field(default=0.0, ge=0, le=1, description="share of training rows (generated ones included) that get a "
                                                                  "misspelled copy: letters dropped, swapped, words joined (training/augment.py)")
     report_first: list[str] = Field(default_factory=list, description="sources whose test split leads every report")

@@ -122,6 +122,7 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
     rng = random.Random(config.seed)
 
     loaded = []
+    swaps = config.data.parent_swap_pairs
     for source in tqdm(config.data.sources, desc="loading corpora", unit="corpus", disable=not progress):
         if config.data.commercial_only and source.corpus and not CORPORA[source.corpus].commercial_use:
             log.info("commercial_only: skipping %s (%s)", source.label, CORPORA[source.corpus].licence)
@@ -131,9 +132,9 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
             rows = drop_non_commercial_origins(rows, source.label)
         if source.off_topic_pairs == "train":
             # Pairs teach relevance in training, while validation (calibration, thresholds) and test keep the real label mix.
-            rows = with_wrong_context_pairs([r for r in rows if r.split == "train"], seed=config.seed) + [r for r in rows if r.split != "train"]
+            rows = with_wrong_context_pairs([r for r in rows if r.split == "train"], seed=config.seed, parent_swaps=swaps) + [r for r in rows if r.split != "train"]
         elif source.off_topic_pairs:
-            rows = with_wrong_context_pairs(rows, seed=config.seed)
+            rows = with_wrong_context_pairs(rows, seed=config.seed, parent_swaps=swaps)
         loaded.append((source, rows, licence, files))
     # Each text belongs to one split: the split it has in the first source (config order) that holds it. Rows of
     # later sources whose text sits in another split are dropped, from every split, so no text both trains and

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,19 @@ def test_semeval_relevance_maps_bad_and_dialogue_to_off_topic(tmp_path: Path) ->
     test = {r.body: r.off_topic for r in rows if r.split == "test"}
     assert test == {"two weeks": 0, "thanks bro": 1, "buy gold": 1}
     assert all(r.article_title == "visa help" for r in rows)
+
+
+def test_fox_news_replies_carry_the_comment_they_answer_as_parent(tmp_path: Path) -> None:
+    records = [
+        {"title": "A", "meta": "lead", "text": "root comment", "label": 0, "user": "u1", "mentions": "", "prev": "", "succ": "a reply"},
+        {"title": "A", "meta": "lead", "text": "a reply", "label": 1, "user": "u2", "mentions": "@u1", "prev": "root comment", "succ": ""},
+    ]
+    others = [{**records[0], "title": title, "text": f"under {title}"} for title in ("B", "C")]  # the split is by article: three at least
+    folder = tmp_path / "fox"
+    _gz(folder / "fox-news-comments.jsonl.gz", "\n".join(json.dumps(r) for r in records + others))
+    rows = {r.body: r for r in load_corpus("fox_news", tmp_path, folder)}
+    assert rows["a reply"].parent_body == "root comment" and rows["root comment"].parent_body is None
+    assert (rows["a reply"].article_title, rows["a reply"].article_text, rows["a reply"].hate) == ("A", "lead", 1)
 
 
 def test_unknown_or_absent_corpus_is_a_clear_error(tmp_path: Path) -> None:

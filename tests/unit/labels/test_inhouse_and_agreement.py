@@ -13,6 +13,7 @@ from labels.inhouse import (
     build_set,
     draw_threads,
     extend_pool,
+    fill_parents,
     read_decisions,
     read_sheet_answers,
     render_sheet,
@@ -21,6 +22,7 @@ from labels.inhouse import (
     write_models,
 )
 from labels.sets import read_jsonl
+from tests.conftest import DATASETS, needs_shared
 from threadguard.errors import DataError, ParseError
 from threadguard.settings import PROJECT_ROOT
 
@@ -167,6 +169,37 @@ def test_extended_set_adds_fox_threads_to_train_and_globe_threads_to_validation_
     for split in ("validation", "test"):
         new_rows = [added[d.id] for d in globe if added[d.id].split == split]
         assert sum(r.hate for r in new_rows) >= 5 and sum(r.insult for r in new_rows) >= 10
+
+
+def test_fill_parents_sets_missing_parents_by_id_and_keeps_recorded_ones() -> None:
+    pool = _pool(2, 3)
+    pool[1] = pool[1].model_copy(update={"parent_body": "the parent the sheet showed"})
+    filled, count = fill_parents(pool, {"t0c1": "from the corpus", "t0c2": "from the corpus", "nope": "no such item"})
+    assert count == 1
+    assert [i.parent_body for i in filled] == [None, "the parent the sheet showed", "from the corpus", None, None, None]
+    assert [i.model_copy(update={"parent_body": None}) for i in filled] == [i.model_copy(update={"parent_body": None}) for i in pool]
+
+
+@needs_shared
+def test_committed_inhouse_fox_replies_carry_the_parent_the_corpus_records() -> None:
+    """Every in-house Fox News reply has the comment it answers, so off_topic can be judged against it."""
+    from labels.corpora import load_corpus
+
+    parents = {r.id: r.parent_body for r in load_corpus("fox_news", DATASETS) if r.parent_body}
+    for name in ("inhouse.jsonl", "inhouse-extended.jsonl"):
+        rows = [r for r in read_jsonl(PROJECT_ROOT / "labels" / "data" / name, hand_labelled=True) if r.source == "inhouse:fox_news"]
+        assert all(r.parent_body == parents.get(r.id) for r in rows), name
+        assert sum(r.parent_body is not None for r in rows) >= 500
+
+
+@needs_shared
+def test_parents_command_without_parents_in_the_corpus_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    target = tmp_path / "set.jsonl"
+    target.write_text("")
+    result = _tg("labels", "parents", str(target), "--source", "globe_and_mail", "--datasets-dir", str(DATASETS))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == ["error: corpus 'globe_and_mail' records no parent comments"]
+    assert target.read_text() == ""
 
 
 def test_extension_appends_whole_new_threads_of_one_source_after_the_numbered_items() -> None:

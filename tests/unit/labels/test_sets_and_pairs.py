@@ -77,3 +77,25 @@ def test_rows_without_context_get_no_pairs_and_keep_missing_off_topic() -> None:
     row = LabelledComment(id="x", source="s", split="train", thread_id="t", body="hello")
     assert with_wrong_context_pairs([row], seed=0) == [row]
     assert row.off_topic is None
+
+
+def test_parent_swaps_put_each_reply_under_another_threads_comment_and_leave_the_article_pairs_alone() -> None:
+    rows = [r for r in tiny_rows() if r.split == "train"]
+    replies = {r.id for r in rows[::3]}
+    rows = [r.model_copy(update={"parent_body": f"the comment {r.id} answers"}) if r.id in replies else r for r in rows]
+    plain = with_wrong_context_pairs(rows, seed=1)
+    swapped = with_wrong_context_pairs(rows, seed=1, parent_swaps=True)
+    assert [r for r in swapped if r in plain] == plain  # the article pairs are the same with or without
+    extra = [r for r in swapped if r not in plain]
+    assert len(extra) == len(replies)
+    bodies_by_thread: dict[str, set[str]] = {}
+    for row in rows:
+        bodies_by_thread.setdefault(row.thread_id, set()).add(row.body)
+    for copy in extra:
+        source = next(r for r in rows if r.body == copy.body and r.thread_id == copy.thread_id)
+        assert source.id in replies
+        assert (copy.article_title, copy.article_text, copy.split) == (source.article_title, source.article_text, source.split)
+        assert (copy.off_topic, copy.hate, copy.insult) == (1, None, None)
+        assert copy.parent_body not in bodies_by_thread[source.thread_id]  # a comment of another thread
+        assert any(copy.parent_body in bodies for bodies in bodies_by_thread.values())
+    assert len({r.id for r in swapped}) == len(swapped)
