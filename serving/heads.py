@@ -59,6 +59,13 @@ class Heads:
             raise ArtifactError(f"{path}: head shapes {heads.comment_weight.shape}, {heads.context_weight.shape} do not fit {len(LABELS)} labels")
         return heads
 
+    def to_bytes(self) -> bytes:
+        """The heads as heads.safetensors content (the keys `load` reads)."""
+        from safetensors.numpy import save
+
+        return save({"comment.weight": self.comment_weight, "comment.bias": self.comment_bias,
+                     "context.weight": self.context_weight, "context.bias": self.context_bias})
+
     def logits(self, comment: np.ndarray, article: np.ndarray, parent: np.ndarray, has_a: np.ndarray, has_p: np.ndarray) -> np.ndarray:
         """(n, len(LABELS)) logits from raw mean-pooled embeddings of the three parts."""
         z, za, zp = unit(comment), unit(article), unit(parent)

@@ -13,7 +13,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -101,6 +101,16 @@ def available_runtimes(path: Path) -> set[str]:
     if (path / HF_DIR / "model.safetensors").is_file():
         found.add("torch")
     return found
+
+
+class PartEmbeddings(NamedTuple):
+    """What the heads read: (n, dim) embeddings of comment, article and parent, and whether each item has the last two."""
+
+    comment: np.ndarray
+    article: np.ndarray
+    parent: np.ndarray
+    has_article: np.ndarray
+    has_parent: np.ndarray
 
 
 class TransformerBackend:
@@ -205,8 +215,8 @@ class TransformerBackend:
             self._articles.popitem(last=False)
         return np.stack([self._articles[t] for t in texts])
 
-    def logits(self, items: Sequence[HasContext]) -> np.ndarray:
-        """Raw (n, 3) logits in input order."""
+    def embed_parts(self, items: Sequence[HasContext]) -> PartEmbeddings:
+        """Raw mean-pooled embeddings of each item's comment, article and parent (zeros where a part is absent)."""
         parts = [context_parts(item, self.budget) for item in items]
         comments = self.embed([p.comment for p in parts])
         has_a = np.array([bool(p.article) for p in parts])
@@ -217,7 +227,11 @@ class TransformerBackend:
             articles[has_a] = self._embed_articles([p.article for p in parts if p.article])
         if has_p.any():
             parents[has_p] = self.embed([p.parent for p in parts if p.parent])
-        return self.heads.logits(comments, articles, parents, has_a, has_p)
+        return PartEmbeddings(comments, articles, parents, has_a, has_p)
+
+    def logits(self, items: Sequence[HasContext]) -> np.ndarray:
+        """Raw (n, 3) logits in input order."""
+        return self.heads.logits(*self.embed_parts(items))
 
     def predict_proba(self, items: Sequence[HasContext]) -> np.ndarray:
         """Calibrated (n, 3) probabilities in LABELS order."""

@@ -164,6 +164,30 @@ def calibrate(
     typer.echo(str(dest))
 
 
+@app.command("refit-heads")
+def refit_heads(
+    model_dir: Annotated[Path, typer.Argument(help="A transformer model dir; its encoder is kept as it is.")],
+    label: Annotated[list[str], typer.Option(help="A head to refit: hate, insult or off_topic (repeat for several).")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key of the dir's recorded training config: --set data.parent_swap_pairs=true")] = None,
+    models_dir: Annotated[Path | None, typer.Option(help="Where the new model dir is written (default: beside it).")] = None,
+    activate: Annotated[bool, typer.Option(help="Point models/current at the new model.")] = False,
+    datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora.")] = None,
+) -> None:
+    """Refit heads over the frozen encoder in minutes (logistic regression on its embeddings), then calibrate, choose thresholds and evaluate as training does."""
+    from labels.schema import Label
+    from threadguard.errors import UsageError
+    from training.head_refit import refit_model_dir
+
+    try:
+        labels = [Label(name) for name in dict.fromkeys(label)]
+    except ValueError as exc:
+        raise UsageError(f"--label must be one of {', '.join(l.value for l in Label)}: {exc}") from exc
+    settings = get_settings()
+    dest = refit_model_dir(model_dir, labels, overrides=set_ or [], datasets_dir=datasets_dir or settings.datasets_dir,
+                           models_root=models_dir or model_dir.resolve().parent, make_current=activate)
+    typer.echo(str(dest))
+
+
 @app.command()
 def score(
     inputs: Annotated[list[Path], typer.Argument(help="JSONL, CSV or thread-export files to score (JSONL or Parquet with --engine ray).")],

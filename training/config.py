@@ -173,6 +173,14 @@ def load_config(path: Path, overrides: list[str] | None = None) -> TrainConfig:
         raise ConfigError(f"cannot read config {path}: {exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    return config_from_dict(data, overrides, origin=str(path))
+
+
+def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None, *, origin: str = "config") -> TrainConfig:
+    """A TrainConfig from parsed TOML (or a model dir's recorded config) with --set overrides; errors are one line."""
+    import copy
+
+    data = copy.deepcopy(data)
     for item in overrides or []:
         key, sep, raw = item.partition("=")
         if not sep:
@@ -188,4 +196,4 @@ def load_config(path: Path, overrides: list[str] | None = None) -> TrainConfig:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "config"
         message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        raise ConfigError(f"{path}: {where}: {message}") from exc
+        raise ConfigError(f"{origin}: {where}: {message}") from exc

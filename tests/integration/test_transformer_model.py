@@ -148,3 +148,33 @@ def test_recalibration_reuses_weights_and_writes_a_new_dir(tiny_transformer_dir:
     assert np.mean([c["ece_after"] for c in calibration]) <= np.mean([c["ece_before"] for c in calibration]) + 0.01
     rows = _sample(20)
     assert open_scorer(new, device="cpu").predict_proba(rows).shape == (20, 3)
+
+
+def test_refit_heads_writes_a_new_dir_with_the_encoder_and_other_heads_unchanged(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    from labels.schema import Label
+    from serving.heads import HEADS_FILE, Heads
+    from tests.conftest import DATASETS
+    from training.head_refit import refit_model_dir
+
+    dest = refit_model_dir(tiny_transformer_dir, [Label.off_topic], overrides=["data.parent_swap_pairs=true"], datasets_dir=DATASETS, models_root=tmp_path)
+    assert dest.parent == tmp_path and dest.name.startswith("tg-tinytf-heads-")
+    for name in ("model.int8.onnx", "model.onnx", "tokenizer.json", "hf/model.safetensors"):
+        assert (dest / name).read_bytes() == (tiny_transformer_dir / name).read_bytes(), name
+    old, new = Heads.load(tiny_transformer_dir / HEADS_FILE), Heads.load(dest / HEADS_FILE)
+    assert np.array_equal(old.comment_weight, new.comment_weight) and np.array_equal(old.comment_bias, new.comment_bias)
+    config = json.loads((dest / "config.json").read_text())
+    refit = config["backend"]["head_refit"]
+    assert refit["labels"] == ["off_topic"] and refit["overrides"] == ["data.parent_swap_pairs=true"] and "inf" in refit["fits"][0]["validation_roc_auc"]
+    assert config["train_config"]["data"]["parent_swap_pairs"] is True
+    assert json.loads((dest / "metrics.json").read_text())["eval_sets"]  # scored through serving like a trained dir
+    scored = open_scorer(dest, device="cpu").predict_proba(_sample(20))
+    assert scored.shape == (20, 3) and np.allclose(scored[:, :2], open_scorer(tiny_transformer_dir, device="cpu").predict_proba(_sample(20))[:, :2], atol=1e-5)
+
+
+def test_refit_heads_cli_rejects_an_unknown_label_in_one_line(tiny_transformer_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", "from threadguard.cli import run; run()", "refit-heads", str(tiny_transformer_dir), "--label", "spam"],
+                            capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60, check=False)
+    assert result.returncode == 2 and [l for l in result.stderr.splitlines() if l.startswith("error:")][0].startswith("error: --label must be one of hate, insult, off_topic")

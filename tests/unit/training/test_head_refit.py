@@ -1,0 +1,120 @@
+"""Head refit over a frozen encoder: the chosen C follows validation, only the asked heads change, and off_topic
+learns to read the parent when the training rows make the parent matter."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from labels.schema import Label, LabelledComment
+from serving.heads import Heads
+from serving.transformer import PartEmbeddings
+from threadguard.errors import ConfigError
+from training.head_refit import refit_heads
+
+DIM = 8
+
+
+class TopicBackend:
+    """Embeds a text as the unit vector of the topic its first word names ("t3 ..." -> e3) plus a little noise."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+
+    def _vec(self, text: str | None) -> np.ndarray:
+        if not text:
+            return np.zeros(DIM, dtype=np.float32)
+        v = np.zeros(DIM, dtype=np.float32)
+        v[int(text.split()[0][1:])] = 1.0
+        return v + self.rng.normal(0, 0.05, DIM).astype(np.float32)
+
+    def embed_parts(self, rows: Sequence[LabelledComment]) -> PartEmbeddings:
+        comment = np.stack([self._vec(r.body) for r in rows])
+        article = np.stack([self._vec(r.article_title) for r in rows])
+        parent = np.stack([self._vec(r.parent_body) for r in rows])
+        return PartEmbeddings(comment, article, parent, np.array([bool(r.article_title) for r in rows]), np.array([bool(r.parent_body) for r in rows]))
+
+
+def _rows(n: int, seed: int, split: str) -> list[LabelledComment]:
+    """Replies on their article's topic; half sit under a parent of their topic (on topic), half under another (off)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        topic, other = rng.choice(DIM, 2, replace=False)
+        off = i % 2
+        rows.append(LabelledComment(id=f"{split}{i}", source="s", split=split, thread_id=f"t{topic}", body=f"t{topic} reply {i}",
+                                    article_title=f"t{topic} article", parent_body=f"t{other if off else topic} parent",
+                                    hate=int(rng.random() < 0.3), off_topic=off))
+    return rows
+
+
+def _heads() -> Heads:
+    rng = np.random.default_rng(1)
+    return Heads(rng.normal(size=(2, DIM)).astype(np.float32), np.zeros(2, np.float32), np.zeros((1, 3 * DIM + 4), np.float32), np.zeros(1, np.float32))
+
+
+def test_off_topic_refit_reads_the_parent_and_leaves_the_comment_heads_alone() -> None:
+    backend, heads = TopicBackend(), _heads()
+    train, valid = _rows(400, 1, "train"), _rows(120, 2, "validation")
+    refit, fits = refit_heads(backend, heads, train, [1.0] * len(train), valid, [0] * len(valid), [1.0], [Label.off_topic], pos_weight_max=5.0)
+    assert np.array_equal(refit.comment_weight, heads.comment_weight) and np.array_equal(refit.comment_bias, heads.comment_bias)
+    assert not np.array_equal(refit.context_weight, heads.context_weight)
+    assert fits[0].label == "off_topic" and fits[0].validation[fits[0].strength] == max(fits[0].validation.values()) > 0.95
+    assert fits[0].validation[float("inf")] == 0.5  # the zero head it started from
+    test = _rows(100, 3, "test")
+    logits = refit.logits(*backend.embed_parts(test))[:, 2]
+    y = np.array([r.off_topic for r in test])
+    assert logits[y == 1].mean() > logits[y == 0].mean() + 1.0  # foreign parents score off topic
+    assert np.array_equal(heads.context_weight, np.zeros((1, 3 * DIM + 4), np.float32))  # the input heads are not modified
+
+
+def test_a_refit_that_does_not_help_validation_keeps_the_head_as_it_was() -> None:
+    backend = TopicBackend()
+    train, valid = _rows(400, 1, "train"), _rows(120, 2, "validation")
+    good, _ = refit_heads(backend, _heads(), train, [1.0] * 400, valid, [0] * 120, [1.0], [Label.off_topic], pos_weight_max=5.0)
+    flipped = [r.model_copy(update={"off_topic": 1 - r.off_topic}) for r in train]  # rows that teach the opposite
+    kept, fits = refit_heads(backend, good, flipped, [1.0] * 400, valid, [0] * 120, [1.0], [Label.off_topic], pos_weight_max=5.0)
+    assert fits[0].strength == float("inf") and np.array_equal(kept.context_weight, good.context_weight)
+
+
+def test_a_label_without_both_classes_or_rows_is_a_one_line_error() -> None:
+    backend, heads = TopicBackend(), _heads()
+    train = [r.model_copy(update={"off_topic": 0}) for r in _rows(40, 1, "train")]
+    with pytest.raises(ConfigError, match="one class only"):
+        refit_heads(backend, heads, train, [1.0] * 40, _rows(20, 2, "validation"), [0] * 20, [1.0], [Label.off_topic], pos_weight_max=5.0)
+    with pytest.raises(ConfigError, match="no annotated training rows"):
+        refit_heads(backend, heads, [r.model_copy(update={"insult": None}) for r in train], [1.0] * 40, _rows(20, 2, "validation"), [0] * 20, [1.0],
+                    [Label.insult], pos_weight_max=5.0)
+
+
+def test_the_per_group_guard_refuses_a_pull_that_trades_one_source_for_another() -> None:
+    """Group 0 is what the new rows teach; group 1 is what the head already knew, with little weight. The weighted
+    mean alone takes the free fit, which forgets group 1; the guard keeps a pull that holds it."""
+    from training.head_refit import fit_head, group_aucs
+
+    rng = np.random.default_rng(4)
+
+    def rows(n: int, taught: bool) -> tuple[np.ndarray, np.ndarray]:
+        y = (rng.random(n) < 0.5).astype(float)
+        x = rng.normal(0, 1, (n, 2))
+        if taught:  # x0 carries the label, x1 leans against it
+            x[:, 0] += 2 * (y - 0.5) * 2
+            x[:, 1] -= 2 * (y - 0.5) * 0.6
+        else:  # only x1 carries it: what the head as it is reads
+            x[:, 1] += 2 * (y - 0.5) * 2
+        return x, y
+
+    train_x, train_y = rows(600, taught=True)
+    (x0, y0), (x1, y1) = rows(200, taught=True), rows(200, taught=False)
+    valid_x, valid_y, groups = np.r_[x0, x1], np.r_[y0, y1], np.r_[np.zeros(200, int), np.ones(200, int)]
+    start = (np.array([0.0, 1.0]), 0.0)
+    kwargs = {"start": start, "pos_weight_max": 5.0, "strengths": (1.0, 0.3, 0.1, 0.03, 0.01, 0.001)}
+    free = fit_head(Label.off_topic, train_x, train_y, np.ones(600), valid_x, valid_y, groups, [0.9, 0.1], tolerance=1.0, **kwargs)
+    guarded = fit_head(Label.off_topic, train_x, train_y, np.ones(600), valid_x, valid_y, groups, [0.9, 0.1], **kwargs)
+    assert guarded.strength > free.strength
+    before = group_aucs(valid_y, valid_x @ start[0], groups)
+    after = group_aucs(valid_y, valid_x @ guarded.weight + guarded.bias, groups)
+    unguarded = group_aucs(valid_y, valid_x @ free.weight + free.bias, groups)
+    assert after[1] >= before[1] - 0.02 > unguarded[1] and after[0] > before[0] + 0.2
