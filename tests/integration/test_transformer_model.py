@@ -177,4 +177,4 @@ def test_refit_heads_cli_rejects_an_unknown_label_in_one_line(tiny_transformer_d
 
     result = subprocess.run([sys.executable, "-c", "from threadguard.cli import run; run()", "refit-heads", str(tiny_transformer_dir), "--label", "spam"],
                             capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60, check=False)
-    assert result.returncode == 2 and [l for l in result.stderr.splitlines() if l.startswith("error:")][0].startswith("error: --label must be one of hate, insult, off_topic")
+    assert result.returncode == 2 and next(l for l in result.stderr.splitlines() if l.startswith("error:")).startswith("error: --label must be one of hate, insult, off_topic")
