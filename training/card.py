@@ -9,6 +9,19 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _refit_lines(config: ModelConfig) -> list[str]:
+    """Where the heads were refit over another dir's encoder: which, on what, and that the encoder's data is that dir's."""
+    refit = config.backend.get("head_refit")
+    if not refit:
+        return []
+    chosen = "; ".join(f"{f['label']}: pulled toward the head as it was at strength {f['pull']}" for f in refit["fits"])
+    overrides = ", ".join(f"`{o}`" for o in refit["overrides"]) or "none"
+    return ["## How it was made",
+            f"`threadguard refit-heads` over the encoder of `{refit['from']}` ({chosen}); config overrides: "
+            f"{overrides}. The encoder, the tokenizer and every other head are `{refit['from']}`'s byte for byte, so the encoder was trained "
+            "on the data its card lists; the data below is what the refit heads were fit on.", ""]
+
+
 def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], metrics: Metrics) -> str:
     """The model card: intended use, data with hashes and licences, thresholds, metrics, limits."""
     lines = [
@@ -17,6 +30,7 @@ def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], met
         f"- Version: `{config.version}`; kind: `{config.kind}`; created {config.created_at}; git `{config.git_sha or 'unknown'}`",
         "- Labels (independent sigmoid scores): `hate`, `insult`, `off_topic`.",
         "",
+        *_refit_lines(config),
         "## Intended use",
         "Triage of English news and forum comments for human moderators: scores route comments to allow /",
         "review / reject by the thresholds below. It is not meant to take final decisions alone on hate speech",

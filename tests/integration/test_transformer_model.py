@@ -167,6 +167,8 @@ def test_refit_heads_writes_a_new_dir_with_the_encoder_and_other_heads_unchanged
     assert refit["labels"] == ["off_topic"] and refit["overrides"] == ["data.parent_swap_pairs=true"] and "inf" in refit["fits"][0]["validation_roc_auc"]
     assert config["train_config"]["data"]["parent_swap_pairs"] is True
     assert json.loads((dest / "metrics.json").read_text())["eval_sets"]  # scored through serving like a trained dir
+    card = (dest / "MODEL_CARD.md").read_text()
+    assert "## How it was made" in card and f"over the encoder of `{tiny_transformer_dir.name}`" in card and "`data.parent_swap_pairs=true`" in card
     scored = open_scorer(dest, device="cpu").predict_proba(_sample(20))
     assert scored.shape == (20, 3) and np.allclose(scored[:, :2], open_scorer(tiny_transformer_dir, device="cpu").predict_proba(_sample(20))[:, :2], atol=1e-5)
 
