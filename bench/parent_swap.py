@@ -41,6 +41,17 @@ class SwapResult:
     foreign: float  # under another thread's comment
     rose: float  # share of replies whose score rose with the foreign parent
     auc: float  # own (0) against foreign (1)
+    rose_each: np.ndarray  # per reply: 1.0 where its score rose
+
+    def rose_difference(self, other: SwapResult, *, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+        """Share that rose under `self` minus under `other` (the same replies), with a 95 % paired bootstrap interval."""
+        rng = np.random.default_rng(seed)
+        diffs = []
+        for _ in range(n):
+            idx = rng.integers(0, self.replies, self.replies)
+            diffs.append(self.rose_each[idx].mean() - other.rose_each[idx].mean())
+        low, high = np.percentile(diffs, [2.5, 97.5])
+        return self.rose - other.rose, float(low), float(high)
 
 
 def swapped_replies(rows: Sequence[LabelledComment], *, seed: int = SEED) -> tuple[list[LabelledComment], list[LabelledComment], list[LabelledComment]]:
@@ -65,8 +76,9 @@ def measure(predict: Callable[[Sequence[LabelledComment]], np.ndarray], rows: Se
         return None
     s_own, s_none, s_foreign = (predict(part)[:, OFF_TOPIC] for part in (own, none, foreign))
     y = np.r_[np.zeros(len(own)), np.ones(len(own))]
-    return SwapResult(len(own), float(s_own.mean()), float(s_none.mean()), float(s_foreign.mean()), float((s_foreign > s_own).mean()),
-                      float(roc_auc_score(y, np.r_[s_own, s_foreign])))
+    rose = (s_foreign > s_own).astype(np.float64)
+    return SwapResult(len(own), float(s_own.mean()), float(s_none.mean()), float(s_foreign.mean()), float(rose.mean()),
+                      float(roc_auc_score(y, np.r_[s_own, s_foreign])), rose)
 
 
 def main(model_dirs: list[Path], labelled: Path = LABELLED) -> str:
@@ -79,14 +91,25 @@ def main(model_dirs: list[Path], labelled: Path = LABELLED) -> str:
         "| model | split | replies | mean off_topic: own parent | no parent | foreign parent | rose with the foreign parent | ROC-AUC own vs foreign |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    results: dict[tuple[str, str], SwapResult] = {}
+    names = []
     for model_dir in model_dirs:
         scorer = open_scorer(model_dir, device="cpu")
+        names.append(scorer.name)
         for split in SPLITS:
             result = measure(scorer.predict_proba, [r for r in rows if r.split == split])
             if result is None:
                 continue
+            results[(scorer.name, split)] = result
             lines.append(f"| `{scorer.name}` | {split} | {result.replies} | {result.own:.4f} | {result.none:.4f} | {result.foreign:.4f} | "
                          f"{result.rose:.1%} | {result.auc:.3f} |")
+    if len(names) > 1:
+        lines += ["", f"Share that rose, against `{names[0]}` (the same replies; 95 % paired bootstrap over replies):", ""]
+        for name in names[1:]:
+            for split in SPLITS:
+                if (name, split) in results and (names[0], split) in results:
+                    point, low, high = results[(name, split)].rose_difference(results[(names[0], split)])
+                    lines.append(f"- `{name}`, {split}: {point:+.2f} [{low:+.2f}, {high:+.2f}]")
     return "\n".join(lines)
 
 

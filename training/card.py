@@ -16,10 +16,11 @@ def _refit_lines(config: ModelConfig) -> list[str]:
         return []
     chosen = "; ".join(f"{f['label']}: pulled toward the head as it was at strength {f['pull']}" for f in refit["fits"])
     overrides = ", ".join(f"`{o}`" for o in refit["overrides"]) or "none"
+    moved = " Only off_topic's weights on the parent (and its bias) moved; those on the article stayed." if refit.get("parent_only") else ""
     return ["## How it was made",
-            f"`threadguard refit-heads` over the encoder of `{refit['from']}` ({chosen}); config overrides: "
-            f"{overrides}. The encoder, the tokenizer and every other head are `{refit['from']}`'s byte for byte, so the encoder was trained "
-            "on the data its card lists; the data below is what the refit heads were fit on.", ""]
+            (f"`threadguard refit-heads` over the encoder of `{refit['from']}` ({chosen}); config overrides: {overrides}.{moved} "
+             f"The encoder, the tokenizer and every other head are `{refit['from']}`'s byte for byte, so the encoder was trained "
+             "on the data its card lists; the data below is what the refit heads were fit on."), ""]
 
 
 def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], metrics: Metrics) -> str:

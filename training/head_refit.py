@@ -69,29 +69,37 @@ def weighted_mean(aucs: dict[int, float], weights: Sequence[float]) -> float:
     return float(sum(weights[g] * a for g, a in aucs.items()) / total) if total else 0.0
 
 
-def _logistic_toward(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, w0: np.ndarray, b0: float, strength: float) -> tuple[np.ndarray, float]:
+def _logistic_toward(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, w0: np.ndarray, b0: float, strength: float,
+                     trainable: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """argmin of the weighted mean log-loss + strength/2 * |w - w0|^2, from (w0, b0): the head moves only as far as
-    the new rows ask, so what it learnt jointly with the encoder is kept where they say nothing."""
+    the new rows ask, so what it learnt jointly with the encoder is kept where they say nothing. With `trainable`
+    (a boolean mask over the features), the other weights stay exactly at w0; the bias always moves."""
     from scipy.optimize import minimize
 
     norm = sample_weight / sample_weight.sum()
+    free = np.ones(len(w0), dtype=bool) if trainable is None else trainable
+    fixed = x[:, ~free] @ w0[~free]  # what the frozen weights contribute to every row's logit
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w, b = theta[:-1], theta[-1]
-        z = x @ w + b
+        w_free, b = theta[:-1], theta[-1]
+        w = w0.copy()
+        w[free] = w_free
+        z = x[:, free] @ w_free + fixed + b
         # log(1 + e^z) - y z, stably
         value = float(norm @ (np.logaddexp(0.0, z) - y * z)) + 0.5 * strength * float((w - w0) @ (w - w0))
         residual = norm * (1.0 / (1.0 + np.exp(-z)) - y)
-        grad = np.append(x.T @ residual + strength * (w - w0), residual.sum())
+        grad = np.append(x[:, free].T @ residual + strength * (w_free - w0[free]), residual.sum())
         return value, grad
 
-    result = minimize(loss, np.append(w0, b0).astype(np.float64), jac=True, method="L-BFGS-B", options={"maxiter": 500})
-    return result.x[:-1], float(result.x[-1])
+    result = minimize(loss, np.append(w0[free], b0).astype(np.float64), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    w = w0.copy()
+    w[free] = result.x[:-1]
+    return w, float(result.x[-1])
 
 
 def fit_head(label: Label, train_x: np.ndarray, train_y: np.ndarray, train_w: np.ndarray, valid_x: np.ndarray, valid_y: np.ndarray,
              valid_groups: np.ndarray, group_weights: Sequence[float], *, start: tuple[np.ndarray, float], pos_weight_max: float,
-             strengths: Sequence[float] = STRENGTHS, tolerance: float = TOLERANCE) -> HeadFit:
+             strengths: Sequence[float] = STRENGTHS, tolerance: float = TOLERANCE, trainable: np.ndarray | None = None) -> HeadFit:
     """Logistic regression pulled toward the head as it is (`start`), once per strength; positives weighted as
     fine-tuning weighs them (sqrt(neg/pos), capped).
 
@@ -107,7 +115,7 @@ def fit_head(label: Label, train_x: np.ndarray, train_y: np.ndarray, train_w: np
     w0, b0 = start[0].astype(np.float64), float(start[1])
     candidates = {math.inf: (w0, b0)}
     for strength in strengths:
-        candidates[strength] = _logistic_toward(train_x, train_y, sample_weight, w0, b0, strength)
+        candidates[strength] = _logistic_toward(train_x, train_y, sample_weight, w0, b0, strength, trainable)
     per_group = {k: group_aucs(valid_y, valid_x @ w + b, valid_groups) for k, (w, b) in candidates.items()}
     means = {k: weighted_mean(aucs, group_weights) for k, aucs in per_group.items()}
     qualified = [k for k, aucs in per_group.items() if all(aucs.get(g, 0.0) >= a - tolerance for g, a in per_group[math.inf].items())]
@@ -120,10 +128,22 @@ def fit_head(label: Label, train_x: np.ndarray, train_y: np.ndarray, train_w: np
     return HeadFit(label.value, w.astype(np.float32), b, best, means)
 
 
+def parent_features(dim: int) -> np.ndarray:
+    """Mask of off_topic's inputs that read the parent: z*zp, the comment-parent cosine and has_parent
+    (serving.heads.context_features: [z, z*za, z*zp, cos_a, cos_p, has_a, has_p])."""
+    mask = np.zeros(3 * dim + 4, dtype=bool)
+    mask[2 * dim : 3 * dim] = True
+    mask[3 * dim + 1] = True
+    mask[3 * dim + 3] = True
+    return mask
+
+
 def refit_heads(backend, heads: Heads, train: Sequence[LabelledComment], train_weights: Sequence[float], valid: Sequence[LabelledComment],  # type: ignore[no-untyped-def]
                 valid_groups: Sequence[int], group_weights: Sequence[float], labels: Sequence[Label], *, pos_weight_max: float,
-                strengths: Sequence[float] = STRENGTHS) -> tuple[Heads, list[HeadFit]]:
-    """`heads` with the heads of `labels` refit; the others are returned as they were."""
+                strengths: Sequence[float] = STRENGTHS, parent_only: bool = False) -> tuple[Heads, list[HeadFit]]:
+    """`heads` with the heads of `labels` refit; the others are returned as they were. With `parent_only`, the
+    off_topic head moves only its weights on the parent's features (and its bias): what it knows about the article
+    stays as it was, which a refit of every weight gave away (docs/benchmarks.md, "Replies under another thread's parent")."""
     out = Heads(heads.comment_weight.copy(), heads.comment_bias.copy(), heads.context_weight.copy(), heads.context_bias.copy())
     fits = []
     weights = np.asarray(train_weights, dtype=np.float64)
@@ -138,8 +158,9 @@ def refit_heads(backend, heads: Heads, train: Sequence[LabelledComment], train_w
         j = LABELS.index(label)
         start = (heads.context_weight[0], float(heads.context_bias[0])) if j == CONTEXT_LABEL else \
             (heads.comment_weight[COMMENT_LABELS.index(j)], float(heads.comment_bias[COMMENT_LABELS.index(j)]))
+        trainable = parent_features(heads.comment_weight.shape[1]) if parent_only and j == CONTEXT_LABEL else None
         fit = fit_head(label, train_x, t_y, weights[t_idx], valid_x, v_y, np.asarray(valid_groups)[v_idx], group_weights,
-                       start=start, pos_weight_max=pos_weight_max, strengths=strengths)
+                       start=start, pos_weight_max=pos_weight_max, strengths=strengths, trainable=trainable)
         if j == CONTEXT_LABEL:
             out.context_weight[0], out.context_bias[0] = fit.weight, fit.bias
         else:
@@ -150,7 +171,7 @@ def refit_heads(backend, heads: Heads, train: Sequence[LabelledComment], train_w
 
 
 def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequence[str], datasets_dir: Path, models_root: Path,
-                    make_current: bool = False) -> Path:
+                    make_current: bool = False, parent_only: bool = False) -> Path:
     """A new model dir: `model_dir`'s files with the heads of `labels` refit on its recorded config plus `overrides`."""
     from serving.model import open_scorer
     from threadguard.artifact import REQUIRED_FILES, read_model_dir
@@ -166,12 +187,12 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
     scorer = open_scorer(model_dir, device="cpu")
     valid, groups, group_weights = stopping_rows(config, bundle)
     heads, fits = refit_heads(scorer.backend, scorer.backend.heads, bundle.train, bundle.train_weights, valid, groups, group_weights, labels,  # type: ignore[attr-defined]
-                              pos_weight_max=config.transformer.pos_weight_max)
+                              pos_weight_max=config.transformer.pos_weight_max, parent_only=parent_only)
     files = {p.relative_to(source.path).as_posix(): p.read_bytes() for p in sorted(source.path.rglob("*"))
              if p.is_file() and p.relative_to(source.path).as_posix() not in REQUIRED_FILES}
     files[HEADS_FILE] = heads.to_bytes()
     params = {k: v for k, v in source.config.backend.items() if k not in ("temperature", "bias", "calibration")}
-    params["head_refit"] = {"from": source.config.name, "labels": [l.value for l in labels], "overrides": list(overrides),
+    params["head_refit"] = {"from": source.config.name, "labels": [l.value for l in labels], "overrides": list(overrides), "parent_only": parent_only,
                             "fits": [{"label": f.label, "pull": str(f.strength), "validation_roc_auc": {str(k): round(a, 4) for k, a in f.validation.items()}}
                                      for f in fits]}
-    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-heads")
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-heads" + ("-parent" if parent_only else ""))

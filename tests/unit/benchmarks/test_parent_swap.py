@@ -44,3 +44,9 @@ def test_a_scorer_that_reads_the_parent_separates_and_one_that_ignores_it_does_n
     blind = measure(lambda rows: np.full((len(rows), 3), 0.2), _rows())
     assert blind is not None and blind.rose == 0.0 and blind.auc == 0.5
     assert measure(_reads_parent, [r for r in _rows() if r.thread_id == "t0"]) is None  # no other thread to borrow from
+
+
+def test_the_paired_difference_in_the_share_that_rose() -> None:
+    reading, blind = measure(_reads_parent, _rows()), measure(lambda rows: np.full((len(rows), 3), 0.2), _rows())
+    assert reading is not None and blind is not None
+    assert reading.rose_difference(blind) == (1.0, 1.0, 1.0) and reading.rose_difference(reading) == (0.0, 0.0, 0.0)

@@ -118,3 +118,17 @@ def test_the_per_group_guard_refuses_a_pull_that_trades_one_source_for_another()
     after = group_aucs(valid_y, valid_x @ guarded.weight + guarded.bias, groups)
     unguarded = group_aucs(valid_y, valid_x @ free.weight + free.bias, groups)
     assert after[1] >= before[1] - 0.02 > unguarded[1] and after[0] > before[0] + 0.2
+
+
+def test_parent_only_moves_the_parent_weights_and_keeps_the_articles() -> None:
+    from training.head_refit import parent_features
+
+    backend, heads = TopicBackend(), _heads()
+    heads.context_weight[0] = np.random.default_rng(7).normal(size=3 * DIM + 4).astype(np.float32)  # a head that already knows something
+    train, valid = _rows(400, 1, "train"), _rows(120, 2, "validation")
+    refit, fits = refit_heads(backend, heads, train, [1.0] * 400, valid, [0] * 120, [1.0], [Label.off_topic], pos_weight_max=5.0, parent_only=True)
+    mask = parent_features(DIM)
+    assert mask.sum() == DIM + 2
+    assert np.array_equal(refit.context_weight[0, ~mask], heads.context_weight[0, ~mask])
+    assert not np.array_equal(refit.context_weight[0, mask], heads.context_weight[0, mask])
+    assert fits[0].strength != float("inf") and fits[0].validation[fits[0].strength] > 0.9  # the parent's weights alone learn it
