@@ -170,8 +170,29 @@ def refit_heads(backend, heads: Heads, train: Sequence[LabelledComment], train_w
     return out, fits
 
 
+def with_pair_guards(config, bundle, valid: list, groups: list[int], weights: list[float]) -> tuple[list, list[int], list[float]]:  # type: ignore[no-untyped-def]
+    """The early-stopping rows plus one more group: the in-domain validation rows each beside its wrong-context copies
+    (another thread's article, and with `data.parent_swap_pairs` another thread's comment as parent), weighted as the
+    in-domain group. Early stopping has no such group: the in-domain set keeps its validation labels real, and the
+    public corpora's Fox News threads belong to it. Without it a refit cannot see what it does to reading the article
+    or the parent; the first refit for wrong-parent pairs lost wrong-article pairs 0.880 -> 0.841 unseen."""
+    from labels.pairs import with_wrong_context_pairs
+
+    first = set(config.data.report_first)
+    rows = [r for named in bundle.validation_sets if named.name in first for r in named.rows]
+    if not rows:
+        return valid, groups, weights
+    paired = [r for r in with_wrong_context_pairs(rows, seed=config.seed, parent_swaps=config.data.parent_swap_pairs) if r.off_topic is not None]
+    in_domain = [g for g, named in enumerate(bundle.validation_sets) if named.name in first]
+    # stopping_rows numbers its groups in validation_sets' order, unless it fell back to one group of all rows
+    first_weight = weights[in_domain[0]] if in_domain and len(weights) == len(bundle.validation_sets) else max(weights)
+    group = len(weights)
+    log.info("refit guard: %d in-domain validation rows with their wrong-context copies as group %d", len(paired), group)
+    return [*valid, *paired], [*groups, *[group] * len(paired)], [*weights, first_weight]
+
+
 def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequence[str], datasets_dir: Path, models_root: Path,
-                    make_current: bool = False, parent_only: bool = False) -> Path:
+                    make_current: bool = False, parent_only: bool = False, pair_guards: bool = True) -> Path:
     """A new model dir: `model_dir`'s files with the heads of `labels` refit on its recorded config plus `overrides`."""
     from serving.model import open_scorer
     from threadguard.artifact import REQUIRED_FILES, read_model_dir
@@ -186,6 +207,8 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
     bundle = assemble(config, datasets_dir, progress=False)
     scorer = open_scorer(model_dir, device="cpu")
     valid, groups, group_weights = stopping_rows(config, bundle)
+    if pair_guards:
+        valid, groups, group_weights = with_pair_guards(config, bundle, valid, groups, group_weights)
     heads, fits = refit_heads(scorer.backend, scorer.backend.heads, bundle.train, bundle.train_weights, valid, groups, group_weights, labels,  # type: ignore[attr-defined]
                               pos_weight_max=config.transformer.pos_weight_max, parent_only=parent_only)
     files = {p.relative_to(source.path).as_posix(): p.read_bytes() for p in sorted(source.path.rglob("*"))
@@ -193,6 +216,7 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
     files[HEADS_FILE] = heads.to_bytes()
     params = {k: v for k, v in source.config.backend.items() if k not in ("temperature", "bias", "calibration")}
     params["head_refit"] = {"from": source.config.name, "labels": [l.value for l in labels], "overrides": list(overrides), "parent_only": parent_only,
+                            "pair_guards": pair_guards,
                             "fits": [{"label": f.label, "pull": str(f.strength), "validation_roc_auc": {str(k): round(a, 4) for k, a in f.validation.items()}}
                                      for f in fits]}
-    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-heads" + ("-parent" if parent_only else ""))
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-heads" + ("-parent" if parent_only else "") + ("" if pair_guards else "-noguard"))

@@ -132,3 +132,21 @@ def test_parent_only_moves_the_parent_weights_and_keeps_the_articles() -> None:
     assert np.array_equal(refit.context_weight[0, ~mask], heads.context_weight[0, ~mask])
     assert not np.array_equal(refit.context_weight[0, mask], heads.context_weight[0, mask])
     assert fits[0].strength != float("inf") and fits[0].validation[fits[0].strength] > 0.9  # the parent's weights alone learn it
+
+
+def test_pair_guards_add_the_in_domain_validation_rows_beside_their_wrong_context_copies() -> None:
+    from types import SimpleNamespace
+
+    from training.data import DataBundle, NamedSet
+    from training.head_refit import with_pair_guards
+
+    rows = [r.model_copy(update={"split": "validation", "source": "inhouse"}) for r in _rows(30, 5, "validation")]
+    bundle = DataBundle()
+    bundle.validation_sets = [NamedSet("kaggle", []), NamedSet("inhouse", rows)]
+    config = SimpleNamespace(seed=1, data=SimpleNamespace(report_first=["inhouse"], parent_swap_pairs=True))
+    valid, groups, weights = with_pair_guards(config, bundle, ["k"], [0], [0.2, 0.7])
+    assert valid[0] == "k" and weights == [0.2, 0.7, 0.7] and set(groups[1:]) == {2}
+    added = valid[1:]
+    on_topic = sum(r.off_topic == 0 for r in rows)
+    assert len(added) == len(rows) + 2 * on_topic  # each on-topic reply: another article, and another thread's parent
+    assert {r.id for r in rows} <= {r.id for r in added}
