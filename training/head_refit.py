@@ -105,7 +105,7 @@ def fit_head(label: Label, train_x: np.ndarray, train_y: np.ndarray, train_w: np
 
     The head as it is competes (strength inf). A candidate qualifies only if no validation group (one per source)
     loses more than `tolerance` ROC-AUC against it: a weighted mean hides one source falling while another rises,
-    and on the default's refit for wrong-parent pairs the weakest pull raised the in-domain group by 0.12 while
+    and on the default's refit for wrong-parent pairs pull 0.001 raised the in-domain group by 0.12 while
     Globe and Mail fell by 0.067 and SemEval by 0.059 (docs/benchmarks.md). Of those that qualify, the best weighted
     mean wins."""
     if train_y.min() == train_y.max():
