@@ -36,6 +36,13 @@ def context_features(z: np.ndarray, za: np.ndarray, zp: np.ndarray, has_a: np.nd
     return np.concatenate([z, z * za, z * zp, COSINE_SCALE * cos_a, COSINE_SCALE * cos_p, has_a[:, None], has_p[:, None]], axis=1)
 
 
+def head_inputs(comment: np.ndarray, article: np.ndarray, parent: np.ndarray, has_a: np.ndarray, has_p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What the heads read, from raw mean-pooled embeddings: the comment's scaled unit embedding (hate, insult) and
+    off_topic's context features. One place, so a head refit (training/head_refit.py) fits on serving's arithmetic."""
+    z = unit(comment)
+    return z, context_features(z, unit(article), unit(parent), has_a.astype(np.float32), has_p.astype(np.float32))
+
+
 @dataclass
 class Heads:
     """Weights of both heads as float32 arrays."""
@@ -68,9 +75,8 @@ class Heads:
 
     def logits(self, comment: np.ndarray, article: np.ndarray, parent: np.ndarray, has_a: np.ndarray, has_p: np.ndarray) -> np.ndarray:
         """(n, len(LABELS)) logits from raw mean-pooled embeddings of the three parts."""
-        z, za, zp = unit(comment), unit(article), unit(parent)
+        z, features = head_inputs(comment, article, parent, has_a, has_p)
         out = np.zeros((len(z), len(LABELS)), dtype=np.float32)
         out[:, list(COMMENT_LABELS)] = z @ self.comment_weight.T + self.comment_bias
-        features = context_features(z, za, zp, has_a.astype(np.float32), has_p.astype(np.float32))
         out[:, CONTEXT_LABEL] = (features @ self.context_weight.T + self.context_bias)[:, 0]
         return out

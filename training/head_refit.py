@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from labels.schema import LABELS, Label, LabelledComment
-from serving.heads import COMMENT_LABELS, CONTEXT_LABEL, HEADS_FILE, Heads, context_features, unit
+from serving.heads import COMMENT_LABELS, CONTEXT_LABEL, HEADS_FILE, Heads, head_inputs
 from threadguard.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,8 @@ class HeadFit:
 
 def features(backend, rows: Sequence[LabelledComment], label: Label) -> np.ndarray:  # type: ignore[no-untyped-def]
     """The inputs the head of `label` reads, from the backend's embeddings (serving's arithmetic)."""
-    parts = backend.embed_parts(rows)
-    z = unit(parts.comment)
-    if LABELS.index(label) != CONTEXT_LABEL:
-        return z
-    return context_features(z, unit(parts.article), unit(parts.parent), parts.has_article.astype(np.float32), parts.has_parent.astype(np.float32))
+    z, context = head_inputs(*backend.embed_parts(rows))
+    return context if LABELS.index(label) == CONTEXT_LABEL else z
 
 
 def _annotated(rows: Sequence[LabelledComment], label: Label) -> tuple[list[int], np.ndarray]:
@@ -196,10 +193,10 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
                     make_current: bool = False, parent_only: bool = False, pair_guards: bool = True) -> Path:
     """A new model dir: `model_dir`'s files with the heads of `labels` refit on its recorded config plus `overrides`."""
     from serving.model import open_scorer
-    from threadguard.artifact import REQUIRED_FILES, read_model_dir
+    from threadguard.artifact import read_model_dir
     from training.config import config_from_dict
     from training.data import assemble
-    from training.pipeline import finalize, stopping_rows
+    from training.pipeline import finalize, stopping_rows, weight_files, without_calibration
 
     source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
     if source.config.kind != "transformer":
@@ -212,10 +209,9 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
         valid, groups, group_weights = with_pair_guards(config, bundle, valid, groups, group_weights)
     heads, fits = refit_heads(scorer.backend, scorer.backend.heads, bundle.train, bundle.train_weights, valid, groups, group_weights, labels,  # type: ignore[attr-defined]
                               pos_weight_max=config.transformer.pos_weight_max, parent_only=parent_only)
-    files = {p.relative_to(source.path).as_posix(): p.read_bytes() for p in sorted(source.path.rglob("*"))
-             if p.is_file() and p.relative_to(source.path).as_posix() not in REQUIRED_FILES}
+    files = weight_files(source.path)
     files[HEADS_FILE] = heads.to_bytes()
-    params = {k: v for k, v in source.config.backend.items() if k not in ("temperature", "bias", "calibration")}
+    params = without_calibration(source.config.backend)
     params["head_refit"] = {"from": source.config.name, "labels": [l.value for l in labels], "overrides": list(overrides), "parent_only": parent_only,
                             "pair_guards": pair_guards,
                             "fits": [{"label": f.label, "pull": str(f.strength), "validation_roc_auc": {str(k): round(a, 4) for k, a in f.validation.items()}}

@@ -37,6 +37,7 @@ from training.thresholds import choose_thresholds
 
 log = logging.getLogger(__name__)
 
+CALIBRATION_KEYS = ("temperature", "bias", "calibration")  # what finalize fits anew in a dir's backend params
 LIBRARIES = ("scikit-learn", "numpy", "scipy", "pydantic", "torch", "transformers", "onnxruntime", "tokenizers")
 
 
@@ -254,7 +255,7 @@ def finalize(
     staging = models_root / f".staging-{name}"
     shutil.rmtree(staging, ignore_errors=True)
     placeholder = {label.value: LabelThresholds(review=0.5, reject=1.0) for label in LABELS}
-    staged_params = {k: v for k, v in params.items() if k not in ("temperature", "bias", "calibration")}  # text_normalisation is kept
+    staged_params = without_calibration(params)
     staged_config = model_config.model_copy(update={"backend": staged_params})
     write_model_dir(staging, config=staged_config, labels=[l.value for l in LABELS], thresholds=placeholder, metrics=Metrics(eval_sets=[]), card="staging\n", files=files)
     try:
@@ -283,14 +284,20 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
     source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
     config = TrainConfig.model_validate(source.config.train_config)
     bundle = assemble(config, datasets_dir, progress=False)
-    # Contract files are top-level only: hf/config.json is the encoder's own config and must be kept.
-    files = {
-        p.relative_to(source.path).as_posix(): p.read_bytes()
-        for p in sorted(source.path.rglob("*"))
-        if p.is_file() and p.relative_to(source.path).as_posix() not in REQUIRED_FILES
-    }
-    params = {k: v for k, v in source.config.backend.items() if k not in ("temperature", "bias", "calibration")}
-    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal")
+    return finalize(config, bundle, weight_files(source.path), without_calibration(source.config.backend), models_root=models_root,
+                    make_current=make_current, tag="-recal")
+
+
+def weight_files(model_dir: Path) -> dict[str, bytes]:
+    """Every file of a model dir but the contract files finalize writes anew: weights, tokenizer, ONNX graphs.
+    Contract files are top-level only: hf/config.json is the encoder's own config and must be kept."""
+    return {p.relative_to(model_dir).as_posix(): p.read_bytes() for p in sorted(model_dir.rglob("*"))
+            if p.is_file() and p.relative_to(model_dir).as_posix() not in REQUIRED_FILES}
+
+
+def without_calibration(params: dict[str, Any]) -> dict[str, Any]:
+    """Backend params less what calibration writes (finalize fits it again); text_normalisation and the rest are kept."""
+    return {k: v for k, v in params.items() if k not in CALIBRATION_KEYS}
 
 
 def open_with_test_sets(model_dir: Path, *, datasets_dir: Path, device: str = "auto", progress: bool = True) -> tuple[Scorer, DataBundle]:
