@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import json
 import random
 import re
@@ -23,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from labels.agreement import LabelDecision
 from labels.corpora import _row_id, load_fox_news, load_globe_and_mail
 from labels.schema import GUIDE_VERSION, HandLabelledComment, LabelledComment, Split
-from labels.sets import split_groups
+from labels.sets import read_models, split_groups
 from labels.threads import parse_file
 from threadguard.errors import DataError, ParseError
 
@@ -173,19 +172,15 @@ def read_sheet_answers(path: Path, items: Sequence[PoolItem], *, labeller: str, 
 
 def read_decisions(path: Path) -> list[LabelDecision]:
     """A labelling pass (JSONL of LabelDecision rows)."""
-    rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                rows.append(LabelDecision.model_validate_json(line))
-            except ValueError as exc:
-                raise ParseError(path, lineno, str(exc).splitlines()[-1] if str(exc) else "invalid row") from exc
-    return rows
+    return read_models(path, LabelDecision, what="labelling pass")
 
 
 def write_models(rows: Sequence[BaseModel], path: Path) -> None:
-    """One JSON object per line, sorted keys (stable diffs)."""
-    path.write_text("".join(json.dumps(r.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    """One JSON object per line, sorted keys (stable diffs); atomic (temp file, then rename), since `labels extend`
+    and `labels parents` rewrite the pool in place and a crash halfway must leave the old file whole."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("".join(json.dumps(r.model_dump(mode="json"), sort_keys=True, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)
 
 
 def fill_parents(items: Sequence[M], parents: Mapping[str, str]) -> tuple[list[M], int]:
@@ -203,7 +198,7 @@ def fill_parents(items: Sequence[M], parents: Mapping[str, str]) -> tuple[list[M
 
 def read_pool(path: Path) -> list[PoolItem]:
     """The drawn comments, in sheet order."""
-    return [PoolItem.model_validate_json(line) for line in io.StringIO(path.read_text(encoding="utf-8")) if line.strip()]
+    return read_models(path, PoolItem, what="pool")
 
 
 def thread_splits(

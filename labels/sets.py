@@ -7,11 +7,14 @@ import json
 import random
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from labels.schema import LABELS, HandLabelledComment, LabelledComment, Split
 from threadguard.errors import ParseError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def split_for_group(group: str, *, seed: int, fractions: tuple[float, float] = (0.8, 0.1)) -> Split:
@@ -74,12 +77,17 @@ def write_jsonl(rows: Iterable[LabelledComment], path: Path) -> None:
 
 def read_jsonl(path: Path, *, hand_labelled: bool = False) -> list[LabelledComment]:
     """Read a labelled JSONL file; a bad row fails with file:line and what is wrong."""
-    model = HandLabelledComment if hand_labelled else LabelledComment
-    rows: list[LabelledComment] = []
+    return read_models(path, HandLabelledComment if hand_labelled else LabelledComment, what="labelled set")
+
+
+def read_models(path: Path, model: type[M], *, what: str) -> list[M]:
+    """One pydantic `model` per non-blank JSONL line; an unreadable file, bytes that are not UTF-8 or a bad row fail
+    as a ParseError naming the file, the line and the field (a one-line CLI error, exit 2)."""
+    rows: list[M] = []
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ParseError(path, 0, f"cannot read labelled set: {exc.strerror or exc}") from exc
+        raise ParseError(path, 0, f"cannot read {what}: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise ParseError(path, 0, "not valid UTF-8") from exc
     for lineno, line in enumerate(text.splitlines(), start=1):

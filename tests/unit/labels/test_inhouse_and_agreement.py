@@ -247,3 +247,34 @@ def test_build_command_rejects_a_malformed_new_split_in_one_line(tmp_path: Path)
     result = _tg("labels", "build", "pool.jsonl", "pass.jsonl", "--keep-splits", "old.jsonl", "--new-split", "thread1=valid", "-o", str(tmp_path / "x.jsonl"))
     assert result.returncode == 2
     assert result.stderr.strip() == "error: --new-split takes THREAD_ID=train|validation|test, not 'thread1=valid'"
+
+
+def test_pool_and_pass_files_that_are_not_utf8_or_malformed_fail_in_one_line_naming_file_and_line(tmp_path: Path) -> None:
+    from labels.inhouse import read_pool
+
+    bad = tmp_path / "pool.jsonl"
+    bad.write_bytes(b'\xff\xfe{"id": "a"}\n')
+    with pytest.raises(ParseError, match=r"pool.jsonl:0: not valid UTF-8"):
+        read_pool(bad)
+    bad.write_text('{"id": "a", "source": "s", "thread_id": "t", "body": "x"}\n{"id": 1}\n')
+    with pytest.raises(ParseError, match=r"pool.jsonl:2: id: Input should be a valid string"):
+        read_pool(bad)
+    with pytest.raises(ParseError, match=r"missing.jsonl:0: cannot read labelling pass"):
+        read_decisions(tmp_path / "missing.jsonl")
+
+
+def test_rewriting_the_pool_keeps_the_old_file_whole_when_the_write_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "pool.jsonl"
+    write_models(_pool(1, 2), path)
+    before = path.read_bytes()
+
+    def dies_halfway(self: Path, data: str, encoding: str | None = None) -> int:  # the process dies with half the text on disk
+        with open(self, "w", encoding=encoding) as fh:
+            fh.write(data[: len(data) // 2])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Path, "write_text", dies_halfway)
+    with pytest.raises(OSError, match="disk full"):
+        write_models(_pool(2, 3), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
