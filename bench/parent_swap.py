@@ -26,6 +26,7 @@ from labels.schema import LABELS, Label, LabelledComment
 from labels.sets import read_jsonl
 from serving.model import open_scorer
 from threadguard.settings import PROJECT_ROOT
+from training.report import paired_bootstrap
 
 LABELLED = PROJECT_ROOT / "labels" / "data" / "inhouse-extended.jsonl"
 SPLITS = ("validation", "test")
@@ -45,13 +46,8 @@ class SwapResult:
 
     def rose_difference(self, other: SwapResult, *, n: int = 2000, seed: int = 0) -> tuple[float, float, float]:
         """Share that rose under `self` minus under `other` (the same replies), with a 95 % paired bootstrap interval."""
-        rng = np.random.default_rng(seed)
-        diffs = []
-        for _ in range(n):
-            idx = rng.integers(0, self.replies, self.replies)
-            diffs.append(self.rose_each[idx].mean() - other.rose_each[idx].mean())
-        low, high = np.percentile(diffs, [2.5, 97.5])
-        return self.rose - other.rose, float(low), float(high)
+        low, high = paired_bootstrap(lambda idx: float(self.rose_each[idx].mean() - other.rose_each[idx].mean()), self.replies, n=n, seed=seed)
+        return self.rose - other.rose, low, high
 
 
 def swapped_replies(rows: Sequence[LabelledComment], *, seed: int = SEED) -> tuple[list[LabelledComment], list[LabelledComment], list[LabelledComment]]:

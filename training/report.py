@@ -48,19 +48,32 @@ class Scored:
     probs: dict[str, np.ndarray] = field(default_factory=dict)
 
 
+def paired_bootstrap(statistic: Callable[[np.ndarray], float | None], size: int, *, n: int, seed: int) -> tuple[float, float]:
+    """95 % percentile interval of `statistic(idx)` over `n` resamples of `size` row indices.
+
+    Every model or variant the statistic compares is read at the same `idx`, so their shared row noise cancels.
+    A resample where the statistic is undefined (None: one class drawn) is skipped.
+    """
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(n):
+        value = statistic(rng.integers(0, size, size))
+        if value is not None:
+            samples.append(value)
+    low, high = np.percentile(samples, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def _auc_or_none(y: np.ndarray, p: np.ndarray) -> float | None:
+    return float(roc_auc_score(y, p)) if y.min() != y.max() else None
+
+
 def bootstrap_auc(y: np.ndarray, p: np.ndarray, *, n: int = 500, seed: int = 0) -> tuple[float, float, float] | None:
     """ROC-AUC with a 95 % percentile bootstrap interval (resampling rows); None with one class."""
     if len(y) == 0 or y.min() == y.max():
         return None
-    rng = np.random.default_rng(seed)
-    point = roc_auc_score(y, p)
-    samples = []
-    for _ in range(n):
-        idx = rng.integers(0, len(y), len(y))
-        if y[idx].min() != y[idx].max():
-            samples.append(roc_auc_score(y[idx], p[idx]))
-    lo, hi = np.percentile(samples, [2.5, 97.5])
-    return float(point), float(lo), float(hi)
+    low, high = paired_bootstrap(lambda idx: _auc_or_none(y[idx], p[idx]), len(y), n=n, seed=seed)
+    return float(roc_auc_score(y, p)), low, high
 
 
 @dataclass(frozen=True)
@@ -80,14 +93,14 @@ def paired_auc_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, *, n: int
     """AUC(b) - AUC(a), resampling rows once for both models so their shared noise cancels; None with one class."""
     if len(y) == 0 or y.min() == y.max():
         return None
-    rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(n):
-        idx = rng.integers(0, len(y), len(y))
-        if y[idx].min() != y[idx].max():
-            diffs.append(roc_auc_score(y[idx], b[idx]) - roc_auc_score(y[idx], a[idx]))
-    low, high = np.percentile(diffs, [2.5, 97.5])
-    return PairedDifference(float(roc_auc_score(y, b) - roc_auc_score(y, a)), float(low), float(high))
+
+    def difference(idx: np.ndarray) -> float | None:
+        if y[idx].min() == y[idx].max():
+            return None
+        return float(roc_auc_score(y[idx], b[idx]) - roc_auc_score(y[idx], a[idx]))
+
+    low, high = paired_bootstrap(difference, len(y), n=n, seed=seed)
+    return PairedDifference(float(roc_auc_score(y, b) - roc_auc_score(y, a)), low, high)
 
 
 HATESONAR = "hatesonar 0.1.0 (P(hate); insult: P(hate)+P(offensive))"  # at most 60 characters: the report cuts names there
