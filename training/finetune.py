@@ -246,9 +246,11 @@ def stopping_score(labels: np.ndarray, logits: np.ndarray, groups: np.ndarray, w
     return float(sum(w * s for w, s in parts) / total) if total else 0.0
 
 
-def group_label_aucs(labels: np.ndarray, logits: np.ndarray, groups: np.ndarray) -> dict[str, float]:
-    """ROC-AUC of every (validation group, label) pair that has both classes, keyed "group/label"."""
-    return {f"{g}/{label}": auc for g in np.unique(groups) for label, auc in labelled_aucs(labels[groups == g], logits[groups == g]).items()}
+def group_label_aucs(labels: np.ndarray, logits: np.ndarray, groups: np.ndarray, names: Sequence[str] = ()) -> dict[str, float]:
+    """ROC-AUC of every (validation group, label) pair that has both classes, keyed "group/label" with the group's
+    name where `names` (indexed by group number) has one, else its number."""
+    return {f"{names[g] if g < len(names) else g}/{label}": auc
+            for g in np.unique(groups) for label, auc in labelled_aucs(labels[groups == g], logits[groups == g]).items()}
 
 
 @dataclass
@@ -302,9 +304,11 @@ def fine_tune(
     progress: bool = True,
     valid_groups: Sequence[int] | None = None,
     group_weights: Sequence[float] = (1.0,),
+    group_names: Sequence[str] = (),
 ) -> FineTuneResult:
     """Fine-tune the base encoder and return the best model by validation ROC-AUC: the mean over labels, and with
-    `valid_groups` (row -> index into `group_weights`) the weighted mean of that over groups of rows."""
+    `valid_groups` (row -> index into `group_weights`) the weighted mean of that over groups of rows. `group_names`
+    (same indices) name the groups in the int8-consistency guard's log."""
     import torch
     from safetensors.torch import load_file, save_file
     from tqdm import tqdm
@@ -423,7 +427,7 @@ def fine_tune(
 
         consistency = consistency_tune(
             model, train, config, pos_weight=pos_weight, seed=seed, device=device, progress=progress,
-            validate=lambda: group_label_aucs(valid.labels, predict_logits(model, valid, config.eval_batch_size, device), groups),
+            validate=lambda: group_label_aucs(valid.labels, predict_logits(model, valid, config.eval_batch_size, device), groups, group_names),
         )
     model.to("cpu").eval()
     return FineTuneResult(model=model if rank == 0 else None, base_path=base, best_score=best, steps=step, history=history,

@@ -90,6 +90,15 @@ def _fit_linear(config: TrainConfig, bundle: DataBundle, progress: bool) -> tupl
     return estimator.model_.to_files(), estimator.model_.params
 
 
+def _stops_per_source(config: TrainConfig, bundle: DataBundle) -> bool:
+    return bool(config.transformer.stopping_rows_per_source and bundle.validation_sets)
+
+
+def stopping_group_names(config: TrainConfig, bundle: DataBundle) -> list[str]:
+    """The names of stopping_rows' groups in its numbering, so logs and cards say "olid/insult", not "2/insult"."""
+    return [named.name for named in bundle.validation_sets] if _stops_per_source(config, bundle) else ["validation"]
+
+
 def stopping_rows(config: TrainConfig, bundle: DataBundle) -> tuple[list, list[int], list[float]]:  # type: ignore[type-arg]
     """The rows early stopping scores, a group index per row, and each group's weight.
 
@@ -100,7 +109,7 @@ def stopping_rows(config: TrainConfig, bundle: DataBundle) -> tuple[list, list[i
     import random
 
     tcfg = config.transformer
-    if not tcfg.stopping_rows_per_source or not bundle.validation_sets:
+    if not _stops_per_source(config, bundle):
         return list(bundle.validation), [0] * len(bundle.validation), [1.0]
     rng = random.Random(config.seed)
     first = set(config.data.report_first)
@@ -126,7 +135,7 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
     tcfg = config.transformer
     rows, groups, weights = stopping_rows(config, bundle)
     result = fine_tune(tcfg, bundle.train, bundle.train_weights, rows, seed=config.seed, device=device, checkpoint_dir=checkpoint_dir, progress=progress,
-                       valid_groups=groups, group_weights=weights)
+                       valid_groups=groups, group_weights=weights, group_names=stopping_group_names(config, bundle))
     if result.model is None:
         return None  # not rank 0 of a distributed run: rank 0 exports
     calibration = smoothing_texts(bundle.train, tcfg, seed=config.seed) if tcfg.int8_smoothing_alpha is not None else []

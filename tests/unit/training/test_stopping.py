@@ -8,7 +8,7 @@ from labels.schema import LabelledComment
 from tests.conftest import tiny_config
 from training.data import DataBundle, NamedSet
 from training.finetune import mean_auc, stopping_score
-from training.pipeline import stopping_rows
+from training.pipeline import stopping_group_names, stopping_rows
 
 
 def _rows(source: str, n: int) -> list[LabelledComment]:
@@ -36,6 +36,8 @@ def test_stopping_rows_sample_every_source_and_weight_the_first(tmp_path) -> Non
     assert rows == stopping_rows(config, bundle)[0]  # seeded
     plain = tiny_config(tmp_path / "x.jsonl", **base)
     assert stopping_rows(plain, bundle) == (bundle.validation, [0] * 30, [1.0])  # default: the thresholds' rows alone
+    assert stopping_group_names(config, bundle) == ["inhouse", "olid", "ethos"]
+    assert stopping_group_names(plain, bundle) == ["validation"]
 
 
 def test_group_label_aucs_keys_every_source_and_label_with_both_classes() -> None:
@@ -46,3 +48,4 @@ def test_group_label_aucs_keys_every_source_and_label_with_both_classes() -> Non
     logits = np.array([[2, 0, 0], [-1, 1, 0], [1, 2, 0], [-2, -1, 0], [0, 0, 3], [0, 0, -3]], dtype=float)
     groups = np.array([0, 0, 0, 0, 1, 1])
     assert group_label_aucs(labels, logits, groups) == {"0/hate": 1.0, "0/insult": 1.0, "1/off_topic": 1.0}
+    assert group_label_aucs(labels, logits, groups, ["inhouse", "semeval_cqa"]) == {"inhouse/hate": 1.0, "inhouse/insult": 1.0, "semeval_cqa/off_topic": 1.0}
