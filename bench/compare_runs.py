@@ -1,0 +1,114 @@
+"""Runs side by side: how far a config change moves each test split, beside how far a rerun at another seed does.
+
+Every model dir is evaluated here and now, as `threadguard evaluate` does (its own recorded config rebuilds its test
+sets; int8 ONNX as served), so the table does not mix machines or data versions the way the dirs' own metrics.json
+files can. Columns: what each dir's training config changes against the first dir's, test ROC-AUC per split and
+label, HateCheck accuracy at the calibrated 0.5 cut-off, the functional suite's pass rate, and, where a dir holds
+`model.onnx`, the share of the parity sample's decisions (the first 1,000 in-house comments) on which its int8 file
+agrees with fp32.
+
+Run: .venv/bin/python -m bench.compare_runs MODEL_DIR [MODEL_DIR ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.sections import machine, write_section
+from labels.schema import LABELS, Label
+from labels.sets import read_jsonl
+from serving.model import Scorer, open_scorer
+from threadguard.artifact import Metrics
+from threadguard.settings import PROJECT_ROOT, Settings
+from training.data import DataBundle
+from training.pipeline import evaluate_opened, open_with_test_sets
+
+PARITY_SAMPLE = PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl"
+HATE = LABELS.index(Label.hate)
+
+
+def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"data.sources.4.limit": 6000, ...}: the keys `--set` takes."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out |= flatten(value, f"{name}.")
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) for v in value):
+            for i, item in enumerate(value):
+                out |= flatten(item, f"{name}.{i}.")
+        else:
+            out[name] = value
+    return out
+
+
+def config_changes(base: Mapping[str, Any], other: Mapping[str, Any], ignore: Sequence[str] = ("name",)) -> list[str]:
+    """`key=value` for every key whose value in `other` differs from `base` (or that only one of them has)."""
+    a, b = flatten(base), flatten(other)
+    return [f"{k}={b.get(k, '(unset)')}" for k in sorted(a.keys() | b.keys()) if k not in ignore and a.get(k) != b.get(k)]
+
+
+def hatecheck_accuracy(scorer: Scorer, bundle: DataBundle) -> float | None:
+    hatecheck = next((t for t in bundle.tests if t.name.startswith("hatecheck")), None)
+    if hatecheck is None:
+        return None
+    y = np.array([r.hate for r in hatecheck.rows])
+    return float(((scorer.predict_proba(hatecheck.rows)[:, HATE] >= 0.5) == (y == 1)).mean())
+
+
+def int8_agreement(model_dir: Path, rows: Sequence) -> float | None:  # type: ignore[type-arg]
+    if not (model_dir / "model.onnx").is_file() or not (model_dir / "model.int8.onnx").is_file():
+        return None
+    fp32 = open_scorer(model_dir, device="cpu", runtime="onnx").score(rows)
+    int8 = open_scorer(model_dir, device="cpu", runtime="onnx-int8").score(rows)
+    return float(np.mean([a.decision == b.decision for a, b in zip(fp32, int8, strict=True)]))
+
+
+def roc_aucs(metrics: Metrics) -> dict[tuple[str, str], float]:
+    return {(s.name, label): m.roc_auc for s in metrics.eval_sets for label, m in s.labels.items() if m.roc_auc is not None}
+
+
+def main(model_dirs: list[Path], datasets_dir: Path) -> str:
+    parity = read_jsonl(PARITY_SAMPLE)[:1000]
+    results = []
+    for model_dir in model_dirs:
+        scorer, bundle = open_with_test_sets(model_dir, datasets_dir=datasets_dir, device="cpu", progress=False)
+        metrics, _ = evaluate_opened(scorer, bundle)
+        results.append((scorer, roc_aucs(metrics), hatecheck_accuracy(scorer, bundle), (metrics.functional or {}).get("overall"),
+                        int8_agreement(scorer.model_dir.path, parity)))
+    base_config = results[0][0].model_dir.config.train_config
+    keys = [k for k in results[0][1] if all(k in r[1] for r in results)]
+    names = [f"`{r[0].name}`" for r in results]
+    lines = [
+        f"Measured {dt.date.today()} on {machine()}; int8 ONNX as served, each dir's test sets rebuilt from its own config.",
+        f"Command: `.venv/bin/python -m bench.compare_runs {' '.join(str(d) for d in model_dirs)}`.",
+        "",
+        *[f"- {name}: " + (", ".join(f"`{c}`" for c in config_changes(base_config, r[0].model_dir.config.train_config)) or "the reference")
+          for name, r in zip(names, results, strict=True)],
+        "",
+        "| test set | label | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(results),
+    ]
+    lines += [f"| {split} | {label} | " + " | ".join(f"{r[1][(split, label)]:.3f}" for r in results) + " |" for split, label in keys]
+
+    def row(title: str, values: list[float | None], fmt: str) -> str:
+        return f"| {title} | | " + " | ".join("–" if v is None else format(v, fmt) for v in values) + " |"
+
+    lines += [row("HateCheck accuracy at 0.5", [r[2] for r in results], ".3f"), row("functional suite", [r[3] for r in results], ".3f"),
+              row("int8 decisions equal to fp32 (first 1000 in-house)", [r[4] for r in results], ".1%")]
+    body = "\n".join(lines)
+    write_section("compare-runs", body)
+    return body
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model_dirs", nargs="+", type=Path)
+    args = parser.parse_args()
+    print(main(args.model_dirs, Settings().datasets_dir))
