@@ -95,7 +95,7 @@ def _stops_per_source(config: TrainConfig, bundle: DataBundle) -> bool:
 
 
 def stopping_group_names(config: TrainConfig, bundle: DataBundle) -> list[str]:
-    """The names of stopping_rows' groups in its numbering, so logs and cards say "olid/insult", not "2/insult"."""
+    """The names of stopping_rows' groups in its numbering, so the int8-consistency guard logs "olid/insult", not "2/insult"."""
     return [named.name for named in bundle.validation_sets] if _stops_per_source(config, bundle) else ["validation"]
 
 
