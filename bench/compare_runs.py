@@ -2,7 +2,8 @@
 
 Every model dir is evaluated here and now, as `threadguard evaluate` does (its own recorded config rebuilds its test
 sets; int8 ONNX as served), so the table does not mix machines or data versions the way the dirs' own metrics.json
-files can. Columns: what each dir's training config changes against the first dir's, test ROC-AUC per split and
+files can. Columns: what each dir's training config changes against the first dir's (both read through today's
+TrainConfig, so keys added since read as their defaults), test ROC-AUC per split and
 label, HateCheck accuracy at the calibrated 0.5 cut-off, the functional suite's pass rate, and, where a dir holds
 `model.onnx`, the share of the parity sample's decisions (the first 1,000 in-house comments) on which its int8 file
 agrees with fp32.
@@ -26,6 +27,7 @@ from labels.sets import read_jsonl
 from serving.model import Scorer, open_scorer
 from threadguard.artifact import Metrics
 from threadguard.settings import PROJECT_ROOT, Settings
+from training.config import TrainConfig
 from training.data import DataBundle
 from training.pipeline import evaluate_opened, open_with_test_sets
 
@@ -82,15 +84,16 @@ def main(model_dirs: list[Path], datasets_dir: Path) -> str:
         metrics, _ = evaluate_opened(scorer, bundle)
         results.append((scorer, roc_aucs(metrics), hatecheck_accuracy(scorer, bundle), (metrics.functional or {}).get("overall"),
                         int8_agreement(scorer.model_dir.path, parity)))
-    base_config = results[0][0].model_dir.config.train_config
+    # Through TrainConfig, so a key the config gained after a run was trained reads as its default, not as a change.
+    configs = [TrainConfig.model_validate(r[0].model_dir.config.train_config).model_dump(mode="json") for r in results]
     keys = [k for k in results[0][1] if all(k in r[1] for r in results)]
     names = [f"`{r[0].name}`" for r in results]
     lines = [
         f"Measured {dt.date.today()} on {machine()}; int8 ONNX as served, each dir's test sets rebuilt from its own config.",
         f"Command: `.venv/bin/python -m bench.compare_runs {' '.join(str(d) for d in model_dirs)}`.",
         "",
-        *[f"- {name}: " + (", ".join(f"`{c}`" for c in config_changes(base_config, r[0].model_dir.config.train_config)) or "the reference")
-          for name, r in zip(names, results, strict=True)],
+        *[f"- {name}: " + (", ".join(f"`{c}`" for c in config_changes(configs[0], config)) or "the reference")
+          for name, config in zip(names, configs, strict=True)],
         "",
         "| test set | label | " + " | ".join(names) + " |",
         "|---|---|" + "---|" * len(results),
