@@ -21,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from bench.int8_agreement import SAMPLE, agreement
 from bench.sections import machine, write_section
 from labels.schema import LABELS, Label
 from labels.sets import read_jsonl
 from serving.model import Scorer, open_scorer
+from serving.transformer import ONNX_FILE, ONNX_INT8_FILE
 from threadguard.artifact import Metrics
 from threadguard.settings import PROJECT_ROOT, Settings
 from training.config import TrainConfig
@@ -65,11 +67,10 @@ def hatecheck_accuracy(scorer: Scorer, bundle: DataBundle) -> float | None:
 
 
 def int8_agreement(model_dir: Path, rows: Sequence) -> float | None:  # type: ignore[type-arg]
-    if not (model_dir / "model.onnx").is_file() or not (model_dir / "model.int8.onnx").is_file():
+    if not (model_dir / ONNX_FILE).is_file() or not (model_dir / ONNX_INT8_FILE).is_file():
         return None
     fp32 = open_scorer(model_dir, device="cpu", runtime="onnx").score(rows)
-    int8 = open_scorer(model_dir, device="cpu", runtime="onnx-int8").score(rows)
-    return float(np.mean([a.decision == b.decision for a, b in zip(fp32, int8, strict=True)]))
+    return agreement(fp32, open_scorer(model_dir, device="cpu", runtime="onnx-int8").score(rows))
 
 
 def roc_aucs(metrics: Metrics) -> dict[tuple[str, str], float]:
@@ -77,7 +78,7 @@ def roc_aucs(metrics: Metrics) -> dict[tuple[str, str], float]:
 
 
 def main(model_dirs: list[Path], datasets_dir: Path) -> str:
-    parity = read_jsonl(PARITY_SAMPLE)[:1000]
+    parity = read_jsonl(PARITY_SAMPLE)[:SAMPLE]
     results = []
     for model_dir in model_dirs:
         scorer, bundle = open_with_test_sets(model_dir, datasets_dir=datasets_dir, device="cpu", progress=False)

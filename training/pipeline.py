@@ -91,6 +91,7 @@ def _fit_linear(config: TrainConfig, bundle: DataBundle, progress: bool) -> tupl
 
 
 def _stops_per_source(config: TrainConfig, bundle: DataBundle) -> bool:
+    """Whether early stopping scores a group per validation source (else the thresholds' rows as one group)."""
     return bool(config.transformer.stopping_rows_per_source and bundle.validation_sets)
 
 
