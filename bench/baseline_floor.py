@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.schema import LABELS
 from serving.model import open_scorer
 from threadguard.settings import Settings
@@ -120,10 +120,11 @@ def main(model_dir: Path, baseline_dirs: list[Path], datasets_dir: Path) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model_dir", type=Path)
-    parser.add_argument("baseline_dirs", nargs="+", type=Path)
-    args = parser.parse_args()
-    body = main(args.model_dir, args.baseline_dirs, Settings().datasets_dir)
-    write_section("baseline-floor", body)
-    print(body)
+    with one_line_errors():
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("model_dir", type=Path)
+        parser.add_argument("baseline_dirs", nargs="+", type=Path)
+        args = parser.parse_args()
+        body = main(args.model_dir, args.baseline_dirs, Settings().datasets_dir)
+        write_section("baseline-floor", body)
+        print(body)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from bench.int8_agreement import SAMPLE, agreement
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.schema import LABELS, Label
 from labels.sets import read_jsonl
 from serving.model import Scorer, open_scorer
@@ -112,7 +112,8 @@ def main(model_dirs: list[Path], datasets_dir: Path) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model_dirs", nargs="+", type=Path)
-    args = parser.parse_args()
-    print(main(args.model_dirs, Settings().datasets_dir))
+    with one_line_errors():
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("model_dirs", nargs="+", type=Path)
+        args = parser.parse_args()
+        print(main(args.model_dirs, Settings().datasets_dir))

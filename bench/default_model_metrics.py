@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.schema import LABELS
 from serving.model import Scorer
 from threadguard.settings import Settings
@@ -62,4 +62,5 @@ def main(model_dir: Path, section: str = "default-model-metrics") -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("models/current"), *(sys.argv[2:3]))
+    with one_line_errors():
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("models/current"), *(sys.argv[2:3]))

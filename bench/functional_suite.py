@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.schema import LABELS
 from serving.model import open_scorer
 from threadguard.settings import Settings
@@ -70,4 +70,5 @@ def main(model_dirs: list[Path]) -> None:
 
 
 if __name__ == "__main__":
-    main([Path(p) for p in sys.argv[1:]] or [Path("models/current")])
+    with one_line_errors():
+        main([Path(p) for p in sys.argv[1:]] or [Path("models/current")])

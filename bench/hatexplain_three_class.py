@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.corpora import CORPORA, hatexplain_three_class
 from labels.schema import Comment
 from serving.model import open_scorer
@@ -57,4 +57,5 @@ def main(model_dirs: list[Path]) -> None:
 
 
 if __name__ == "__main__":
-    main([Path(p) for p in sys.argv[1:]] or [Path("models/current")])
+    with one_line_errors():
+        main([Path(p) for p in sys.argv[1:]] or [Path("models/current")])

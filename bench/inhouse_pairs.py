@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.corpora import load_globe_and_mail
 from labels.pairs import with_wrong_context_pairs
 from labels.schema import LabelledComment
@@ -100,4 +100,5 @@ def main(model_dirs: list[Path], datasets_dir: Path | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main([Path(p) for p in sys.argv[1:]] or [PROJECT_ROOT / "models" / "current"])
+    with one_line_errors():
+        main([Path(p) for p in sys.argv[1:]] or [PROJECT_ROOT / "models" / "current"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.schema import LABELS
 from labels.sets import read_jsonl
 from serving.model import open_scorer
@@ -80,11 +80,12 @@ def main(model_dirs: list[Path], labelled: Path, first_draw: Path) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model_dirs", nargs="*", type=Path, default=[PROJECT_ROOT / "models" / "current"])
-    parser.add_argument("--labelled", type=Path, default=DATA / "inhouse-extended.jsonl")
-    parser.add_argument("--first-draw", type=Path, default=DATA / "inhouse.jsonl")
-    args = parser.parse_args()
-    body = main(args.model_dirs, args.labelled, args.first_draw)
-    write_section("inhouse-yardstick", body)
-    print(body)
+    with one_line_errors():
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("model_dirs", nargs="*", type=Path, default=[PROJECT_ROOT / "models" / "current"])
+        parser.add_argument("--labelled", type=Path, default=DATA / "inhouse-extended.jsonl")
+        parser.add_argument("--first-draw", type=Path, default=DATA / "inhouse.jsonl")
+        args = parser.parse_args()
+        body = main(args.model_dirs, args.labelled, args.first_draw)
+        write_section("inhouse-yardstick", body)
+        print(body)

@@ -20,10 +20,11 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.sets import read_jsonl
 from serving.model import open_scorer
 from serving.transformer import HF_DIR, ONNX_FILE, ONNX_INT8_FILE
+from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT
 from training.export import quantize_int8
 
@@ -65,7 +66,7 @@ def main(model_dir: Path) -> None:
     import onnx
 
     if not (model_dir / ONNX_FILE).is_file():
-        raise SystemExit(f"{model_dir} has no {ONNX_FILE}: rebuild the model with `threadguard train` first")
+        raise ArtifactError(f"{model_dir} has no {ONNX_FILE}: rebuild the model with `threadguard train` first")
     rows = read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl")[:SAMPLE]
     graph = onnx.load(str(model_dir / ONNX_FILE)).graph
     weights = {t.name for t in graph.initializer}
@@ -106,4 +107,5 @@ def main(model_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    with one_line_errors():
+        main(Path(sys.argv[1]))

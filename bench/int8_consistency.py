@@ -24,11 +24,12 @@ from pathlib import Path
 
 from bench.int8_agreement import agreement
 from bench.int8_smoothing import PARITY_SAMPLE
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.sets import read_jsonl
 from serving.heads import HEADS_FILE, Heads
 from serving.model import Scorer, open_scorer
 from serving.transformer import HF_DIR
+from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT, Settings
 
 
@@ -65,7 +66,7 @@ def main(model_dir: Path, steps: int = 300, weight: float = 10.0, learning_rate:
     from training.int8_aware import consistency_tune, simulated_int8
 
     if not (model_dir / HF_DIR).is_dir():
-        raise SystemExit(f"{model_dir} has no {HF_DIR}/: rebuild the model with `threadguard train` first")
+        raise ArtifactError(f"{model_dir} has no {HF_DIR}/: rebuild the model with `threadguard train` first")
     rows = read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl")
     parity, choice = rows[:PARITY_SAMPLE], rows[PARITY_SAMPLE:]
     validation = [r for r in rows if r.split == "validation"]
@@ -78,7 +79,7 @@ def main(model_dir: Path, steps: int = 300, weight: float = 10.0, learning_rate:
     model = build_biencoder(backend.torch_model, context_grad=tcfg.context_grad)  # type: ignore[attr-defined]
     loaded = model.load_state_dict(load_file(str(model_dir / HEADS_FILE)), strict=False)  # the encoder is already the dir's
     if loaded.unexpected_keys or not all(k.startswith("encoder.") for k in loaded.missing_keys):
-        raise SystemExit(f"{model_dir / HEADS_FILE} does not hold both heads (unexpected {loaded.unexpected_keys})")
+        raise ArtifactError(f"{model_dir / HEADS_FILE} does not hold both heads (unexpected {loaded.unexpected_keys})")
 
     def measure(step: int) -> str:
         heads = {k: v.numpy() for k, v in model.head_state().items()}
@@ -118,5 +119,6 @@ def main(model_dir: Path, steps: int = 300, weight: float = 10.0, learning_rate:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    main(Path(args[0]), *([int(args[1]), float(args[2]), float(args[3])] if len(args) == 4 else []))
+    with one_line_errors():
+        args = sys.argv[1:]
+        main(Path(args[0]), *([int(args[1]), float(args[2]), float(args[3])] if len(args) == 4 else []))

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from bench.int8_agreement import SAMPLE, agreement
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.sets import read_jsonl
 from serving.context import context_parts
 from serving.model import open_scorer
 from serving.transformer import ONNX_FILE, TransformerBackend
+from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT
 
 
@@ -43,7 +44,7 @@ def split_logits(heads_of: TransformerBackend, comment_side: TransformerBackend,
 
 def main(model_dir: Path) -> None:
     if not (model_dir / ONNX_FILE).is_file():
-        raise SystemExit(f"{model_dir} has no {ONNX_FILE}: rebuild the model with `threadguard train` first")
+        raise ArtifactError(f"{model_dir} has no {ONNX_FILE}: rebuild the model with `threadguard train` first")
     rows = read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl")[:SAMPLE]
     fp32, int8 = open_scorer(model_dir, device="cpu", runtime="onnx"), open_scorer(model_dir, device="cpu", runtime="onnx-int8")
     reference = fp32.score(rows)
@@ -72,4 +73,5 @@ def main(model_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    with one_line_errors():
+        main(Path(sys.argv[1]))

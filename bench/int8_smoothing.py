@@ -30,10 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from bench.int8_agreement import agreement
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.sets import read_jsonl
 from serving.model import Scorer, open_scorer
 from serving.transformer import HF_DIR, ONNX_FILE, ONNX_INT8_FILE
+from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT, Settings
 
 PARITY_SAMPLE = 1000
@@ -88,7 +89,7 @@ def main(model_dir: Path, alphas: Sequence[float] = ALPHAS) -> None:
     from training.export import calibration_batches, quantize_int8, quantize_smoothed_int8
 
     if not (model_dir / ONNX_FILE).is_file():
-        raise SystemExit(f"{model_dir} has no {ONNX_FILE}: rebuild the model with `threadguard train` first")
+        raise ArtifactError(f"{model_dir} has no {ONNX_FILE}: rebuild the model with `threadguard train` first")
     rows = read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl")
     parity, choice = rows[:PARITY_SAMPLE], rows[PARITY_SAMPLE:]
     texts = calibration_texts(model_dir)
@@ -132,4 +133,5 @@ def main(model_dir: Path, alphas: Sequence[float] = ALPHAS) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), [float(a) for a in sys.argv[2:]] or ALPHAS)
+    with one_line_errors():
+        main(Path(sys.argv[1]), [float(a) for a in sys.argv[2:]] or ALPHAS)

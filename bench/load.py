@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.sections import BENCHMARKS, machine, write_section
+from bench.sections import BENCHMARKS, machine, one_line_errors, write_section
 from labels.corpora import load_corpus
 from serving.model import open_scorer
 from tests.fixtures.server import running_server
@@ -154,4 +154,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.schema import LABELS, Label, LabelledComment
 from labels.sets import read_jsonl
 from serving.model import open_scorer
@@ -110,9 +110,10 @@ def main(model_dirs: list[Path], labelled: Path = LABELLED) -> str:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model_dirs", nargs="*", type=Path, default=[PROJECT_ROOT / "models" / "current"])
-    args = parser.parse_args()
-    body = main(args.model_dirs)
-    write_section("parent-swap", body)
-    print(body)
+    with one_line_errors():
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("model_dirs", nargs="*", type=Path, default=[PROJECT_ROOT / "models" / "current"])
+        args = parser.parse_args()
+        body = main(args.model_dirs)
+        write_section("parent-swap", body)
+        print(body)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from tests.fixtures.server import running_server
 from threadguard.settings import PROJECT_ROOT
 
@@ -62,4 +62,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.corpora import load_corpus
 from threadguard.settings import PROJECT_ROOT, Settings
 
@@ -66,4 +66,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with one_line_errors():
+        main()

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.sections import machine, write_section
+from bench.sections import machine, one_line_errors, write_section
 from labels.corpora import load_corpus
 from serving.model import open_scorer
 from threadguard.settings import Settings
@@ -70,4 +70,5 @@ def main(model_dirs: list[Path]) -> None:
 
 
 if __name__ == "__main__":
-    main([Path(p) for p in sys.argv[1:]] or [Path("models/current")])
+    with one_line_errors():
+        main([Path(p) for p in sys.argv[1:]] or [Path("models/current")])

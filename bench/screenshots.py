@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.sections import one_line_errors
 from labels.threads import parse_files
 from tests.fixtures.server import add_moderator, running_server
 from threadguard.settings import PROJECT_ROOT
@@ -50,4 +51,5 @@ def main(model_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else PROJECT_ROOT / "models" / "current")
+    with one_line_errors():
+        main(Path(sys.argv[1]) if len(sys.argv) > 1 else PROJECT_ROOT / "models" / "current")

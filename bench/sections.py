@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import platform
 import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from threadguard.errors import ThreadguardError
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 
@@ -42,3 +47,17 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS) -> None:
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Report a threadguard error (a missing model dir, an unreadable corpus) as the CLI does: one line, its exit code.
+
+    Benches are run by hand with model dirs typed on the command line; a typo deserves "error: ..." rather than
+    a traceback through the loading code.
+    """
+    try:
+        yield
+    except ThreadguardError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(exc.exit_code) from None

@@ -25,3 +25,34 @@ def test_write_section_replaces_only_its_own_block(tmp_path: Path) -> None:
     sections.write_section("c", "new c", doc)
     text = doc.read_text()
     assert "new a" in text and "old a" not in text and "old b" in text and text.rstrip().endswith("new c\n<!-- /bench:c -->")
+
+
+def test_one_line_errors_turns_a_threadguard_error_into_one_line_and_its_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    from threadguard.errors import ArtifactError, ConfigError
+
+    with pytest.raises(SystemExit) as exited, sections.one_line_errors():
+        raise ArtifactError("models/nope: no labels.json")
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == "error: models/nope: no labels.json\n"
+    with pytest.raises(SystemExit) as exited, sections.one_line_errors():
+        raise ConfigError("bad key")
+    assert exited.value.code == 2
+
+
+def test_one_line_errors_lets_other_exceptions_through() -> None:
+    # A bug in a bench should still show its traceback.
+    with pytest.raises(ZeroDivisionError), sections.one_line_errors():
+        1 / 0  # noqa: B018
+
+
+def test_every_bench_entry_point_reports_a_missing_model_dir_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = Path(sections.__file__).resolve().parent.parent
+    missing = tmp_path / "no-such-model"
+    for bench in ("inhouse_pairs", "int8_agreement", "compare_runs"):
+        done = subprocess.run([sys.executable, "-m", f"bench.{bench}", str(missing)], check=False, cwd=root, capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0, bench
+        assert "Traceback" not in done.stderr, (bench, done.stderr)
+        assert done.stderr.strip().startswith("error: ") and str(missing) in done.stderr, (bench, done.stderr)
