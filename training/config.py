@@ -107,6 +107,10 @@ class TransformerConfig(_Strict):
     # SmoothQuant before dynamic int8 (training/smoothing.py): None leaves the int8 export as plain dynamic int8.
     int8_smoothing_alpha: float | None = Field(default=None, ge=0, le=1, description="migration strength of activation smoothing "
                                                                                    "before int8 quantisation (unset: no smoothing)")
+    # One activation scale per token instead of one per batch tensor (training/token_int8.py): a comment then scores
+    # the same alone and in any batch, and a token's outlier no longer coarsens its batch-mates.
+    int8_activations: Literal["per_tensor", "per_token"] = Field(default="per_tensor", description="how model.int8.onnx quantises each "
+                                                                                               "MatMul's input: per batch tensor or per token")
     int8_calibration_rows: int = Field(default=256, ge=1, description="training rows whose comment, article and parent texts "
                                                                       "calibrate the smoothing")
     # A short phase after fine-tuning that trains the fp32 model to score the same through simulated int8 rounding

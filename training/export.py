@@ -11,6 +11,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from serving.heads import HEADS_FILE
 from serving.transformer import EMBEDDING_OUTPUT, HF_DIR, ONNX_FILE, ONNX_INT8_FILE, TOKENIZER_FILE
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+# How int8 quantises a MatMul's input: ONNX Runtime's dynamic scheme (one scale for the whole batch tensor) or one
+# scale per token (training/token_int8.py: a comment scores the same whatever it is batched with).
+Int8Activations = Literal["per_tensor", "per_token"]
 
 
 def export_onnx(encoder, path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -50,10 +54,19 @@ def export_onnx(encoder, path: Path) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Sequence[str] = ()) -> None:
+def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Sequence[str] = (), activations: Int8Activations = "per_tensor") -> None:
     """Dynamic int8 weights; per-channel keeps the sentence representation close to fp32 (see MODELS.md). Nodes named
-    in `exclude` stay fp32 (bench/int8_agreement.py measures what that buys)."""
+    in `exclude` stay fp32 (bench/int8_agreement.py measures what that buys). Per-token activations always quantise
+    weights per output channel and take no exclusions."""
     import logging
+
+    if activations == "per_token":
+        from training.token_int8 import quantize_per_token
+
+        if exclude:
+            raise ValueError("per-token int8 quantises every weighted MatMul; it takes no exclusions")
+        quantize_per_token(source, dest)
+        return
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -66,14 +79,15 @@ def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Seque
         root.setLevel(level)
 
 
-def quantize_smoothed_int8(source: Path, dest: Path, batches: Iterable[Mapping[str, np.ndarray]], *, alpha: float, per_channel: bool) -> None:
+def quantize_smoothed_int8(source: Path, dest: Path, batches: Iterable[Mapping[str, np.ndarray]], *, alpha: float, per_channel: bool,
+                           activations: Int8Activations = "per_tensor") -> None:
     """Dynamic int8 of an activation-smoothed copy of `source` (training/smoothing.py), calibrated on `batches`."""
     from training.smoothing import smooth_onnx
 
     with tempfile.TemporaryDirectory(prefix="tg-smooth-") as tmp:
         smoothed = Path(tmp) / "smoothed.onnx"
         smooth_onnx(source, smoothed, batches, alpha=alpha)
-        quantize_int8(smoothed, dest, per_channel=per_channel)
+        quantize_int8(smoothed, dest, per_channel=per_channel, activations=activations)
 
 
 def calibration_batches(tokenizer_path: Path, texts: Sequence[str], *, max_length: int, batch_size: int = 32) -> Iterator[dict[str, np.ndarray]]:
@@ -88,11 +102,13 @@ def calibration_batches(tokenizer_path: Path, texts: Sequence[str], *, max_lengt
 
 
 def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alpha: float | None = None,  # type: ignore[no-untyped-def]
-                      calibration_texts: Sequence[str] = (), max_length: int = 128, batch_size: int = 32) -> dict[str, bytes]:
+                      calibration_texts: Sequence[str] = (), max_length: int = 128, batch_size: int = 32,
+                      int8_activations: Int8Activations = "per_tensor") -> dict[str, bytes]:
     """Everything a transformer model dir holds besides the contract JSON, as {relative path: bytes}.
 
     With `smoothing_alpha`, the int8 file is quantised from an activation-smoothed copy of the fp32 graph, calibrated on
     `calibration_texts`; `model.onnx` stays the plain export, so fp32 ONNX still matches PyTorch weight for weight.
+    `int8_activations` says how the int8 file quantises each MatMul's input (one scale per batch tensor or per token).
     """
     from safetensors.torch import save_file
 
@@ -107,12 +123,13 @@ def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alp
         shutil.copy(Path(base_path) / TOKENIZER_FILE, work / TOKENIZER_FILE)
         export_onnx(model.encoder, work / ONNX_FILE)
         if smoothing_alpha is None:
-            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel)
+            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel, activations=int8_activations)
         else:
             if not calibration_texts:
                 raise ValueError("activation smoothing needs calibration texts")
             batches = calibration_batches(work / TOKENIZER_FILE, calibration_texts, max_length=max_length, batch_size=batch_size)
-            quantize_smoothed_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, batches, alpha=smoothing_alpha, per_channel=per_channel)
+            quantize_smoothed_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, batches, alpha=smoothing_alpha, per_channel=per_channel,
+                                   activations=int8_activations)
         return {str(p.relative_to(work)): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file()}
     finally:
         shutil.rmtree(work, ignore_errors=True)

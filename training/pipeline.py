@@ -141,14 +141,16 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
         return None  # not rank 0 of a distributed run: rank 0 exports
     calibration = smoothing_texts(bundle.train, tcfg, seed=config.seed) if tcfg.int8_smoothing_alpha is not None else []
     files = transformer_files(result.model, result.base_path, per_channel=tcfg.quantize_per_channel, smoothing_alpha=tcfg.int8_smoothing_alpha,
-                              calibration_texts=calibration, max_length=tcfg.max_length, batch_size=tcfg.eval_batch_size)
+                              calibration_texts=calibration, max_length=tcfg.max_length, batch_size=tcfg.eval_batch_size,
+                              int8_activations=tcfg.int8_activations)
     params = {
         "architecture": "biencoder-meanpool", "base_model": tcfg.base_model, "max_length": tcfg.max_length, "batch_size": tcfg.eval_batch_size,
         "context": {"title_chars": tcfg.title_chars, "parent_chars": tcfg.parent_chars, "lead_chars": tcfg.lead_chars},
         "temperature": {label.value: 1.0 for label in LABELS}, "steps": result.steps, "best_valid_mean_auc": round(result.best_score, 4),
         "history": result.history,
-        # how model.int8.onnx was made from model.onnx (training/smoothing.py when smoothing_alpha is set)
-        "int8": {"per_channel": tcfg.quantize_per_channel, "smoothing_alpha": tcfg.int8_smoothing_alpha, "calibration_texts": len(calibration),
+        # how model.int8.onnx was made from model.onnx (training/smoothing.py when smoothing_alpha is set, training/token_int8.py
+        # for per-token activations)
+        "int8": {"per_channel": tcfg.quantize_per_channel, "activations": tcfg.int8_activations, "smoothing_alpha": tcfg.int8_smoothing_alpha, "calibration_texts": len(calibration),
                  "consistency_steps": tcfg.int8_consistency_steps, "consistency_history": result.int8_consistency},
     }
     return files, params

@@ -1,0 +1,100 @@
+"""int8 with one activation scale per token (training/token_int8.py) against ONNX Runtime's one scale per batch tensor.
+
+Re-quantises the model dir's fp32 `model.onnx` four ways (per tensor or per token, each plain and smoothed at the
+config's alpha as the export smooths) and, on the samples `bench.int8_smoothing` uses, counts decisions
+(allow / review / reject) equal to fp32 ONNX's: rows 1,001-1,556 of inhouse.jsonl and the first 1,000 (the parity
+test's sample). "alone = in a batch of 32" scores each parity comment alone and counts decisions equal to its decision
+in a batch. Time is one pass over the parity sample as the scorer batches it (length-sorted batches of the dir's
+batch size), beside fp32 ONNX and, when the dir holds `hf/`, PyTorch fp32 on the same comments in the same run, so
+issue 7's "int8 at least 2x PyTorch fp32" can be read off one table.
+Needs a model dir with `model.onnx` (a fresh `threadguard train` writes one).
+
+Run: .venv/bin/python -m bench.int8_per_token MODEL_DIR
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.int8_agreement import agreement
+from bench.int8_smoothing import PARITY_SAMPLE, batch_consistency, calibration_texts
+from bench.sections import machine, one_line_errors, write_section
+from labels.sets import read_jsonl
+from serving.model import open_scorer
+from serving.transformer import HF_DIR, ONNX_FILE, ONNX_INT8_FILE
+from threadguard.errors import ArtifactError
+from threadguard.settings import PROJECT_ROOT
+
+DEFAULT_ALPHA = 0.8
+
+
+def timed(scorer, rows) -> tuple[list, float]:  # type: ignore[no-untyped-def]
+    """Scores and seconds of one pass, after a warm-up pass."""
+    scorer.score(rows[:64])
+    start = time.perf_counter()
+    scores = scorer.score(rows)
+    return scores, time.perf_counter() - start
+
+
+def main(model_dir: Path) -> None:
+    from training.export import calibration_batches, quantize_int8, quantize_smoothed_int8
+
+    if not (model_dir / ONNX_FILE).is_file():
+        raise ArtifactError(f"{model_dir} has no {ONNX_FILE}: rebuild the model with `threadguard train` first")
+    record = json.loads((model_dir / "config.json").read_text())
+    params = record["backend"]
+    alpha = record["train_config"]["transformer"].get("int8_smoothing_alpha") or DEFAULT_ALPHA
+    rows = read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl")
+    parity, choice = rows[:PARITY_SAMPLE], rows[PARITY_SAMPLE:]
+    texts = calibration_texts(model_dir)
+    reference = open_scorer(model_dir, device="cpu", runtime="onnx")
+    fp32_choice = reference.score(choice)
+    fp32_parity, fp32_seconds = timed(reference, parity)
+    lines = [
+        f"Model `{model_dir.name}`; smoothing at alpha {alpha} calibrated on {len(texts)} texts as the export calibrates it; measured "
+        + f"{dt.date.today()} on {machine()}.",
+        f"Command: `.venv/bin/python -m bench.int8_per_token {model_dir}`. Time is one pass over the parity sample after a warm-up "
+        + f"(length-sorted batches of {params['batch_size']}, as served).",
+        "",
+        f"| variant | decisions equal to fp32, rows 1001-{len(rows)} ({len(choice)}) | the same, first {len(parity)} (parity sample) "
+        + "| alone = in a batch of 32 (parity sample) | time (s) | file (MB) |",
+        "|---|---|---|---|---|---|",
+        f"| fp32 ONNX (the reference) | 100.0% | 100.0% | – | {fp32_seconds:.2f} | {(model_dir / ONNX_FILE).stat().st_size / 1e6:.1f} |",
+    ]
+    if (model_dir / HF_DIR).is_dir():
+        _, torch_seconds = timed(open_scorer(model_dir, device="cpu", runtime="torch"), parity)
+        lines.append(f"| PyTorch fp32 | – | – | – | {torch_seconds:.2f} | – |")
+    print("\n".join(lines[-2:]), flush=True)
+    variants = (("per tensor (ONNX Runtime dynamic)", "per_tensor", None), (f"per tensor, smoothed {alpha}", "per_tensor", alpha),
+                ("per token", "per_token", None), (f"per token, smoothed {alpha}", "per_token", alpha))
+    with tempfile.TemporaryDirectory(prefix="tg-tok8-bench-") as tmp:
+        for name, activations, smoothing in variants:
+            work = Path(tmp) / "model"
+            shutil.rmtree(work, ignore_errors=True)
+            shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns(HF_DIR, ONNX_INT8_FILE))
+            if smoothing is None:
+                quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=True, activations=activations)  # type: ignore[arg-type]
+            else:
+                batches = calibration_batches(model_dir / "tokenizer.json", texts, max_length=int(params["max_length"]), batch_size=int(params["batch_size"]))
+                quantize_smoothed_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, batches, alpha=float(smoothing), per_channel=True,
+                                       activations=activations)  # type: ignore[arg-type]
+            scorer = open_scorer(work, device="cpu", runtime="onnx-int8")
+            on_choice = agreement(fp32_choice, scorer.score(choice))
+            scored, seconds = timed(scorer, parity)
+            on_parity = agreement(fp32_parity, scored)
+            alone = batch_consistency(scorer, parity)
+            size = (work / ONNX_INT8_FILE).stat().st_size / 1e6
+            lines.append(f"| {name} | {on_choice:.1%} | {on_parity:.1%} | {alone:.1%} | {seconds:.2f} | {size:.1f} |")
+            print(lines[-1], flush=True)
+    write_section("int8-per-token", "\n".join(lines))
+
+
+if __name__ == "__main__":
+    with one_line_errors():
+        main(Path(sys.argv[1]))

@@ -1,0 +1,133 @@
+"""Per-token int8 keeps each row's result independent of its batch, stays close to fp32, and stores weights in int8."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.export import quantize_int8
+from training.token_int8 import quantize_per_token
+
+VOCAB, WIDTH, HIDDEN = 50, 64, 96
+
+
+def encoder_like_graph(path: Path, rng: np.random.Generator, opset: int = 17) -> None:
+    """ids [b, t] -> embedding lookup -> (x @ wq, x @ wk share x) -> gelu-ish -> @ w2: the shapes a BERT layer has."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    table = rng.normal(size=(VOCAB, WIDTH)).astype(np.float32)
+    wq, wk = (rng.normal(size=(WIDTH, HIDDEN)).astype(np.float32) for _ in range(2))
+    w2 = rng.normal(size=(HIDDEN, WIDTH)).astype(np.float32)
+    reduce = [helper.make_node("ReduceMean", ["x"], ["mean"], axes=[2], keepdims=0, name="mean")] if opset <= 17 else \
+        [helper.make_node("ReduceMean", ["x", "axes"], ["mean"], keepdims=0, name="mean")]
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gather", ["table", "ids"], ["x"], axis=0, name="embeddings/Gather"),
+            helper.make_node("MatMul", ["x", "wq"], ["q"], name="query/MatMul"),
+            helper.make_node("MatMul", ["x", "wk"], ["k"], name="key/MatMul"),
+            helper.make_node("Add", ["q", "k"], ["h"], name="add"),
+            helper.make_node("Relu", ["h"], ["r"], name="relu"),
+            helper.make_node("MatMul", ["r", "w2"], ["y"], name="output/MatMul"),
+            *reduce,
+        ],
+        "g",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["b", "t"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", "t", WIDTH]), helper.make_tensor_value_info("mean", TensorProto.FLOAT, ["b", "t"])],
+        [numpy_helper.from_array(w, name) for w, name in ((table, "table"), (wq, "wq"), (wk, "wk"), (w2, "w2"))]
+        + [numpy_helper.from_array(np.array([2], dtype=np.int64), "axes")],
+    )
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), path)
+
+
+def run(path: Path, ids: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["y"], {"ids": ids})[0]
+
+
+@pytest.fixture()
+def graphs(tmp_path: Path) -> tuple[Path, Path, Path]:
+    encoder_like_graph(tmp_path / "fp32.onnx", np.random.default_rng(0))
+    assert quantize_per_token(tmp_path / "fp32.onnx", tmp_path / "token.onnx") == 3
+    quantize_int8(tmp_path / "fp32.onnx", tmp_path / "tensor.onnx", per_channel=True)
+    return tmp_path / "fp32.onnx", tmp_path / "token.onnx", tmp_path / "tensor.onnx"
+
+
+def test_a_row_scores_the_same_alone_as_in_a_batch(graphs: tuple[Path, Path, Path]) -> None:
+    _, token, tensor = graphs
+    ids = np.random.default_rng(1).integers(0, VOCAB, size=(8, 12))
+    batch = run(token, ids)
+    alone = np.concatenate([run(token, ids[i : i + 1]) for i in range(len(ids))])
+    assert np.abs(batch - alone).max() <= 1e-5 * np.abs(batch).max()
+    # ONNX Runtime's per-tensor scheme takes its scale from the whole batch, so there a row's result moves with it
+    per_tensor = run(tensor, ids)
+    per_tensor_alone = np.concatenate([run(tensor, ids[i : i + 1]) for i in range(len(ids))])
+    assert np.abs(per_tensor - per_tensor_alone).max() > 1e-3 * np.abs(per_tensor).max()
+
+
+def test_one_loud_token_coarsens_only_itself(graphs: tuple[Path, Path, Path], tmp_path: Path) -> None:
+    """The error on the quiet rows of a batch stays small per token, where one scale for the batch loses them."""
+    import onnx
+    from onnx import numpy_helper
+
+    fp32, _, _ = graphs
+    model = onnx.load(str(fp32))
+    table = next(t for t in model.graph.initializer if t.name == "table")
+    loud = numpy_helper.to_array(table).copy()
+    loud[0] *= 50  # token 0's embedding is 50 times louder than every other token's
+    table.CopyFrom(numpy_helper.from_array(loud, "table"))
+    onnx.save(model, tmp_path / "loud.onnx")
+    quantize_per_token(tmp_path / "loud.onnx", tmp_path / "loud_token.onnx")
+    quantize_int8(tmp_path / "loud.onnx", tmp_path / "loud_tensor.onnx", per_channel=True)
+    ids = np.random.default_rng(2).integers(1, VOCAB, size=(4, 10))
+    ids[0, 0] = 0
+    reference = run(tmp_path / "loud.onnx", ids)[1:]
+    token_error = np.linalg.norm(run(tmp_path / "loud_token.onnx", ids)[1:] - reference) / np.linalg.norm(reference)
+    tensor_error = np.linalg.norm(run(tmp_path / "loud_tensor.onnx", ids)[1:] - reference) / np.linalg.norm(reference)
+    assert token_error < 0.02 and token_error < tensor_error / 5, (token_error, tensor_error)
+
+
+def test_weights_are_int8_and_a_shared_input_is_quantised_once(graphs: tuple[Path, Path, Path]) -> None:
+    import onnx
+
+    fp32, token, _ = graphs
+    model = onnx.load(str(token))
+    ops = [n.op_type for n in model.graph.node]
+    assert "MatMul" not in ops and ops.count("MatMulIntegerToFloat") == 3
+    assert ops.count("QuantizeLinear") == 2  # x (read by query and key) and r
+    floats = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 2 and min(t.dims) > 1]
+    assert floats == []  # every weight matrix and the embedding table are stored as int8
+    assert token.stat().st_size < 0.4 * fp32.stat().st_size  # weights a quarter of fp32, plus scales and the graph
+    assert [o.name for o in model.graph.output] == ["y", "mean"] and [i.name for i in model.graph.input] == ["ids"]
+
+
+def test_an_all_zero_row_stays_zero(tmp_path: Path) -> None:
+    """Padding rows can be all zero: their scale must not divide by zero."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(3).normal(size=(8, 4)).astype(np.float32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="proj")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 8])], [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])],
+                              [numpy_helper.from_array(w, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "p.onnx")
+    quantize_per_token(tmp_path / "p.onnx", tmp_path / "p8.onnx")
+    import onnxruntime as ort
+
+    x = np.zeros((3, 8), dtype=np.float32)
+    x[1] = np.linspace(-1, 2, 8)
+    y = ort.InferenceSession(str(tmp_path / "p8.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    assert np.all(np.isfinite(y)) and np.all(y[[0, 2]] == 0)
+    assert np.abs(y[1] - x[1] @ w).max() < 0.02 * np.abs(x[1] @ w).max()
+
+
+def test_graphs_it_cannot_rewrite_are_refused(tmp_path: Path) -> None:
+    encoder_like_graph(tmp_path / "opset18.onnx", np.random.default_rng(4), opset=18)
+    with pytest.raises(ValueError, match="opset 18"):
+        quantize_per_token(tmp_path / "opset18.onnx", tmp_path / "x.onnx")
+    encoder_like_graph(tmp_path / "fp32.onnx", np.random.default_rng(4))
+    with pytest.raises(ValueError, match="no exclusions"):
+        quantize_int8(tmp_path / "fp32.onnx", tmp_path / "x.onnx", per_channel=True, exclude=["query/MatMul"], activations="per_token")

@@ -1,0 +1,187 @@
+"""Per-token dynamic int8: each row of a MatMul's input gets its own scale, so a comment's score no longer depends on
+what it is batched with, and an outlier in one token no longer coarsens every other token of the batch.
+
+ONNX Runtime's dynamic quantisation (`quantize_dynamic`, DynamicQuantizeMatMul) takes one scale and zero point for a
+MatMul's whole input tensor: every token of every comment in the batch, padding included. A comment's int8 embedding
+then moves with its batch-mates (docs/benchmarks.md, "int8 activation smoothing": 1.7-4.1 % of decisions differ
+alone and in a batch of 32), and the rounding step is set by the batch's largest activation. ONNX Runtime's
+MatMulInteger accepts only one zero point for its first input, so this module writes the per-row scheme out in
+standard ops around ONNX Runtime's MatMulIntegerToFloat (a contrib op of every CPU build), for every MatMul whose
+second input is a 2-D weight:
+
+    scale_r = (max(x_r, 0) - min(x_r, 0)) / 255,  zp_r = round(-min(x_r, 0) / scale_r)       (one row r = one token)
+    q_r     = clip(round(x_r / scale_r) + zp_r, 0, 255)                                       (uint8)
+    y_r     = scale_r * (w_scale * (q_r @ W_q) - zp_r * w_scale * colsum(W_q))              (W_q int8 per output column)
+
+The only rounding is the activations' (per token) and the weights' (per output column, as the export's per-channel
+int8). Activations are uint8 with a zero point rather than symmetric int8: ONNX Runtime 1.32's int8 x int8 kernel
+ran the encoder 5 times slower than uint8 x int8, and GELU outputs, almost all positive, would waste half of int8's
+range. MatMuls that share an input (query, key and value) share one quantisation of it. Embedding tables (Gather over
+a 2-D weight) are stored int8 with one scale per row, so the file stays as small as the export's.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SUFFIX = "_tok8"
+
+
+@dataclass(frozen=True)
+class RowQuantised:
+    """Names of one MatMul input quantised per row: q [rows, K] uint8, scale and zero point [rows, 1] float, and the
+    input's shape without its last axis (to restore the output's shape)."""
+
+    q: str
+    scale: str
+    zero_point: str
+    lead: str
+
+
+def _const(graph, name: str, value: np.ndarray):  # type: ignore[no-untyped-def]
+    from onnx import numpy_helper
+
+    graph.initializer.append(numpy_helper.from_array(value, name))
+    return name
+
+
+def _weight_int8(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Symmetric int8 per output column: (W_q [K, M] int8, scale [M] float32, column sums of W_q [M] int32)."""
+    scale = np.maximum(np.abs(weight).max(axis=0), 1e-12) / 127.0
+    quantised = np.clip(np.round(weight / scale), -127, 127).astype(np.int8)
+    return quantised, scale.astype(np.float32), quantised.astype(np.int32).sum(axis=0)
+
+
+def _quantise_rows(graph, x: str, prefix: str, width: int) -> tuple[list, RowQuantised]:  # type: ignore[no-untyped-def]
+    """Nodes that quantise tensor `x` (last axis `width`) row by row, as a 2-D [rows, width] uint8 tensor."""
+    from onnx import helper
+
+    n = prefix
+    flat = _const(graph, n + "shape2d", np.array([-1, width], dtype=np.int64))
+    column = _const(graph, n + "column", np.array([-1, 1], dtype=np.int64))
+    zero = _const(graph, n + "zero", np.array(0.0, dtype=np.float32))
+    levels = _const(graph, n + "levels", np.array(255.0, dtype=np.float32))
+    tiny = _const(graph, n + "tiny", np.array(1e-12, dtype=np.float32))
+    nodes = [
+        helper.make_node("Shape", [x], [n + "lead"], end=-1, name=n + "Lead"),  # every axis but the last, to restore
+        helper.make_node("Reshape", [x, flat], [n + "x2"], name=n + "Flatten"),
+        helper.make_node("ReduceMax", [n + "x2"], [n + "max_raw"], axes=[1], keepdims=0, name=n + "ReduceMax"),
+        helper.make_node("ReduceMin", [n + "x2"], [n + "min_raw"], axes=[1], keepdims=0, name=n + "ReduceMin"),
+        helper.make_node("Max", [n + "max_raw", zero], [n + "max"], name=n + "Max0"),  # the range holds 0, so 0 is exact
+        helper.make_node("Min", [n + "min_raw", zero], [n + "min"], name=n + "Min0"),
+        helper.make_node("Sub", [n + "max", n + "min"], [n + "range"], name=n + "Range"),
+        helper.make_node("Div", [n + "range", levels], [n + "scale_raw"], name=n + "ScaleRaw"),
+        helper.make_node("Max", [n + "scale_raw", tiny], [n + "scale"], name=n + "Scale"),  # an all-zero row (padding)
+        helper.make_node("Div", [n + "min", n + "scale"], [n + "min_steps"], name=n + "MinSteps"),
+        helper.make_node("Neg", [n + "min_steps"], [n + "zp_f"], name=n + "ZpNeg"),
+        helper.make_node("Round", [n + "zp_f"], [n + "zp_round"], name=n + "ZpRound"),
+        helper.make_node("Cast", [n + "zp_round"], [n + "zp"], to=2, name=n + "Zp"),  # UINT8
+        helper.make_node("QuantizeLinear", [n + "x2", n + "scale", n + "zp"], [n + "q"], axis=0, name=n + "Q"),
+        helper.make_node("Reshape", [n + "zp_round", column], [n + "zp_column"], name=n + "ZpColumn"),
+        helper.make_node("Reshape", [n + "scale", column], [n + "scale_column"], name=n + "ScaleColumn"),
+    ]
+    return nodes, RowQuantised(n + "q", n + "scale_column", n + "zp_column", n + "lead")
+
+
+def _matmul_nodes(graph, node, x: RowQuantised, weight: np.ndarray) -> list:  # type: ignore[no-untyped-def]
+    """Nodes computing `node`'s output from the row-quantised input and an int8 copy of `weight`."""
+    from onnx import helper
+
+    n = node.name.replace("/", "_").strip("_") + SUFFIX + "_"
+    w_q, w_scale, colsum = _weight_int8(weight)
+    w_name = _const(graph, n + "W", w_q)
+    w_scale_name = _const(graph, n + "w_scale", w_scale)
+    offsets = _const(graph, n + "colsum_scaled", (colsum * w_scale).astype(np.float32))
+    one = _const(graph, n + "one", np.array(1.0, dtype=np.float32))
+    width = _const(graph, n + "width", np.array([weight.shape[1]], dtype=np.int64))
+    # MatMulInteger takes one zero point for all of its first input, so q @ W_q * w_scale runs in one kernel with none
+    # and the rows' zero points are taken off after: zp_r * colsum(W_q) * w_scale, a rank-one correction.
+    return [
+        helper.make_node("MatMulIntegerToFloat", [x.q, w_name, one, w_scale_name], [n + "acc"], domain="com.microsoft", name=n + "MatMul"),
+        helper.make_node("Mul", [x.zero_point, offsets], [n + "offset"], name=n + "Offset"),
+        helper.make_node("Sub", [n + "acc", n + "offset"], [n + "centred"], name=n + "Centre"),
+        helper.make_node("Mul", [n + "centred", x.scale], [n + "y2"], name=n + "RowScale"),
+        helper.make_node("Concat", [x.lead, width], [n + "shape"], axis=0, name=n + "Shape"),
+        helper.make_node("Reshape", [n + "y2", n + "shape"], [node.output[0]], name=n + "Restore"),
+    ]
+
+
+def _gather_nodes(graph, node, table: np.ndarray) -> list:  # type: ignore[no-untyped-def]
+    """Nodes looking rows up in an int8 copy of an embedding table, one scale per row."""
+    from onnx import helper
+
+    n = node.name.replace("/", "_").strip("_") + SUFFIX + "_"
+    scale = (np.maximum(np.abs(table).max(axis=1), 1e-12) / 127.0).astype(np.float32)
+    quantised = np.clip(np.round(table / scale[:, None]), -127, 127).astype(np.int8)
+    table_name = _const(graph, n + "table", quantised)
+    scale_name = _const(graph, n + "row_scale", scale[:, None])
+    ids = node.input[1]
+    return [
+        helper.make_node("Gather", [table_name, ids], [n + "rows_q"], axis=0, name=n + "Gather"),
+        helper.make_node("Gather", [scale_name, ids], [n + "rows_scale"], axis=0, name=n + "GatherScale"),
+        helper.make_node("Cast", [n + "rows_q"], [n + "rows_f"], to=1, name=n + "Float"),
+        helper.make_node("Mul", [n + "rows_f", n + "rows_scale"], [node.output[0]], name=n + "Scale"),
+    ]
+
+
+def _gather_axis(node) -> int:  # type: ignore[no-untyped-def]
+    return next((a.i for a in node.attribute if a.name == "axis"), 0)
+
+
+def quantize_per_token(source: Path, dest: Path) -> int:
+    """Write `source` (an fp32 ONNX graph) to `dest` with every weighted MatMul quantised per token and every embedding
+    table per row; returns how many MatMuls were rewritten. The graph's inputs and outputs keep their names and types."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(source))
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if not 13 <= opset <= 17:  # ReduceMax/ReduceMin take axes as an attribute up to opset 17; MatMulInteger needs 10+
+        raise ValueError(f"per-token int8 writes opset 13-17 reductions; {source} is opset {opset}")
+    graph = model.graph
+    initializers = {t.name: t for t in graph.initializer}
+    reads: dict[str, int] = defaultdict(int)
+    for node in graph.node:
+        for name in node.input:
+            reads[name] += 1
+
+    def weight_of(name: str) -> np.ndarray | None:
+        tensor = initializers.get(name)
+        if tensor is None or len(tensor.dims) != 2 or tensor.data_type != onnx.TensorProto.FLOAT:
+            return None
+        return numpy_helper.to_array(tensor)
+
+    quantised_inputs: dict[str, RowQuantised] = {}
+    new_nodes: list = []
+    replaced: set[str] = set()  # initializers no longer read
+    rewritten = 0
+    for node in graph.node:
+        if node.op_type == "MatMul" and (weight := weight_of(node.input[1])) is not None:
+            x = node.input[0]
+            if x not in quantised_inputs:
+                prefix = x.replace("/", "_").strip("_").replace(":", "_") + SUFFIX + "_in_"
+                nodes, quantised_inputs[x] = _quantise_rows(graph, x, prefix, weight.shape[0])
+                new_nodes += nodes
+            new_nodes += _matmul_nodes(graph, node, quantised_inputs[x], weight)
+            replaced.add(node.input[1])
+            rewritten += 1
+        elif node.op_type == "Gather" and _gather_axis(node) == 0 and (table := weight_of(node.input[0])) is not None:
+            new_nodes += _gather_nodes(graph, node, table)
+            replaced.add(node.input[0])
+        else:
+            new_nodes.append(node)
+    still_read = {name for node in new_nodes for name in node.input}
+    keep = [t for t in graph.initializer if t.name not in replaced or t.name in still_read]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+    del graph.node[:]
+    graph.node.extend(new_nodes)
+    if not any(o.domain == "com.microsoft" for o in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid("com.microsoft", 1))  # MatMulIntegerToFloat
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dest))
+    return rewritten
