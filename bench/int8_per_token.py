@@ -1,7 +1,8 @@
 """int8 with one activation scale per token (training/token_int8.py) against ONNX Runtime's one scale per batch tensor.
 
-Re-quantises the model dir's fp32 `model.onnx` four ways (per tensor or per token, each plain and smoothed at the
-config's alpha as the export smooths) and, on the samples `bench.int8_smoothing` uses, counts decisions
+Re-quantises the model dir's fp32 `model.onnx` several ways (per tensor, plain and smoothed at 0.8 as the export did
+until per-token int8; per token with weights rounded to nearest or by GPTQ (training/gptq.py), then with smoothing at
+several strengths) and, on the samples `bench.int8_smoothing` uses, counts decisions
 (allow / review / reject) equal to fp32 ONNX's: rows 1,001-1,556 of inhouse.jsonl and the first 1,000 (the parity
 test's sample). "alone = in a batch of 32" scores each parity comment alone and counts decisions equal to its decision
 in a batch. Time is one pass over the parity sample as the scorer batches it (length-sorted batches of the dir's
@@ -31,7 +32,7 @@ from serving.transformer import HF_DIR, ONNX_FILE, ONNX_INT8_FILE
 from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT
 
-DEFAULT_ALPHA = 0.8
+ALPHAS = (0.5, 0.65, 0.8)  # smoothing strengths tried with per-token activations, chosen on rows 1,001-1,556
 
 
 def timed(scorer, rows) -> tuple[list, float]:  # type: ignore[no-untyped-def]
@@ -49,7 +50,6 @@ def main(model_dir: Path) -> None:
         raise ArtifactError(f"{model_dir} has no {ONNX_FILE}: rebuild the model with `threadguard train` first")
     record = json.loads((model_dir / "config.json").read_text())
     params = record["backend"]
-    alpha = record["train_config"]["transformer"].get("int8_smoothing_alpha") or DEFAULT_ALPHA
     rows = read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl")
     parity, choice = rows[:PARITY_SAMPLE], rows[PARITY_SAMPLE:]
     texts = calibration_texts(model_dir)
@@ -57,7 +57,7 @@ def main(model_dir: Path) -> None:
     fp32_choice = reference.score(choice)
     fp32_parity, fp32_seconds = timed(reference, parity)
     lines = [
-        f"Model `{model_dir.name}`; smoothing at alpha {alpha} calibrated on {len(texts)} texts as the export calibrates it; measured "
+        f"Model `{model_dir.name}`; smoothing and GPTQ calibrated on the {len(texts)} texts the export calibrates on; measured "
         + f"{dt.date.today()} on {machine()}.",
         f"Command: `.venv/bin/python -m bench.int8_per_token {model_dir}`. Time is one pass over the parity sample after a warm-up "
         + f"(length-sorted batches of {params['batch_size']}, as served).",
@@ -71,17 +71,19 @@ def main(model_dir: Path) -> None:
         _, torch_seconds = timed(open_scorer(model_dir, device="cpu", runtime="torch"), parity)
         lines.append(f"| PyTorch fp32 | – | – | – | {torch_seconds:.2f} | – |")
     print("\n".join(lines[-2:]), flush=True)
-    variants = (("per tensor (ONNX Runtime dynamic)", "per_tensor", None), (f"per tensor, smoothed {alpha}", "per_tensor", alpha),
-                ("per token", "per_token", None), (f"per token, smoothed {alpha}", "per_token", alpha))
+    variants = [("per tensor (ONNX Runtime dynamic)", "per_tensor", None, False), ("per tensor, smoothed 0.8", "per_tensor", 0.8, False),
+                ("per token", "per_token", None, False), ("per token, GPTQ", "per_token", None, True)]
+    variants += [(f"per token, GPTQ, smoothed {a}", "per_token", a, True) for a in ALPHAS]
     with tempfile.TemporaryDirectory(prefix="tg-tok8-bench-") as tmp:
-        for name, activations, smoothing in variants:
+        for name, activations, smoothing, gptq in variants:
             work = Path(tmp) / "model"
             shutil.rmtree(work, ignore_errors=True)
             shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns(HF_DIR, ONNX_INT8_FILE))
+            batches = list(calibration_batches(model_dir / "tokenizer.json", texts, max_length=int(params["max_length"]), batch_size=int(params["batch_size"])))
             if smoothing is None:
-                quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=True, activations=activations)  # type: ignore[arg-type]
-            else:
-                batches = calibration_batches(model_dir / "tokenizer.json", texts, max_length=int(params["max_length"]), batch_size=int(params["batch_size"]))
+                quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=True, activations=activations,  # type: ignore[arg-type]
+                              batches=batches if gptq else None)
+            else:  # per token, the smoothed export always rounds by GPTQ on the same batches
                 quantize_smoothed_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, batches, alpha=float(smoothing), per_channel=True,
                                        activations=activations)  # type: ignore[arg-type]
             scorer = open_scorer(work, device="cpu", runtime="onnx-int8")

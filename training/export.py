@@ -54,10 +54,11 @@ def export_onnx(encoder, path: Path) -> None:  # type: ignore[no-untyped-def]
         )
 
 
-def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Sequence[str] = (), activations: Int8Activations = "per_tensor") -> None:
+def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Sequence[str] = (), activations: Int8Activations = "per_tensor",
+                  batches: Iterable[Mapping[str, np.ndarray]] | None = None) -> None:
     """Dynamic int8 weights; per-channel keeps the sentence representation close to fp32 (see MODELS.md). Nodes named
     in `exclude` stay fp32 (bench/int8_agreement.py measures what that buys). Per-token activations always quantise
-    weights per output channel and take no exclusions."""
+    weights per output channel, take no exclusions, and round the weights by GPTQ on calibration `batches` if given."""
     import logging
 
     if activations == "per_token":
@@ -65,7 +66,7 @@ def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Seque
 
         if exclude:
             raise ValueError("per-token int8 quantises every weighted MatMul; it takes no exclusions")
-        quantize_per_token(source, dest)
+        quantize_per_token(source, dest, batches)
         return
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -81,13 +82,15 @@ def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Seque
 
 def quantize_smoothed_int8(source: Path, dest: Path, batches: Iterable[Mapping[str, np.ndarray]], *, alpha: float, per_channel: bool,
                            activations: Int8Activations = "per_tensor") -> None:
-    """Dynamic int8 of an activation-smoothed copy of `source` (training/smoothing.py), calibrated on `batches`."""
+    """Dynamic int8 of an activation-smoothed copy of `source` (training/smoothing.py), calibrated on `batches` (per-token
+    int8 also rounds its weights by GPTQ on them)."""
     from training.smoothing import smooth_onnx
 
+    batches = list(batches)
     with tempfile.TemporaryDirectory(prefix="tg-smooth-") as tmp:
         smoothed = Path(tmp) / "smoothed.onnx"
         smooth_onnx(source, smoothed, batches, alpha=alpha)
-        quantize_int8(smoothed, dest, per_channel=per_channel, activations=activations)
+        quantize_int8(smoothed, dest, per_channel=per_channel, activations=activations, batches=batches if activations == "per_token" else None)
 
 
 def calibration_batches(tokenizer_path: Path, texts: Sequence[str], *, max_length: int, batch_size: int = 32) -> Iterator[dict[str, np.ndarray]]:
@@ -108,7 +111,8 @@ def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alp
 
     With `smoothing_alpha`, the int8 file is quantised from an activation-smoothed copy of the fp32 graph, calibrated on
     `calibration_texts`; `model.onnx` stays the plain export, so fp32 ONNX still matches PyTorch weight for weight.
-    `int8_activations` says how the int8 file quantises each MatMul's input (one scale per batch tensor or per token).
+    `int8_activations` says how the int8 file quantises each MatMul's input (one scale per batch tensor or per token);
+    per token, the calibration texts also drive the weights' GPTQ rounding.
     """
     from safetensors.torch import save_file
 
@@ -122,12 +126,13 @@ def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alp
                 shutil.copy(Path(base_path) / name, work / HF_DIR / name)
         shutil.copy(Path(base_path) / TOKENIZER_FILE, work / TOKENIZER_FILE)
         export_onnx(model.encoder, work / ONNX_FILE)
+        batches = list(calibration_batches(work / TOKENIZER_FILE, calibration_texts, max_length=max_length, batch_size=batch_size)) if calibration_texts else None
         if smoothing_alpha is None:
-            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel, activations=int8_activations)
+            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel, activations=int8_activations,
+                          batches=batches if int8_activations == "per_token" else None)
         else:
-            if not calibration_texts:
+            if not batches:
                 raise ValueError("activation smoothing needs calibration texts")
-            batches = calibration_batches(work / TOKENIZER_FILE, calibration_texts, max_length=max_length, batch_size=batch_size)
             quantize_smoothed_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, batches, alpha=smoothing_alpha, per_channel=per_channel,
                                    activations=int8_activations)
         return {str(p.relative_to(work)): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file()}

@@ -139,7 +139,9 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
                        valid_groups=groups, group_weights=weights, group_names=stopping_group_names(config, bundle))
     if result.model is None:
         return None  # not rank 0 of a distributed run: rank 0 exports
-    calibration = smoothing_texts(bundle.train, tcfg, seed=config.seed) if tcfg.int8_smoothing_alpha is not None else []
+    # smoothing's activation ranges and per-token int8's GPTQ rounding are both calibrated on these texts
+    calibrated = tcfg.int8_smoothing_alpha is not None or tcfg.int8_activations == "per_token"
+    calibration = smoothing_texts(bundle.train, tcfg, seed=config.seed) if calibrated else []
     files = transformer_files(result.model, result.base_path, per_channel=tcfg.quantize_per_channel, smoothing_alpha=tcfg.int8_smoothing_alpha,
                               calibration_texts=calibration, max_length=tcfg.max_length, batch_size=tcfg.eval_batch_size,
                               int8_activations=tcfg.int8_activations)

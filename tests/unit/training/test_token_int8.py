@@ -68,26 +68,82 @@ def test_a_row_scores_the_same_alone_as_in_a_batch(graphs: tuple[Path, Path, Pat
     assert np.abs(per_tensor - per_tensor_alone).max() > 1e-3 * np.abs(per_tensor).max()
 
 
-def test_one_loud_token_coarsens_only_itself(graphs: tuple[Path, Path, Path], tmp_path: Path) -> None:
-    """The error on the quiet rows of a batch stays small per token, where one scale for the batch loses them."""
+def projection_graph(path: Path, weight: np.ndarray) -> None:
+    """y = x @ w over activations x [b, t, K]."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="proj/MatMul")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", "t", weight.shape[0]])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["b", "t", weight.shape[1]])], [numpy_helper.from_array(weight, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+
+
+def run_x(path: Path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+
+
+def test_one_loud_token_coarsens_only_itself(tmp_path: Path) -> None:
+    """The error on the quiet tokens of a batch stays small per token, where one scale for the batch loses them."""
+    rng = np.random.default_rng(2)
+    projection_graph(tmp_path / "p.onnx", rng.normal(size=(WIDTH, HIDDEN)).astype(np.float32))
+    quantize_per_token(tmp_path / "p.onnx", tmp_path / "token.onnx")
+    quantize_int8(tmp_path / "p.onnx", tmp_path / "tensor.onnx", per_channel=True)
+    x = rng.normal(size=(4, 10, WIDTH)).astype(np.float32)
+    x[0, 0] *= 50  # one token 50 times louder than the rest of the batch
+    quiet = np.ones((4, 10), dtype=bool)
+    quiet[0, 0] = False
+    reference = run_x(tmp_path / "p.onnx", x)[quiet]
+    token_error = np.linalg.norm(run_x(tmp_path / "token.onnx", x)[quiet] - reference) / np.linalg.norm(reference)
+    tensor_error = np.linalg.norm(run_x(tmp_path / "tensor.onnx", x)[quiet] - reference) / np.linalg.norm(reference)
+    assert token_error < 0.02 and token_error < tensor_error / 5, (token_error, tensor_error)
+
+
+def test_gptq_rounding_tracks_the_calibration_inputs_closer_than_nearest_rounding(tmp_path: Path) -> None:
+    """Inputs that fill few directions (as a layer's activations do): GPTQ moves each row's rounding error onto rows still
+    to round, along directions the inputs never take."""
+    rng = np.random.default_rng(5)
+    weight = rng.normal(size=(WIDTH, HIDDEN)).astype(np.float32)
+    projection_graph(tmp_path / "p.onnx", weight)
+    directions = rng.normal(size=(8, WIDTH))
+
+    def inputs(n: int) -> np.ndarray:
+        return (rng.normal(size=(n, 8, 8)) @ directions + 0.1 * rng.normal(size=(n, 8, WIDTH))).astype(np.float32)
+
+    quantize_per_token(tmp_path / "p.onnx", tmp_path / "nearest.onnx")
+    quantize_per_token(tmp_path / "p.onnx", tmp_path / "gptq.onnx", [{"x": inputs(16)} for _ in range(4)])
+    x = inputs(16)  # unseen inputs from the same distribution
+    reference = x @ weight
+    nearest = np.linalg.norm(run_x(tmp_path / "nearest.onnx", x) - reference)
+    gptq = np.linalg.norm(run_x(tmp_path / "gptq.onnx", x) - reference)
+    assert gptq < 0.8 * nearest, (nearest, gptq)  # the activations' own per-token rounding is in both
+
+
+def test_embedding_rows_keep_their_quiet_features_beside_loud_ones(tmp_path: Path) -> None:
+    """A feature far larger than the rest in every row (as BERT's tables carry) must not coarsen the others."""
+    rng = np.random.default_rng(6)
+    encoder_like_graph(tmp_path / "fp32.onnx", rng)
     import onnx
     from onnx import numpy_helper
 
-    fp32, _, _ = graphs
-    model = onnx.load(str(fp32))
-    table = next(t for t in model.graph.initializer if t.name == "table")
-    loud = numpy_helper.to_array(table).copy()
-    loud[0] *= 50  # token 0's embedding is 50 times louder than every other token's
-    table.CopyFrom(numpy_helper.from_array(loud, "table"))
+    model = onnx.load(str(tmp_path / "fp32.onnx"))
+    tensor = next(t for t in model.graph.initializer if t.name == "table")
+    table = numpy_helper.to_array(tensor).copy()
+    table[:, 7] *= 40
+    tensor.CopyFrom(numpy_helper.from_array(table, "table"))
     onnx.save(model, tmp_path / "loud.onnx")
-    quantize_per_token(tmp_path / "loud.onnx", tmp_path / "loud_token.onnx")
-    quantize_int8(tmp_path / "loud.onnx", tmp_path / "loud_tensor.onnx", per_channel=True)
-    ids = np.random.default_rng(2).integers(1, VOCAB, size=(4, 10))
-    ids[0, 0] = 0
-    reference = run(tmp_path / "loud.onnx", ids)[1:]
-    token_error = np.linalg.norm(run(tmp_path / "loud_token.onnx", ids)[1:] - reference) / np.linalg.norm(reference)
-    tensor_error = np.linalg.norm(run(tmp_path / "loud_tensor.onnx", ids)[1:] - reference) / np.linalg.norm(reference)
-    assert token_error < 0.02 and token_error < tensor_error / 5, (token_error, tensor_error)
+    quantize_per_token(tmp_path / "loud.onnx", tmp_path / "token.onnx")
+    import onnxruntime as ort
+
+    ids = np.arange(VOCAB, dtype=np.int64)[None, :]
+    token_model = onnx.load(str(tmp_path / "token.onnx"))
+    token_model.graph.output.append(onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, None))
+    looked_up = ort.InferenceSession(token_model.SerializeToString(), providers=["CPUExecutionProvider"]).run(["x"], {"ids": ids})[0][0]
+    quiet = np.delete(np.arange(WIDTH), 7)
+    error = np.abs(looked_up[:, quiet] - table[:, quiet]).max()
+    assert error < 0.01 * np.abs(table[:, quiet]).max(), error  # a row scale alone would leave steps of 40/127 of them
 
 
 def test_weights_are_int8_and_a_shared_input_is_quantised_once(graphs: tuple[Path, Path, Path]) -> None:
