@@ -30,15 +30,18 @@ def test_transformer_dir_holds_weights_onnx_int8_and_calibration(tiny_transforme
     assert all(c["temperature"] > 0 for c in backend["calibration"].values())
 
 
-def test_int8_file_is_quantised_from_the_smoothed_graph_the_config_asks_for(tiny_transformer_dir: Path) -> None:
+def test_int8_file_is_quantised_per_token_from_the_smoothed_graph_the_config_asks_for(tiny_transformer_dir: Path) -> None:
     import onnx
 
     from training.smoothing import SMOOTH_SUFFIX
 
     int8 = json.loads((tiny_transformer_dir / "config.json").read_text())["backend"]["int8"]
-    assert int8["smoothing_alpha"] == 0.8 and int8["per_channel"] is True and int8["calibration_texts"] > 0
-    smoothed = [n for n in onnx.load(str(tiny_transformer_dir / "model.int8.onnx")).graph.node if n.output[0].endswith(SMOOTH_SUFFIX)]
+    assert int8["smoothing_alpha"] == 0.65 and int8["activations"] == "per_token" and int8["calibration_texts"] > 0
+    nodes = onnx.load(str(tiny_transformer_dir / "model.int8.onnx")).graph.node
+    smoothed = [n for n in nodes if n.output[0].endswith(SMOOTH_SUFFIX)]
     assert len(smoothed) == 2 * 4  # per layer: query/key/value's shared input, attention output, FFN input, FFN output
+    ops = [n.op_type for n in nodes]
+    assert ops.count("MatMulIntegerToFloat") == 2 * 6 and ops.count("QuantizeLinear") == 2 * 4 and "DynamicQuantizeMatMul" not in ops
     fp32 = onnx.load(str(tiny_transformer_dir / "model.onnx")).graph.node
     assert not [n for n in fp32 if n.output[0].endswith(SMOOTH_SUFFIX)]  # model.onnx stays the plain export PyTorch is checked against
 
@@ -89,6 +92,17 @@ def test_real_model_int8_agrees_with_fp32_on_99_percent_of_decisions() -> None:
     int8 = open_scorer(REAL, device="cpu", runtime="onnx-int8").score(rows)
     agreement = float(np.mean([x.decision == y.decision for x, y in zip(fp32, int8, strict=True)]))
     assert agreement >= 0.99, f"int8 agrees with fp32 on {agreement:.1%} of {len(rows)} decisions"
+
+
+def test_int8_scores_a_comment_the_same_alone_as_in_any_batch(tiny_transformer_dir: Path) -> None:
+    """The service pools concurrent requests into one batch; a comment's score must not depend on its batch-mates."""
+    scorer = open_scorer(tiny_transformer_dir, device="cpu", runtime="onnx-int8")
+    rows = _sample(64)
+    batched = scorer.predict_proba(rows)
+    alone = np.concatenate([scorer.predict_proba([row]) for row in rows[:16]])
+    reversed_batch = scorer.predict_proba(rows[::-1])[::-1]
+    assert np.abs(alone - batched[:16]).max() < 1e-5
+    assert np.abs(reversed_batch - batched).max() < 1e-5
 
 
 def test_cpu_default_is_int8_onnx_and_round_trip_is_stable(tiny_transformer_dir: Path) -> None:
