@@ -3,10 +3,10 @@
 Rounding each weight to the nearest int8 step (what ONNX Runtime's quantiser does) makes errors that add up the same
 way for every token: they do not average out in the mean-pooled embedding. GPTQ rounds one input row of W at a time
 and moves what that row lost onto the rows not yet rounded, weighted by how the calibration inputs correlate
-(H = X^T X), so the layer's output on inputs like the calibration ones stays close to fp32. On a rebuild of the
-default, with embedding tables kept fp32, weights rounded to nearest cost 0.6 % of decisions against fp32 and GPTQ
-0.5 %; with per-token activations and smoothing on top, GPTQ is what brought the int8 file to 99 % (docs/benchmarks.md,
-"int8 per token").
+(H = X^T X), so the layer's output on inputs like the calibration ones stays close to fp32. On the default
+(tg-minilm-20261203-ab540e7), with everything else fp32, weights rounded to nearest changed 1.7 % of decisions and
+GPTQ 0.9 % (bench.int8_rounding_sources); with per-token activations and smoothing on top, GPTQ is what brought the
+int8 file to 99 % (bench.int8_per_token).
 """
 
 from __future__ import annotations
