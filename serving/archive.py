@@ -1,8 +1,9 @@
 """Score a large archive (JSONL or Parquet) with Ray Data, locally or on an existing Ray cluster.
 
 Both engines score the archive in the same chunks: rows [0, 256), [256, 512), ... in file order. That is what
-makes their output identical line for line: the int8 model quantises each batch's activations with scales taken
-from the whole batch, so a comment's scores depend (in the third decimal) on which comments share its batch.
+makes their output identical line for line for every model: a per-tensor int8 file (model dirs exported before
+per-token int8) quantises each batch's activations with scales taken from the whole batch, so there a comment's
+scores depend (in the third decimal) on which comments share its batch; the default's per-token int8 does not.
 
 The Ray driver reads no comment text: it lists the chunks (byte offsets of JSONL lines, or row ranges of Parquet
 files, from their metadata) as a Ray dataset; scoring actors read their own chunk from storage every node sees,
