@@ -35,17 +35,30 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class Scored:
-    """Scores of one comment (LABELS order in `scores`) and its decision."""
+    """Scores of one comment (LABELS order in `scores`), its decision, and the labels the decision was made from."""
 
     scores: dict[Label, float]
     decision: Decision
+    judged: tuple[Label, ...] = tuple(LABELS)
 
 
-def decide(scores: dict[Label, float], thresholds: dict[str, LabelThresholds]) -> Decision:
-    """reject if any label reaches its reject threshold, review if any reaches its review threshold."""
-    if any(scores[label] >= thresholds[label.value].reject for label in scores):
+def judged_labels(item: HasContext) -> tuple[Label, ...]:
+    """The labels whose thresholds decide this comment. off_topic means "unrelated to the article or thread", so it is
+    judged only when the article (its title or text) comes with the comment: without one, the off_topic head, which
+    never trained on a comment without its article, scores ordinary comments near its review threshold and would send
+    every context-free comment to review. The score is still returned."""
+    if item.article_title or item.article_text:
+        return tuple(LABELS)
+    return tuple(label for label in LABELS if label != Label.off_topic)
+
+
+def decide(scores: dict[Label, float], thresholds: dict[str, LabelThresholds], judged: Sequence[Label] | None = None) -> Decision:
+    """reject if any judged label (all, unless `judged` says which) reaches its reject threshold, review if any reaches its
+    review threshold."""
+    labels = list(scores) if judged is None else [label for label in scores if label in judged]
+    if any(scores[label] >= thresholds[label.value].reject for label in labels):
         return Decision.reject
-    if any(scores[label] >= thresholds[label.value].review for label in scores):
+    if any(scores[label] >= thresholds[label.value].review for label in labels):
         return Decision.review
     return Decision.allow
 
@@ -107,9 +120,10 @@ class Scorer:
         """Scores and a decision per item, in input order (always a list, whatever the size)."""
         probs = self.predict_proba(items)
         results = []
-        for row in probs:
+        for item, row in zip(items, probs, strict=True):
             scores = {label: float(np.clip(row[j], 0.0, 1.0)) for j, label in enumerate(LABELS)}
-            results.append(Scored(scores=scores, decision=decide(scores, self.thresholds)))
+            judged = judged_labels(item)
+            results.append(Scored(scores=scores, decision=decide(scores, self.thresholds, judged), judged=judged))
         return results
 
 

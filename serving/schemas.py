@@ -62,6 +62,8 @@ class ScoreOut(BaseModel):
     language: LanguageOut | None = None
     reliable: bool = Field(default=True, description="false when the comment appears not to be English: the model is English-only")
     thresholds: ThresholdsRef | None = Field(default=None, description="the thresholds that made the decision (the API key's site's, else the model's)")
+    judged: list[str] | None = Field(default=None, description="the labels whose thresholds made the decision: off_topic only when the "
+                                                               "comment came with its article (title or text); every label when absent")
 
 
 class BatchOut(BaseModel):

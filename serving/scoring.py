@@ -26,6 +26,6 @@ def score_rows(scorer: Scorer, items: Sequence[HasContext], ids: Sequence[str | 
         results.append(
             ScoreOut(id=ident, scores={k.value: round(v, 6) for k, v in scored.scores.items()}, decision=scored.decision, model=ref,
                      language=LanguageOut(code=guess.code, confidence=guess.confidence) if guess else None,
-                     reliable=guess.english if guess else True)
+                     reliable=guess.english if guess else True, judged=[label.value for label in scored.judged])
         )
     return results

@@ -100,7 +100,8 @@ class ThresholdBook:
 
 
 def apply_thresholds(result: ScoreOut, thresholds: Thresholds) -> ScoreOut:
-    """The result decided by these thresholds, saying which they are."""
+    """The result decided by these thresholds (over the labels the result was judged on), saying which they are."""
     scores = {Label(label): value for label, value in result.scores.items()}
-    return result.model_copy(update={"decision": decide(scores, thresholds.values),
+    judged = [Label(label) for label in result.judged] if result.judged is not None else None
+    return result.model_copy(update={"decision": decide(scores, thresholds.values, judged),
                                      "thresholds": ThresholdsRef(site=thresholds.site, overridden=list(thresholds.overridden))})

@@ -24,7 +24,8 @@ def test_single_comment_gets_one_result(client: TestClient, tiny_scorer) -> None
     response = client.post("/v1/score", json={"id": "c1", "body": "you are an idiot, honestly", "article_title": "Trade talks", "parent_body": None})
     assert response.status_code == 200
     result = response.json()
-    assert set(result) == {"id", "scores", "decision", "model", "language", "reliable", "thresholds"}
+    assert set(result) == {"id", "scores", "decision", "model", "language", "reliable", "thresholds", "judged"}
+    assert result["judged"] == ["hate", "insult", "off_topic"]  # it came with its article
     assert result["language"]["code"] == "en" and result["reliable"] is True and result["thresholds"] == {"site": None, "overridden": []}
     assert result["id"] == "c1" and set(result["scores"]) == {"hate", "insult", "off_topic"}
     assert all(0.0 <= v <= 1.0 for v in result["scores"].values())
@@ -41,6 +42,7 @@ def test_batch_keeps_input_order_and_absent_context(client: TestClient) -> None:
     assert [r["id"] for r in results] == ["c0", "c1", "c2"]
     assert results[1]["scores"]["insult"] < results[0]["scores"]["insult"]
     assert results[2]["scores"]["hate"] > results[1]["scores"]["hate"]
+    assert all(r["judged"] == ["hate", "insult"] for r in results)  # no article: off_topic is scored but does not decide
 
 
 def test_comment_without_id_gets_a_stable_one(client: TestClient) -> None:
