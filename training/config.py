@@ -112,7 +112,7 @@ class TransformerConfig(_Strict):
     int8_activations: Literal["per_tensor", "per_token"] = Field(default="per_tensor", description="how model.int8.onnx quantises each "
                                                                                                "MatMul's input: per batch tensor or per token")
     int8_calibration_rows: int = Field(default=256, ge=1, description="training rows whose comment, article and parent texts "
-                                                                      "calibrate the smoothing")
+                                                                      "calibrate the smoothing and per-token int8's GPTQ rounding")
     # A short phase after fine-tuning that trains the fp32 model to score the same through simulated int8 rounding
     # (training/int8_aware.py); 0 skips it.
     int8_consistency_steps: int = Field(default=0, ge=0, description="optimiser steps of int8-consistency fine-tuning after early stopping")
