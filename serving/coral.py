@@ -80,11 +80,12 @@ def verify_signature(raw: bytes, header: str | None, secrets: Sequence[str]) -> 
     return any(hmac.compare_digest(g.lower(), e) for g in given for e in expected)
 
 
-def coral_answer(result: ScoreOut, thresholds: Thresholds, *, off_topic_judged: bool, approve_allowed: bool,
+def coral_answer(result: ScoreOut, thresholds: Thresholds, *, approve_allowed: bool,
                  notes: list[str]) -> tuple[Decision, dict[str, Any] | None]:
     """(decision, body); body None means answer 204. Scores go in the FLAG actions' and the answer's metadata."""
-    labels = [label for label in result.scores if off_topic_judged or label != "off_topic"]
-    decision = decide({Label(label): result.scores[label] for label in labels}, thresholds.values)  # only the labels judged
+    # the labels the scorer judged: off_topic only when the article came with the comment (serving.model.judged_labels)
+    labels = list(result.judged) if result.judged is not None else list(result.scores)
+    decision = decide({Label(label): result.scores[label] for label in labels}, thresholds.values)
     if not result.reliable:
         notes.append(f"comment appears to be {result.language.code if result.language else 'not English'}; threadguard is English-only, no decision")
         return Decision.allow, None
