@@ -22,21 +22,10 @@ DAMPING = 0.01  # share of H's mean diagonal added to it, as the paper: keeps th
 def input_grams(model_path: Path, names: Sequence[str], batches: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
     """X^T X (float64) of each named tensor over the calibration batches, its rows flattened to tokens; padding
     tokens (attention_mask 0) are left out, since they never reach the pooled embedding."""
-    import onnx
-    import onnxruntime as ort
+    from training.smoothing import intermediate_tensors
 
-    model = onnx.load(str(model_path))
-    known = {o.name for o in model.graph.output}
-    for name in names:
-        if name not in known:
-            model.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every named tensor alive
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    inputs = {i.name for i in session.get_inputs()}
     grams: dict[str, np.ndarray] = {}
-    for batch in batches:
-        outputs = session.run(list(names), {k: v for k, v in batch.items() if k in inputs})
+    for batch, outputs in intermediate_tensors(model_path, names, batches):
         mask = batch["attention_mask"].reshape(-1).astype(bool) if "attention_mask" in batch else None
         for name, value in zip(names, outputs, strict=True):
             rows = value.reshape(-1, value.shape[-1]).astype(np.float64)

@@ -11,7 +11,7 @@ distinct MatMul input, an elementwise op that costs little beside the MatMuls it
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -31,12 +31,12 @@ def _weighted_matmuls(graph) -> dict[str, list[int]]:  # type: ignore[no-untyped
     return dict(groups)
 
 
-def activation_maxima(model_path: Path, names: Iterable[str], batches: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Per-channel max |x| of the named tensors over the calibration batches (padding included: the quantiser sees it too)."""
+def intermediate_tensors(model_path: Path, names: Sequence[str], batches: Iterable[Mapping[str, np.ndarray]]
+                         ) -> Iterator[tuple[Mapping[str, np.ndarray], list[np.ndarray]]]:
+    """(batch, the named tensors' values) for each calibration batch, the graph run with those tensors as extra outputs."""
     import onnx
     import onnxruntime as ort
 
-    names = list(names)
     model = onnx.load(str(model_path))
     known = {o.name for o in model.graph.output}
     for name in names:
@@ -46,9 +46,15 @@ def activation_maxima(model_path: Path, names: Iterable[str], batches: Iterable[
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # keep every named tensor alive
     session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
     inputs = {i.name for i in session.get_inputs()}
-    maxima: dict[str, np.ndarray] = {}
     for batch in batches:
-        outputs = session.run(names, {k: v for k, v in batch.items() if k in inputs})
+        yield batch, session.run(list(names), {k: v for k, v in batch.items() if k in inputs})
+
+
+def activation_maxima(model_path: Path, names: Iterable[str], batches: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Per-channel max |x| of the named tensors over the calibration batches (padding included: the quantiser sees it too)."""
+    names = list(names)
+    maxima: dict[str, np.ndarray] = {}
+    for _, outputs in intermediate_tensors(model_path, names, batches):
         for name, value in zip(names, outputs, strict=True):
             peak = np.abs(value.reshape(-1, value.shape[-1])).max(axis=0)
             maxima[name] = np.maximum(maxima[name], peak) if name in maxima else peak
