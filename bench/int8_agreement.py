@@ -42,6 +42,14 @@ def exclusion_groups(matmuls: Sequence[str]) -> Iterator[tuple[str, list[str]]]:
     yield "layers 4-5 fp32", [m for m in matmuls if "/layer.4/" in m or "/layer.5/" in m]
 
 
+def variant_dir(model_dir: Path, tmp: str) -> Path:
+    """A fresh copy of the model dir under `tmp` without `hf/` and the int8 file, for a variant to write its own into."""
+    work = Path(tmp) / "model"
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns(HF_DIR, ONNX_INT8_FILE))
+    return work
+
+
 def agreement(reference: Sequence, scored: Sequence) -> float:
     """Share of comments whose decision (allow / review / reject) equals the reference's."""
     return sum(x.decision == y.decision for x, y in zip(reference, scored, strict=True)) / len(reference)
@@ -87,9 +95,7 @@ def main(model_dir: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="tg-int8-") as tmp:
         variants = [*exclusion_groups(matmuls), (WEIGHT_ONLY, [])]
         for name, exclude in variants:
-            work = Path(tmp) / "model"
-            shutil.rmtree(work, ignore_errors=True)
-            shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns(HF_DIR, ONNX_INT8_FILE))
+            work = variant_dir(model_dir, tmp)
             if name == WEIGHT_ONLY:
                 quantize_weight_only(work / ONNX_FILE, work / ONNX_INT8_FILE)
             else:

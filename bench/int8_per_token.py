@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.int8_agreement import agreement
+from bench.int8_agreement import agreement, variant_dir
 from bench.int8_smoothing import PARITY_SAMPLE, batch_consistency, calibration_texts
 from bench.sections import machine, one_line_errors, write_section
 from labels.sets import read_jsonl
@@ -79,9 +78,7 @@ def main(model_dir: Path) -> None:
     variants += [(f"per token, GPTQ, smoothed {a}", "per_token", a, True) for a in ALPHAS]
     with tempfile.TemporaryDirectory(prefix="tg-tok8-bench-") as tmp:
         for name, activations, smoothing, gptq in variants:
-            work = Path(tmp) / "model"
-            shutil.rmtree(work, ignore_errors=True)
-            shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns(HF_DIR, ONNX_INT8_FILE))
+            work = variant_dir(model_dir, tmp)
             batches = list(calibration_batches(model_dir / "tokenizer.json", texts, max_length=int(params["max_length"]), batch_size=int(params["batch_size"])))
             if smoothing is None:
                 quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=True, activations=activations,  # type: ignore[arg-type]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -24,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.int8_agreement import agreement
+from bench.int8_agreement import agreement, variant_dir
 from bench.int8_smoothing import PARITY_SAMPLE, calibration_texts
 from bench.sections import machine, one_line_errors, write_section
 from labels.sets import read_jsonl
 from serving.model import open_scorer
-from serving.transformer import HF_DIR, ONNX_FILE, ONNX_INT8_FILE
+from serving.transformer import ONNX_FILE
 from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT
 
@@ -127,9 +126,7 @@ def main(model_dir: Path) -> None:
     ]
     with tempfile.TemporaryDirectory(prefix="tg-int8-sources-") as tmp:
         for name, rewrite in variants:
-            work = Path(tmp) / "model"
-            shutil.rmtree(work, ignore_errors=True)
-            shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns(HF_DIR, ONNX_INT8_FILE))
+            work = variant_dir(model_dir, tmp)
             model = onnx.load(str(model_dir / ONNX_FILE))
             rewrite(model)
             onnx.save(model, str(work / ONNX_FILE))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -29,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.int8_agreement import agreement
+from bench.int8_agreement import agreement, variant_dir
 from bench.sections import machine, one_line_errors, write_section
 from labels.sets import read_jsonl
 from serving.model import Scorer, open_scorer
-from serving.transformer import HF_DIR, ONNX_FILE, ONNX_INT8_FILE
+from serving.transformer import ONNX_FILE, ONNX_INT8_FILE
 from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT, Settings
 
@@ -107,9 +106,7 @@ def main(model_dir: Path, alphas: Sequence[float] = ALPHAS) -> None:
     ]
     with tempfile.TemporaryDirectory(prefix="tg-smooth-bench-") as tmp:
         for alpha in [None, *alphas, STATIC]:
-            work = Path(tmp) / "model"
-            shutil.rmtree(work, ignore_errors=True)
-            shutil.copytree(model_dir, work, ignore=shutil.ignore_patterns(HF_DIR, ONNX_INT8_FILE))
+            work = variant_dir(model_dir, tmp)
             batches = calibration_batches(model_dir / "tokenizer.json", texts, max_length=int(params["max_length"]), batch_size=int(params["batch_size"]))
             if alpha is None:
                 name = "plain dynamic int8"
