@@ -84,7 +84,7 @@ def coral_answer(result: ScoreOut, thresholds: Thresholds, *, approve_allowed: b
                  notes: list[str]) -> tuple[Decision, dict[str, Any] | None]:
     """(decision, body); body None means answer 204. Scores go in the FLAG actions' and the answer's metadata."""
     # the labels the scorer judged: off_topic only when the article came with the comment (serving.model.judged_labels)
-    labels = list(result.judged) if result.judged is not None else list(result.scores)
+    labels = result.decided_by()
     decision = decide({Label(label): result.scores[label] for label in labels}, thresholds.values)
     if not result.reliable:
         notes.append(f"comment appears to be {result.language.code if result.language else 'not English'}; threadguard is English-only, no decision")

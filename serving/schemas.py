@@ -65,6 +65,10 @@ class ScoreOut(BaseModel):
     judged: list[str] | None = Field(default=None, description="the labels whose thresholds made the decision: off_topic only when the "
                                                                "comment came with its article (title or text); every label when absent")
 
+    def decided_by(self) -> list[str]:
+        """The labels whose thresholds decide this result: those judged, every scored label when `judged` is absent."""
+        return list(self.judged) if self.judged is not None else list(self.scores)
+
 
 class BatchOut(BaseModel):
     """Results of a batch, in input order."""

@@ -102,6 +102,5 @@ class ThresholdBook:
 def apply_thresholds(result: ScoreOut, thresholds: Thresholds) -> ScoreOut:
     """The result decided by these thresholds (over the labels the result was judged on), saying which they are."""
     scores = {Label(label): value for label, value in result.scores.items()}
-    judged = [Label(label) for label in result.judged] if result.judged is not None else None
-    return result.model_copy(update={"decision": decide(scores, thresholds.values, judged),
+    return result.model_copy(update={"decision": decide(scores, thresholds.values, [Label(label) for label in result.decided_by()]),
                                      "thresholds": ThresholdsRef(site=thresholds.site, overridden=list(thresholds.overridden))})
