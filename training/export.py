@@ -58,7 +58,8 @@ def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Seque
                   batches: Iterable[Mapping[str, np.ndarray]] | None = None) -> None:
     """Dynamic int8 weights; per-channel keeps the sentence representation close to fp32 (see MODELS.md). Nodes named
     in `exclude` stay fp32 (bench/int8_agreement.py measures what that buys). Per-token activations always quantise
-    weights per output channel, take no exclusions, and round the weights by GPTQ on calibration `batches` if given."""
+    weights per output channel, take no exclusions, and round the weights by GPTQ on calibration `batches` if given
+    (per-tensor int8 does not read them)."""
     import logging
 
     if activations == "per_token":
@@ -90,7 +91,7 @@ def quantize_smoothed_int8(source: Path, dest: Path, batches: Iterable[Mapping[s
     with tempfile.TemporaryDirectory(prefix="tg-smooth-") as tmp:
         smoothed = Path(tmp) / "smoothed.onnx"
         smooth_onnx(source, smoothed, batches, alpha=alpha)
-        quantize_int8(smoothed, dest, per_channel=per_channel, activations=activations, batches=batches if activations == "per_token" else None)
+        quantize_int8(smoothed, dest, per_channel=per_channel, activations=activations, batches=batches)
 
 
 def calibration_batches(tokenizer_path: Path, texts: Sequence[str], *, max_length: int, batch_size: int = 32) -> Iterator[dict[str, np.ndarray]]:
@@ -128,8 +129,7 @@ def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alp
         export_onnx(model.encoder, work / ONNX_FILE)
         batches = list(calibration_batches(work / TOKENIZER_FILE, calibration_texts, max_length=max_length, batch_size=batch_size)) if calibration_texts else None
         if smoothing_alpha is None:
-            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel, activations=int8_activations,
-                          batches=batches if int8_activations == "per_token" else None)
+            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel, activations=int8_activations, batches=batches)
         else:
             if not batches:
                 raise ValueError("activation smoothing needs calibration texts")

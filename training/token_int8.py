@@ -155,12 +155,13 @@ def quantize_per_token(source: Path, dest: Path, batches: Iterable[Mapping[str, 
     initializers = {t.name: t for t in graph.initializer}
 
     def weight_of(name: str) -> np.ndarray | None:
-        tensor = initializers.get(name)
-        if tensor is None or len(tensor.dims) != 2 or tensor.data_type != onnx.TensorProto.FLOAT:
-            return None
-        return numpy_helper.to_array(tensor)
+        return numpy_helper.to_array(initializers[name]) if is_weight(name) else None
 
-    weighted = [n for n in graph.node if n.op_type == "MatMul" and weight_of(n.input[1]) is not None]
+    def is_weight(name: str) -> bool:
+        tensor = initializers.get(name)
+        return tensor is not None and len(tensor.dims) == 2 and tensor.data_type == onnx.TensorProto.FLOAT
+
+    weighted = [n for n in graph.node if n.op_type == "MatMul" and is_weight(n.input[1])]
     grams = input_grams(source, sorted({n.input[0] for n in weighted}), batches) if batches is not None else {}
     quantised_inputs: dict[str, RowQuantised] = {}
     new_nodes: list = []
