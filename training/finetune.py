@@ -255,7 +255,8 @@ def group_label_aucs(labels: np.ndarray, logits: np.ndarray, groups: np.ndarray,
 
 @dataclass
 class FineTuneResult:
-    """The fine-tuned model (on CPU) with its best validation score and history; model is None off rank 0."""
+    """The fine-tuned model (on CPU) with its best validation score and the validation passes of the whole run
+    (a resumed run's include those before its checkpoint); model is None off rank 0."""
 
     model: object | None
     base_path: str
@@ -367,6 +368,9 @@ def fine_tune(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, best, stale = int(state["step"]), float(state["best"]), int(state["stale"])
+        # The validation passes before the checkpoint: a resumed run's card shows the whole run, not only its tail.
+        # (Checkpoints written before the history was saved have none.)
+        history = [{k: float(v) for k, v in entry.items()} for entry in state.get("history", [])]
         rng.seed(int(state["rng_seed"]))
         best_state = load_file(str(checkpoint_dir / "best.safetensors")) if (checkpoint_dir / "best.safetensors").is_file() else None
         log.info("resumed from %s at step %d (best %.4f)", checkpoint_dir, step, best)
@@ -409,7 +413,7 @@ def fine_tune(
                     if best_state is not None:
                         save_file({k: v.contiguous() for k, v in best_state.items()}, str(checkpoint_dir / "best.safetensors"))
                     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step, "best": best,
-                                "stale": stale, "rng_seed": seed * 1000 + epoch}, checkpoint_dir / "state.pt")
+                                "stale": stale, "rng_seed": seed * 1000 + epoch, "history": history}, checkpoint_dir / "state.pt")
                 log.info("step %d: loss %.4f, validation mean ROC-AUC %.4f (best %.4f)", step, loss.item(), score, best)
                 if stale >= config.patience:
                     log.info("early stopping at step %d: no improvement in %d validation passes", step, stale)

@@ -52,7 +52,9 @@ def test_resume_continues_from_the_checkpoint(tiny_set_path: Path, tiny_encoder_
     longer = first.model_copy(update={"max_steps": 30})
     resumed = fine_tune(longer, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
     assert resumed.steps == 30
-    assert [h["step"] for h in resumed.history] == [30.0]  # only the new steps were trained and evaluated
+    # The checkpoint carries the passes before it, so the history covers the whole run, each pass once.
+    assert [h["step"] for h in resumed.history] == [10.0, 20.0, 30.0]
+    assert resumed.history[:2] == done.history
 
 
 def test_early_stopping_stops_before_max_steps(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
@@ -80,7 +82,7 @@ def test_resuming_a_run_that_stopped_early_trains_no_further(tiny_set_path: Path
     stopped = fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
     assert stopped.steps < 400
     resumed = fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
-    assert resumed.steps == stopped.steps and resumed.history == []
+    assert resumed.steps == stopped.steps and resumed.history == stopped.history  # nothing trained, the run's passes kept
     assert resumed.best_score == stopped.best_score
 
 
