@@ -1,9 +1,10 @@
 """The team's functional test suite (tests/functional/suite.toml): expand templates into cases, score them, report
 pass rates per functionality, positives and negatives apart, at the calibrated 0.5 cut-off.
 
-Obfuscated cases are written from a clean template by rewriting its [bracketed] word five ways: leet speak,
-inserted spaces, inserted punctuation, Unicode look-alikes and zero-width characters; each way is reported as its
-own functionality (`obfuscation:leet`, ...), so a fix for one does not hide a failure of another.
+Obfuscated cases are written from a clean template by rewriting its [bracketed] word seven ways: leet speak,
+inserted spaces, inserted punctuation, Unicode look-alikes, zero-width characters, two inner letters swapped and
+one inner letter dropped (the misspellings that dodge a word list); each way is reported as its own functionality
+(`obfuscation:leet`, ...), so a fix for one does not hide a failure of another.
 """
 
 from __future__ import annotations
@@ -38,12 +39,24 @@ def _lookalike(word: str) -> str:
     return "".join(LOOKALIKE.get(ch, ch) for ch in word)
 
 
+def _swap_inner(word: str) -> str:
+    """The two letters after the first swapped: "idiot" -> "iidot", "vermin" -> "vremin"."""
+    return word[0] + word[2] + word[1] + word[3:] if len(word) >= 4 else word
+
+
+def _drop_inner(word: str) -> str:
+    """The second-to-last letter dropped: "idiot" -> "idit", "faggots" -> "faggos"."""
+    return word[:-2] + word[-1] if len(word) >= 4 else word
+
+
 OBFUSCATIONS: dict[str, Callable[[str], str]] = {
     "leet": _leet,
     "spaces": lambda w: " ".join(w),
     "punctuation": lambda w: ".".join(w),
     "lookalike": _lookalike,
     "zero_width": lambda w: "\u200b".join(w),
+    "swapped_letters": _swap_inner,
+    "dropped_letter": _drop_inner,
 }
 
 

@@ -15,7 +15,7 @@ from labels.schema import LABELS
 from threadguard.settings import PROJECT_ROOT
 from training.functional import OBFUSCATIONS, SUITE, Case, load_suite, overall, run_suite
 
-REQUIRED = {"dehumanisation", "slur", "hate_vs_neutral_mention", "positive_mention", "negated_hate", "counter_speech", "profanity_no_target",
+REQUIRED = {"dehumanisation", "slur", "expressed_hatred", "hateful_generalisation", "hateful_question", "threat_to_group", "hate_vs_neutral_mention", "positive_mention", "negated_hate", "counter_speech", "profanity_no_target",
             "insult_at_commenter", "criticism_of_policy", "off_topic_spam", "off_topic_spam_copying_article", "on_topic_low_overlap"}
 
 
@@ -28,6 +28,9 @@ def test_the_suite_has_300_cases_over_every_functionality() -> None:
     assert all(c.article_text for c in cases if c.functionality.startswith(("off_topic", "on_topic")))
     zero_width = next(c for c in cases if c.functionality == "obfuscation:zero_width")
     assert "\u200b" in zero_width.body and "[" not in zero_width.body
+    swapped = {c.body for c in cases if c.functionality == "obfuscation:swapped_letters"}
+    dropped = {c.body for c in cases if c.functionality == "obfuscation:dropped_letter"}
+    assert "Shut up, you pathetic mroon." in swapped and "Shut up, you pathetic morn." in dropped
     assert len({c.body for c in cases}) > 0.9 * len(cases)  # templates expand into distinct texts
 
 
