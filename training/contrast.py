@@ -26,7 +26,7 @@ generalisation rather than recall of these templates.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from labels.schema import LabelledComment
@@ -114,19 +114,29 @@ def contrast_text(kind: Kind, rng: random.Random) -> str:
 def synthetic_contrast(rows: Sequence[LabelledComment], count: int, *, seed: int, forbidden: set[str]) -> list[LabelledComment]:
     """`count` comments in SCHEDULE's shares, each under the article of a random training row that carries one (as
     served comments are). Texts in `forbidden` are never produced; a text is produced at most once."""
+    return generate_rows(rows, count, seed=seed, forbidden=forbidden, schedule=SCHEDULE, text=contrast_text,
+                         hateful=("hateful",), source="synthetic_contrast", prefix="contrast")
+
+
+def generate_rows(rows: Sequence[LabelledComment], count: int, *, seed: int, forbidden: set[str], schedule: Sequence[str],
+                  text: Callable[[str, random.Random], str], hateful: Sequence[str], source: str, prefix: str) -> list[LabelledComment]:
+    """`count` rows of the kinds in `schedule`, in its shares and order, written by `text(kind, rng)`, each under the
+    article of a random training row that carries one. A kind in `hateful` is hate 1 with insult unset, any other
+    hate 0 and insult 0; off_topic is unset (the texts answer no article). Texts in `forbidden` are never produced, a
+    text at most once; a kind that misses 200 times running has run out of new texts and is skipped."""
     hosts = [r for r in rows if r.article_title or r.article_text]
     if not hosts or count <= 0:
         return []
     rng = random.Random(seed)
     out: list[LabelledComment] = []
     seen = set(forbidden)
-    turn, misses, spent = 0, 0, set()  # a kind that misses 200 times running has run out of new texts and is skipped
-    while len(out) < count and len(spent) < len(KINDS):
-        kind = SCHEDULE[turn % len(SCHEDULE)]
+    turn, misses, spent = 0, 0, set()
+    while len(out) < count and len(spent) < len(set(schedule)):
+        kind = schedule[turn % len(schedule)]
         if kind in spent:
             turn += 1
             continue
-        body = contrast_text(kind, rng)
+        body = text(kind, rng)
         if body in seen:
             misses += 1
             if misses >= 200:
@@ -136,10 +146,10 @@ def synthetic_contrast(rows: Sequence[LabelledComment], count: int, *, seed: int
         turn, misses = turn + 1, 0
         seen.add(body)
         host = rng.choice(hosts)
-        hateful = kind == "hateful"
+        is_hateful = kind in hateful
         out.append(LabelledComment(
-            id=f"contrast-{kind}-{len(out):05d}", source="synthetic_contrast", split="train", thread_id=host.thread_id, body=body,
+            id=f"{prefix}-{kind}-{len(out):05d}", source=source, split="train", thread_id=host.thread_id, body=body,
             article_title=host.article_title, article_text=host.article_text,
-            hate=1 if hateful else 0, insult=None if hateful else 0, off_topic=None,
+            hate=1 if is_hateful else 0, insult=None if is_hateful else 0, off_topic=None,
         ))
     return out

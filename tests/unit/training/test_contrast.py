@@ -1,13 +1,17 @@
-"""Synthetic contrast rows: hateful claims beside their negations and condemnations, labelled as the guide says,
-under training articles, and sharing no wording with the functional suite they are meant to help on."""
+"""Synthetic contrast rows: hateful claims beside their negations and condemnations (training/contrast.py), and
+hatred said outright beside the same words about things (training/feelings.py), labelled as the guide says, under
+training articles, and sharing no wording with the functional suite they are meant to help on, nor with HateCheck."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
 
+import pytest
+
 from labels.schema import LabelledComment
 from training.contrast import CLAIMS, GROUPS, NEGATED_POSITIVES, synthetic_contrast
+from training.feelings import FEELING_FRAMES, GENERALISATIONS, THINGS, synthetic_feelings
 from training.functional import SUITE, load_suite
 
 HOSTS = [
@@ -69,19 +73,24 @@ def _grams(text: str, n: int = 5) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
-def test_no_five_word_run_is_shared_with_the_suites_hate_cases() -> None:
+GENERATORS = pytest.mark.parametrize("generate", [synthetic_contrast, synthetic_feelings])
+
+
+@GENERATORS
+def test_no_five_word_run_is_shared_with_the_suites_hate_cases(generate) -> None:  # type: ignore[no-untyped-def]
     """Written apart from the suite: with the group names blanked out, no five consecutive words of a generated row
     occur in a suite case about hate, so the suite measures generalisation, not recall of these templates."""
     blank = re.compile(r"\b(" + "|".join(map(re.escape, sorted(set(GROUPS) | {c for c in _suite_groups()}, key=len, reverse=True))) + r")\b",
                        re.IGNORECASE)
     suite = [c.body for c in load_suite(SUITE) if "hate" in c.expect]
     suite_grams = set().union(*(_grams(blank.sub("G", text)) for text in suite))
-    rows = synthetic_contrast(HOSTS, 1500, seed=9, forbidden=set())
+    rows = generate(HOSTS, 1500, seed=9, forbidden=set())
     shared = {gram for r in rows for gram in _grams(blank.sub("G", r.body)) & suite_grams}
     assert shared == set()
 
 
-def test_no_five_word_run_is_shared_with_hatecheck() -> None:
+@GENERATORS
+def test_no_five_word_run_is_shared_with_hatecheck(generate) -> None:  # type: ignore[no-untyped-def]
     """HateCheck is evaluation only: its templates must not reach training in disguise either. Same check as the
     suite's, against every HateCheck case with its identity word blanked."""
     from labels.corpora import load_corpus
@@ -92,7 +101,7 @@ def test_no_five_word_run_is_shared_with_hatecheck() -> None:
     blank = re.compile(r"\b(" + "|".join(map(re.escape, sorted(set(GROUPS) | targets | {"women", "men"}, key=len, reverse=True))) + r")\b",
                        re.IGNORECASE)
     hatecheck_grams = set().union(*(_grams(blank.sub("G", c.body)) for c in cases))
-    rows = synthetic_contrast(HOSTS, 3000, seed=9, forbidden=set())
+    rows = generate(HOSTS, 3000, seed=9, forbidden=set())
     shared = {gram for r in rows for gram in _grams(blank.sub("G", r.body)) & hatecheck_grams}
     assert shared == set()
 
@@ -101,3 +110,23 @@ def _suite_groups() -> list[str]:
     import tomllib
 
     return tomllib.loads(SUITE.read_text())["placeholders"]["group"]
+
+
+def test_feelings_rows_hate_a_group_or_grieve_a_thing_in_the_same_words() -> None:
+    rows = synthetic_feelings(HOSTS, 800, seed=4, forbidden=set())
+    kinds = Counter(r.id.split("-")[1] for r in rows)
+    assert kinds == {"hatred": 200, "grievance": 200, "generalisation": 200, "praise": 200}
+    for row in rows:
+        hateful = row.id.split("-")[1] in ("hatred", "generalisation")
+        assert (row.hate, row.insult, row.off_topic) == ((1, None, None) if hateful else (0, 0, None))
+        assert (row.source, row.split, row.article_title) == ("synthetic_feelings", "train", HOSTS[0].article_title)
+    hatred = [r.body for r in rows if r.id.startswith("feelings-hatred")]
+    grievance = [r.body for r in rows if r.id.startswith("feelings-grievance")]
+    # The target decides: every frame appears on both sides, with a group on one and a thing on the other.
+    for frame in FEELING_FRAMES:
+        head = frame.split("{target}")[0]
+        assert any(b.startswith(head) for b in hatred) and any(b.startswith(head) for b in grievance), frame
+    assert all(any(g in b for g in GROUPS) for b in hatred) and all(any(t in b for t in THINGS) for b in grievance)
+    praise = " ".join(r.body for r in rows if r.id.startswith("feelings-praise"))
+    assert all(twin.split("}")[-1].strip(" .") in praise for _, twin in GENERALISATIONS)
+    assert len({r.body for r in rows}) == 800
