@@ -23,6 +23,27 @@ def _refit_lines(config: ModelConfig) -> list[str]:
              "on the data its card lists; the data below is what the refit heads were fit on."), ""]
 
 
+def _runtime_lines(config: ModelConfig) -> list[str]:
+    """How a transformer dir's int8 file was made from its fp32 weights, for an operator who reads only the card."""
+    int8 = config.backend.get("int8")
+    if not int8:
+        return []
+    if int8.get("activations") == "per_token":
+        scheme = ("weights int8 per output column, rounded by GPTQ on the calibration texts (training/gptq.py); activations uint8 with a scale "
+                  "per token, so a comment scores the same alone and in any batch (training/token_int8.py); embedding tables int8 per row and column")
+    else:
+        scheme = (f"ONNX Runtime dynamic int8, weights per {'output column' if int8.get('per_channel') else 'tensor'}, activations with one "
+                  "scale per batch (a comment's score can move with its batch-mates)")
+    smoothing = (f"; activations smoothed into the weights at alpha {int8['smoothing_alpha']} (training/smoothing.py)"
+                 if int8.get("smoothing_alpha") is not None else "")
+    texts = f", calibrated on {int8['calibration_texts']} training texts" if int8.get("calibration_texts") else ""
+    steps = f"; {int8['consistency_steps']} int8-consistency fine-tuning steps" if int8.get("consistency_steps") else ""
+    return ["## Runtimes",
+            (f"`model.int8.onnx` (served on CPU): {scheme}{smoothing}{texts}{steps}. Calibration and thresholds were fit on its scores. "
+             "`model.onnx` and `hf/` hold the fp32 weights (ONNX Runtime fp32; PyTorch, fp16 on CUDA) where the dir carries them; "
+             "the parity tests (tests/integration/test_transformer_model.py) check int8 against fp32 decisions on a fixed sample."), ""]
+
+
 def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], metrics: Metrics) -> str:
     """The model card: intended use, data with hashes and licences, thresholds, metrics, limits."""
     lines = [
@@ -32,6 +53,7 @@ def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], met
         "- Labels (independent sigmoid scores): `hate`, `insult`, `off_topic`.",
         "",
         *_refit_lines(config),
+        *_runtime_lines(config),
         "## Intended use",
         "Triage of English news and forum comments for human moderators: scores route comments to allow /",
         "review / reject by the thresholds below. It is not meant to take final decisions alone on hate speech",

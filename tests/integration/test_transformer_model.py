@@ -37,6 +37,11 @@ def test_int8_file_is_quantised_per_token_from_the_smoothed_graph_the_config_ask
 
     int8 = json.loads((tiny_transformer_dir / "config.json").read_text())["backend"]["int8"]
     assert int8["smoothing_alpha"] == 0.65 and int8["activations"] == "per_token" and int8["calibration_texts"] > 0
+    # The card tells an operator the same, in words.
+    card = (tiny_transformer_dir / "MODEL_CARD.md").read_text()
+    runtimes = card.split("## Runtimes")[1].split("##")[0]
+    assert "activations uint8 with a scale per token" in runtimes and "alpha 0.65" in runtimes
+    assert f"calibrated on {int8['calibration_texts']} training texts" in runtimes
     nodes = onnx.load(str(tiny_transformer_dir / "model.int8.onnx")).graph.node
     smoothed = [n for n in nodes if n.output[0].endswith(SMOOTH_SUFFIX)]
     assert len(smoothed) == 2 * 4  # per layer: query/key/value's shared input, attention output, FFN input, FFN output
