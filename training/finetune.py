@@ -233,17 +233,23 @@ def mean_auc(labels: np.ndarray, logits: np.ndarray) -> float:
     return float(np.mean(scores)) if scores else 0.0
 
 
+def weighted_mean(group_scores: dict[int, float], weights: Sequence[float]) -> float:
+    """Weighted mean of per-group scores, groups weighted as early stopping weighs them; groups without a score drop
+    out and the rest are re-weighted (0 when none is left)."""
+    total = sum(weights[g] for g in group_scores)
+    return float(sum(weights[g] * s for g, s in group_scores.items()) / total) if total else 0.0
+
+
 def stopping_score(labels: np.ndarray, logits: np.ndarray, groups: np.ndarray, weights: Sequence[float]) -> float:
     """Weighted mean over validation groups (one per source) of each group's mean_auc; groups with no label that has
     both classes drop out and the rest are re-weighted."""
-    parts = []
+    means = {}
     for g, weight in enumerate(weights):
         rows = groups == g
         aucs = label_aucs(labels[rows], logits[rows]) if rows.any() and weight > 0 else []
         if aucs:
-            parts.append((weight, float(np.mean(aucs))))
-    total = sum(w for w, _ in parts)
-    return float(sum(w * s for w, s in parts) / total) if total else 0.0
+            means[g] = float(np.mean(aucs))
+    return weighted_mean(means, weights)
 
 
 def group_label_aucs(labels: np.ndarray, logits: np.ndarray, groups: np.ndarray, names: Sequence[str] = ()) -> dict[str, float]:

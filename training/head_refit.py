@@ -24,6 +24,7 @@ import numpy as np
 from labels.schema import LABELS, Label, LabelledComment
 from serving.heads import COMMENT_LABELS, CONTEXT_LABEL, HEADS_FILE, Heads, head_inputs
 from threadguard.errors import ConfigError
+from training.finetune import weighted_mean
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +59,6 @@ def group_aucs(y: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> dict[in
     from sklearn.metrics import roc_auc_score
 
     return {int(g): float(roc_auc_score(y[groups == g], scores[groups == g])) for g in np.unique(groups) if 0 < y[groups == g].sum() < (groups == g).sum()}
-
-
-def weighted_mean(aucs: dict[int, float], weights: Sequence[float]) -> float:
-    """The early-stopping score for one label: groups weighted as early stopping weighs them."""
-    total = sum(weights[g] for g in aucs)
-    return float(sum(weights[g] * a for g, a in aucs.items()) / total) if total else 0.0
 
 
 def _logistic_toward(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, w0: np.ndarray, b0: float, strength: float,
