@@ -19,22 +19,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from bench.int8_agreement import SAMPLE, agreement
 from bench.sections import machine, one_line_errors, write_section
-from labels.schema import LABELS, Label
 from labels.sets import read_jsonl
-from serving.model import Scorer, open_scorer
+from serving.model import open_scorer
 from serving.transformer import ONNX_FILE, ONNX_INT8_FILE
 from threadguard.artifact import Metrics
 from threadguard.settings import PROJECT_ROOT, Settings
 from training.config import TrainConfig
-from training.data import DataBundle
 from training.pipeline import evaluate_opened, open_with_test_sets
 
 PARITY_SAMPLE = PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl"
-HATE = LABELS.index(Label.hate)
 
 
 def flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -58,12 +54,10 @@ def config_changes(base: Mapping[str, Any], other: Mapping[str, Any], ignore: Se
     return [f"{k}={b.get(k, '(unset)')}" for k in sorted(a.keys() | b.keys()) if k not in ignore and a.get(k) != b.get(k)]
 
 
-def hatecheck_accuracy(scorer: Scorer, bundle: DataBundle) -> float | None:
-    hatecheck = next((t for t in bundle.tests if t.name.startswith("hatecheck")), None)
-    if hatecheck is None:
-        return None
-    y = np.array([r.hate for r in hatecheck.rows])
-    return float(((scorer.predict_proba(hatecheck.rows)[:, HATE] >= 0.5) == (y == 1)).mean())
+def hatecheck_accuracy(metrics: Metrics) -> float | None:
+    """HateCheck's hate accuracy at the calibrated 0.5 cut-off, from the evaluation's own scores."""
+    hatecheck = next((s for s in metrics.eval_sets if s.name.startswith("hatecheck") and "hate" in s.labels), None)
+    return None if hatecheck is None else hatecheck.labels["hate"].accuracy
 
 
 def int8_agreement(model_dir: Path, rows: Sequence) -> float | None:  # type: ignore[type-arg]
@@ -83,7 +77,7 @@ def main(model_dirs: list[Path], datasets_dir: Path) -> str:
     for model_dir in model_dirs:
         scorer, bundle = open_with_test_sets(model_dir, datasets_dir=datasets_dir, device="cpu", progress=False)
         metrics, _ = evaluate_opened(scorer, bundle)
-        results.append((scorer, roc_aucs(metrics), hatecheck_accuracy(scorer, bundle), (metrics.functional or {}).get("overall"),
+        results.append((scorer, roc_aucs(metrics), hatecheck_accuracy(metrics), (metrics.functional or {}).get("overall"),
                         int8_agreement(scorer.model_dir.path, parity)))
     # Through TrainConfig, so a key the config gained after a run was trained reads as its default, not as a change.
     configs = [TrainConfig.model_validate(r[0].model_dir.config.train_config).model_dump(mode="json") for r in results]

@@ -85,6 +85,8 @@ class LabelMetrics(BaseModel):
     reject: dict[str, float]
     # Expected calibration error of the scores on this set (10 equal-width bins); None in dirs written before it was kept.
     ece: float | None = None
+    # Share of rows on the right side of the calibrated 0.5 cut-off; None in dirs written before it was kept.
+    accuracy: float | None = None
 
 
 class EvalSetMetrics(BaseModel):

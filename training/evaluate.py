@@ -48,5 +48,6 @@ def evaluate(y_true: np.ndarray, probs: np.ndarray, thresholds: dict[str, LabelT
             review=_at(y, p, thresholds[label.value].review),
             reject=_at(y, p, thresholds[label.value].reject),
             ece=round(expected_calibration_error(p, y), 4),
+            accuracy=round(float(((p >= 0.5) == (y == 1)).mean()), 4),
         )
     return out

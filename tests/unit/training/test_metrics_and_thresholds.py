@@ -24,6 +24,7 @@ def test_evaluate_skips_unannotated_labels_and_reports_auc() -> None:
     assert set(metrics) == {"hate"}
     assert metrics["hate"].roc_auc == 0.75 and metrics["hate"].n == 4 and metrics["hate"].positives == 2
     assert metrics["hate"].review == {"threshold": 0.5, "precision": 0.6667, "recall": 1.0, "f1": 0.8}
+    assert metrics["hate"].accuracy == 0.75  # at the 0.5 cut-off: 0.7 for a row without hate is the one miss
 
 
 def test_evaluate_reports_calibration_error_per_label() -> None:
