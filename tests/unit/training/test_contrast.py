@@ -11,7 +11,7 @@ import pytest
 
 from labels.schema import LabelledComment
 from training.contrast import CLAIMS, GROUPS, NEGATED_POSITIVES, synthetic_contrast
-from training.feelings import FEELING_FRAMES, GENERALISATIONS, THINGS, synthetic_feelings
+from training.feelings import FEELING_FRAMES, GENERALISATIONS, THINGS, UNPROTECTED, synthetic_feelings
 from training.functional import SUITE, load_suite
 
 HOSTS = [
@@ -115,18 +115,26 @@ def _suite_groups() -> list[str]:
 def test_feelings_rows_hate_a_group_or_grieve_a_thing_in_the_same_words() -> None:
     rows = synthetic_feelings(HOSTS, 800, seed=4, forbidden=set())
     kinds = Counter(r.id.split("-")[1] for r in rows)
-    assert kinds == {"hatred": 200, "grievance": 200, "generalisation": 200, "praise": 200}
+    assert kinds == {"hatred": 160, "grievance": 160, "aversion": 160, "generalisation": 160, "praise": 160}
+    expected = {"hatred": (1, None), "generalisation": (1, None), "aversion": (0, None), "grievance": (0, 0), "praise": (0, 0)}
     for row in rows:
-        hateful = row.id.split("-")[1] in ("hatred", "generalisation")
-        assert (row.hate, row.insult, row.off_topic) == ((1, None, None) if hateful else (0, 0, None))
+        assert (row.hate, row.insult, row.off_topic) == (*expected[row.id.split("-")[1]], None)
         assert (row.source, row.split, row.article_title) == ("synthetic_feelings", "train", HOSTS[0].article_title)
-    hatred = [r.body for r in rows if r.id.startswith("feelings-hatred")]
-    grievance = [r.body for r in rows if r.id.startswith("feelings-grievance")]
-    # The target decides: every frame appears on both sides, with a group on one and a thing on the other.
+    bodies = {kind: [r.body for r in rows if r.id.split("-")[1] == kind] for kind in kinds}
+    # The target decides: every frame appears about a group, about a thing and about people with no protected trait.
     for frame in FEELING_FRAMES:
         head = frame.split("{target}")[0]
-        assert any(b.startswith(head) for b in hatred) and any(b.startswith(head) for b in grievance), frame
-    assert all(any(g in b for g in GROUPS) for b in hatred) and all(any(t in b for t in THINGS) for b in grievance)
-    praise = " ".join(r.body for r in rows if r.id.startswith("feelings-praise"))
+        assert all(any(b.startswith(head) for b in bodies[kind]) for kind in ("hatred", "grievance", "aversion")), frame
+    assert all(any(g in b for g in GROUPS) for b in bodies["hatred"]) and all(any(t in b for t in THINGS) for b in bodies["grievance"])
+    assert all(any(u in b for u in UNPROTECTED) for b in bodies["aversion"])
+    praise = " ".join(bodies["praise"])
     assert all(twin.split("}")[-1].strip(" .") in praise for _, twin in GENERALISATIONS)
     assert len({r.body for r in rows}) == 800
+
+
+def test_feelings_targets_are_not_the_suites() -> None:
+    """The suite's hostility cases name their own unprotected people, so they measure generalisation."""
+    import tomllib
+
+    suite = set(tomllib.loads(SUITE.read_text())["placeholders"]["unprotected"])
+    assert not suite & set(UNPROTECTED) and not suite & set(THINGS)
