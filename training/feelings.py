@@ -1,4 +1,5 @@
-"""Synthetic contrast rows for hate said outright: hatred of a group beside the same words about a thing.
+"""Synthetic contrast rows for hate said outright: hatred of a group beside the same words about a thing, or about
+people who share no protected trait.
 
 The functional suite's `expressed_hatred` cases ("I despise X") passed at 0.14 on the 20261203 default, and its
 hateful generalisations at 0.36, while dehumanising claims passed at 0.88: the corpora and training/contrast.py
