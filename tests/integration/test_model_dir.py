@@ -140,7 +140,7 @@ def test_commercial_only_drops_non_commercial_corpora_and_inhouse_rows_drawn_fro
     origins = {origin_corpus(r) for r in bundle.train + bundle.validation}
     assert "globe_and_mail" not in origins and "fox_news" in origins
     assert all(r.source != "globe_and_mail" for r in bundle.train)
-    assert {r.source.split(":")[0] for r in bundle.train} == {"inhouse", "davidson", "synthetic_spam", "synthetic_contrast"}
+    assert {r.source.split(":")[0] for r in bundle.train} == {"inhouse", "davidson", "synthetic_spam", "synthetic_contrast", "synthetic_feelings"}
     assert "inhouse:globe_and_mail" not in {r.source for r in bundle.train}
     assert all(CORPORA[o].commercial_use for o in origins if o)
 
