@@ -32,7 +32,6 @@ from typing import Literal
 from labels.schema import LabelledComment
 
 Kind = Literal["hateful", "negated", "positive", "counter"]
-KINDS: tuple[Kind, ...] = ("hateful", "negated", "positive", "counter")
 # Two hateful, negated and counter rows for each positive one: the positives only answer the negated positives,
 # which are three in ten of the hateful rows.
 SCHEDULE: tuple[Kind, ...] = ("hateful", "negated", "counter", "hateful", "negated", "counter", "positive")
@@ -97,7 +96,7 @@ def _fill(frame: str, group: str, claim: str = "", denial: str = "") -> str:
     return frame.format(group=group, Group=group[0].upper() + group[1:], claim=claim, denial=denial)
 
 
-def contrast_text(kind: Kind, rng: random.Random) -> str:
+def contrast_text(kind: str, rng: random.Random) -> str:
     """One comment of the given kind."""
     group = rng.choice(GROUPS)
     claim, denial = rng.choice(CLAIMS)
