@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-
 from bench.int8_agreement import SAMPLE, agreement
 from bench.sections import machine, one_line_errors, write_section
 from labels.sets import read_jsonl
