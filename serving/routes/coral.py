@@ -66,12 +66,12 @@ async def coral(request: Request, settings: SettingsDep, scorer: ScorerDep) -> R
     notes: list[str] = []
     if body.comment.parentID and parent is None:
         notes.append(f"parent comment {body.comment.parentID} is not held by threadguard; scored without it")
-    if not (title or article):  # the scorer then leaves off_topic out of the decision (serving.model.judged_labels)
-        notes.append(f"no article held for story {body.story.url or body.story.id}; off_topic left out of the decision")
     thread = body.story.id or body.story.url
     comment = CommentIn(id=comment_id(thread or "", body.author.id, None, body.comment.body), body=body.comment.body, article_title=title,
                         article_text=article, parent_body=parent, thread_id=thread, author=body.author.id)
     result = (await request.app.state.scoring.score([comment]))[0]
+    if "off_topic" not in result.decided_by():  # the scorer's one rule (serving.model.judged_labels): no article held
+        notes.append(f"no article held for story {body.story.url or body.story.id}; off_topic left out of the decision")
     thresholds = await request.app.state.thresholds.lookup(body.tenant.id, scorer.thresholds)
     decision, answer = coral_answer(result, thresholds, approve_allowed=settings.coral_approve_allowed, notes=notes)
     request.app.state.metrics.observe_decisions([decision.value], thresholds.site)
