@@ -4,6 +4,11 @@ hate and insult are a linear layer over the comment's scaled unit embedding z. o
 over [z, z*za, z*zp, S*cos(comment, article), S*cos(comment, parent), has_article, has_parent], so it can
 weigh what the comment says against what it answers. A missing part has a zero embedding and has_* = 0.
 Weights live in heads.safetensors (keys comment.weight/bias, context.weight/bias) beside the encoder.
+
+An optional spam head (keys spam.weight/bias, training/spam_head.py) is a logistic regression over z alone: is this
+comment a commercial pitch, whatever it answers. Its probability joins off_topic's calibrated one as a noisy OR,
+1 - (1 - p_off)(1 - p_spam), because a pitch is off-topic by the labelling guide while off_topic's calibration is
+fitted on in-domain drift replies, among which a pitch's score is crushed (docs/benchmarks.md, "Pitches").
 """
 
 from __future__ import annotations
@@ -51,6 +56,12 @@ class Heads:
     comment_bias: np.ndarray
     context_weight: np.ndarray  # (1, 3 * dim + 4)
     context_bias: np.ndarray
+    spam_weight: np.ndarray | None = None  # (1, dim): the optional spam head over z
+    spam_bias: np.ndarray | None = None
+
+    @property
+    def has_spam(self) -> bool:
+        return self.spam_weight is not None
 
     @classmethod
     def load(cls, path: Path) -> Heads:
@@ -58,20 +69,33 @@ class Heads:
 
         try:
             tensors = load_file(str(path))
-            heads = cls(tensors["comment.weight"], tensors["comment.bias"], tensors["context.weight"], tensors["context.bias"])
+            heads = cls(tensors["comment.weight"], tensors["comment.bias"], tensors["context.weight"], tensors["context.bias"],
+                        tensors.get("spam.weight"), tensors.get("spam.bias"))
         except (OSError, KeyError, ValueError) as exc:
             raise ArtifactError(f"{path}: cannot load classification heads ({exc})") from exc
         dim = heads.comment_weight.shape[1]
         if heads.comment_weight.shape[0] != len(COMMENT_LABELS) or heads.context_weight.shape != (1, 3 * dim + 4):
             raise ArtifactError(f"{path}: head shapes {heads.comment_weight.shape}, {heads.context_weight.shape} do not fit {len(LABELS)} labels")
+        if (heads.spam_weight is None) != (heads.spam_bias is None) or (heads.spam_weight is not None and heads.spam_weight.shape != (1, dim)):
+            raise ArtifactError(f"{path}: spam head needs spam.weight of shape (1, {dim}) and spam.bias")
         return heads
+
+    def with_spam(self, weight: np.ndarray | None, bias: float | None) -> Heads:
+        """These heads with the spam head replaced (None: without one); the other heads are shared, not copied."""
+        if weight is None or bias is None:
+            return Heads(self.comment_weight, self.comment_bias, self.context_weight, self.context_bias)
+        return Heads(self.comment_weight, self.comment_bias, self.context_weight, self.context_bias,
+                     np.asarray(weight, dtype=np.float32).reshape(1, -1), np.array([bias], dtype=np.float32))
 
     def to_bytes(self) -> bytes:
         """The heads as heads.safetensors content (the keys `load` reads)."""
         from safetensors.numpy import save
 
-        return save({"comment.weight": self.comment_weight, "comment.bias": self.comment_bias,
-                     "context.weight": self.context_weight, "context.bias": self.context_bias})
+        tensors = {"comment.weight": self.comment_weight, "comment.bias": self.comment_bias,
+                   "context.weight": self.context_weight, "context.bias": self.context_bias}
+        if self.spam_weight is not None and self.spam_bias is not None:
+            tensors |= {"spam.weight": self.spam_weight, "spam.bias": self.spam_bias}
+        return save(tensors)
 
     def logits(self, comment: np.ndarray, article: np.ndarray, parent: np.ndarray, has_a: np.ndarray, has_p: np.ndarray) -> np.ndarray:
         """(n, len(LABELS)) logits from raw mean-pooled embeddings of the three parts."""
@@ -79,4 +103,20 @@ class Heads:
         out = np.zeros((len(z), len(LABELS)), dtype=np.float32)
         out[:, list(COMMENT_LABELS)] = z @ self.comment_weight.T + self.comment_bias
         out[:, CONTEXT_LABEL] = (features @ self.context_weight.T + self.context_bias)[:, 0]
+        return out
+
+    def spam_probability(self, comment: np.ndarray) -> np.ndarray:
+        """(n,) probability that each comment is a pitch, from its raw mean-pooled embedding (zeros without a spam head)."""
+        if self.spam_weight is None or self.spam_bias is None:
+            return np.zeros(len(comment), dtype=np.float32)
+        logit = unit(comment) @ self.spam_weight[0] + self.spam_bias[0]
+        return (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
+
+    def with_spam_in_off_topic(self, probs: np.ndarray, comment: np.ndarray) -> np.ndarray:
+        """Calibrated (n, len(LABELS)) probabilities with off_topic raised by the spam head: 1 - (1 - p_off)(1 - p_spam).
+        Unchanged without a spam head; a comment the spam head clears keeps off_topic's own score."""
+        if not self.has_spam:
+            return probs
+        out = probs.copy()
+        out[:, CONTEXT_LABEL] = 1.0 - (1.0 - probs[:, CONTEXT_LABEL]) * (1.0 - self.spam_probability(comment))
         return out

@@ -4,7 +4,8 @@ Each comment, article ("title. lead") and parent comment is embedded on its own 
 output); serving.heads turns the three embeddings into logits. Texts are deduplicated and embedded in
 length-sorted batches so padding stays small, and article embeddings are kept in a small LRU cache
 (every comment under a story shares its article). Per-label calibration (a temperature dividing the
-logit, then a bias) is applied before the sigmoid.
+logit, then a bias) is applied before the sigmoid; a spam head, where the dir has one, then raises off_topic
+(serving/heads.py).
 """
 
 from __future__ import annotations
@@ -237,5 +238,7 @@ class TransformerBackend:
         """Calibrated (n, 3) probabilities in LABELS order."""
         if not items:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        scaled = self.logits(items) / self.temperatures + self.biases
-        return (1.0 / (1.0 + np.exp(-scaled))).astype(np.float32)
+        parts = self.embed_parts(items)
+        scaled = self.heads.logits(*parts) / self.temperatures + self.biases
+        probs = (1.0 / (1.0 + np.exp(-scaled))).astype(np.float32)
+        return self.heads.with_spam_in_off_topic(probs, parts.comment)

@@ -150,15 +150,18 @@ def evaluate(
 @app.command()
 def calibrate(
     model_dir: Annotated[Path, typer.Argument(help="A transformer model dir to recalibrate (its weights are reused).")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key of the dir's recorded training config: --set transformer.spam_head=true")] = None,
     models_dir: Annotated[Path | None, typer.Option(help="Where the new model dir is written (default: beside it).")] = None,
     activate: Annotated[bool, typer.Option(help="Point models/current at the new model.")] = False,
     datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora.")] = None,
 ) -> None:
-    """Refit calibration and thresholds on the model's validation data into a new model dir, without retraining."""
+    """Refit calibration and thresholds (and the spam head, where the config asks for one) on the model's validation data
+    into a new model dir, without retraining the encoder."""
     from training.pipeline import recalibrate_model_dir
 
     settings = get_settings()
-    dest = recalibrate_model_dir(model_dir, datasets_dir=datasets_dir or settings.datasets_dir, models_root=models_dir or model_dir.resolve().parent, make_current=activate)
+    dest = recalibrate_model_dir(model_dir, datasets_dir=datasets_dir or settings.datasets_dir, models_root=models_dir or model_dir.resolve().parent,
+                                 make_current=activate, overrides=set_ or [])
     typer.echo(str(dest))
 
 

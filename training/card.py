@@ -44,6 +44,20 @@ def _runtime_lines(config: ModelConfig) -> list[str]:
              "the parity tests (tests/integration/test_transformer_model.py) check int8 against fp32 decisions on a fixed sample."), ""]
 
 
+def _spam_head_lines(config: ModelConfig) -> list[str]:
+    """What the spam head was fit on and how its strength was chosen, where the dir has one."""
+    spam = config.backend.get("spam_head")
+    if not spam:
+        return []
+    c = str(spam["C"])
+    return ["## Spam head",
+            (f"A logistic regression over the comment embedding (training/spam_head.py), fit on {spam['rows']['pitches']} synthetic pitches "
+             f"against {spam['rows']['negatives']} training comments, C = {c}: it found {spam['held_out_offer_recall'][c]:.0%} of the pitches "
+             f"whose offer was held out, and lifted {spam['validation_lifted'][c]:.1%} of {spam['rows']['validation']} validation comments "
+             f"to {spam['lift_at']} (at most {spam['max_validation_lift']:.0%} allowed). Its probability raises off_topic's calibrated score "
+             "as a noisy OR, 1 - (1 - p_off)(1 - p_spam), before thresholds: a pitch is off-topic under any article."), ""]
+
+
 def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], metrics: Metrics) -> str:
     """The model card: intended use, data with hashes and licences, thresholds, metrics, limits."""
     lines = [
@@ -54,6 +68,7 @@ def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], met
         "",
         *_refit_lines(config),
         *_runtime_lines(config),
+        *_spam_head_lines(config),
         "## Intended use",
         "Triage of English news and forum comments for human moderators: scores route comments to allow /",
         "review / reject by the thresholds below. It is not meant to take final decisions alone on hate speech",

@@ -99,6 +99,8 @@ class TransformerConfig(_Strict):
     stopping_first_weight: float = Field(default=0.5, ge=0, le=1, description="weight of the report_first (in-domain) sets in the stopping "
                                                                               "score; the other sources share the rest equally")
     pos_weight_max: float = Field(default=5.0, ge=1, description="cap of sqrt(neg/pos) positive weights for rare labels")
+    spam_head: bool = Field(default=False, description="fit a spam head over the trained encoder's comment embedding on the synthetic "
+                                                       "pitches (training/spam_head.py); its probability raises off_topic in service")
     freeze_embeddings: bool = False
     head_learning_rate: float = Field(default=1e-3, gt=0, description="learning rate of the two heads (the encoder uses learning_rate)")
     context_grad: bool = Field(default=False, description="back-propagate through the article/parent embeddings too (slower)")

@@ -137,7 +137,7 @@ def refit_heads(backend, heads: Heads, train: Sequence[LabelledComment], train_w
     """`heads` with the heads of `labels` refit; the others are returned as they were. With `parent_only`, the
     off_topic head moves only its weights on the parent's features (and its bias): what it knows about the article
     stays as it was, which a refit of every weight gave away (docs/benchmarks.md, "Replies under another thread's parent")."""
-    out = Heads(heads.comment_weight.copy(), heads.comment_bias.copy(), heads.context_weight.copy(), heads.context_bias.copy())
+    out = Heads(heads.comment_weight.copy(), heads.comment_bias.copy(), heads.context_weight.copy(), heads.context_bias.copy(), heads.spam_weight, heads.spam_bias)
     fits = []
     weights = np.asarray(train_weights, dtype=np.float64)
     for label in labels:

@@ -8,6 +8,7 @@ import json
 import logging
 import shutil
 import subprocess
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,7 @@ def finalize(
     try:
         scorer = open_scorer(staging, device="cpu")
         if config.kind == "transformer":
+            files, staged_params = _with_spam_head(config, bundle, scorer, files, staged_params)
             calibration = calibrate(scorer, bundle.validation)
             params = {**staged_params, "temperature": {k: c["temperature"] for k, c in calibration.items()},
                       "bias": {k: c["bias"] for k, c in calibration.items()}, "calibration": calibration}
@@ -291,12 +293,35 @@ def finalize(
     return dest
 
 
-def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: Path, make_current: bool = False) -> Path:
-    """A new model dir with the same weights, recalibrated and re-thresholded on the config's validation data."""
+def _with_spam_head(config: TrainConfig, bundle: DataBundle, scorer: Scorer, files: dict[str, bytes], params: dict) -> tuple[dict[str, bytes], dict]:
+    """The files and params with the spam head the config asks for: fitted anew on this encoder with transformer.spam_head
+    (so a dir's spam head always matches its encoder and training rows), dropped without it. Set on the scorer in hand,
+    so calibration, thresholds and every test score see the heads that ship."""
+    from serving.heads import HEADS_FILE
+    from training.spam_head import fit_spam_head
+
+    backend = scorer.backend
+    params = {k: v for k, v in params.items() if k != "spam_head"}
+    if config.transformer.spam_head:
+        validation = [r for named in bundle.validation_sets for r in named.rows] or list(bundle.validation)
+        fit = fit_spam_head(scorer, bundle.train, validation, seed=config.seed)
+        backend.heads = backend.heads.with_spam(fit.weight, fit.bias)  # type: ignore[attr-defined]
+        params["spam_head"] = fit.report()
+    elif not backend.heads.has_spam:  # type: ignore[attr-defined]
+        return files, params
+    else:
+        backend.heads = backend.heads.with_spam(None, None)  # type: ignore[attr-defined]
+    return {**files, HEADS_FILE: backend.heads.to_bytes()}, params  # type: ignore[attr-defined]
+
+
+def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: Path, make_current: bool = False, overrides: Sequence[str] = ()) -> Path:
+    """A new model dir with the same encoder, recalibrated and re-thresholded on the config's validation data; with
+    `overrides` of the recorded config (--set transformer.spam_head=true fits a spam head on the same encoder)."""
     from threadguard.artifact import read_model_dir
+    from training.config import config_from_dict
 
     source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
-    config = TrainConfig.model_validate(source.config.train_config)
+    config = config_from_dict(source.config.train_config, list(overrides), origin=str(model_dir))
     bundle = assemble(config, datasets_dir, progress=False)
     return finalize(config, bundle, weight_files(source.path), without_calibration(source.config.backend), models_root=models_root,
                     make_current=make_current, tag="-recal")

@@ -52,6 +52,15 @@ PERCENTS = ("40%", "87%", "250%", "12% monthly", "93%")
 STOPWORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "of", "on", "or", "over", "says", "the", "to", "was", "were", "will", "with", "after", "into", "out", "up", "new"])
 
 
+_OFFER_PATTERNS = tuple(re.compile(".+?".join(re.escape(piece) for piece in re.split(r"\{\w+\}", offer))) for offer in OFFERS)
+
+
+def offer_of(text: str) -> int:
+    """Which of OFFERS a spam_text carries (-1: none): pitches that share an offer are held out together when the spam
+    head's regularisation is chosen, so it is chosen for offers it has not seen (training/spam_head.py)."""
+    return next((i for i, pattern in enumerate(_OFFER_PATTERNS) if pattern.search(text)), -1)
+
+
 def title_words(title: str, rng: random.Random, k: int = 2) -> list[str]:
     """Up to k content words of an article title, in title order."""
     words = [w for w in re.findall(r"[A-Za-z][A-Za-z'-]{3,}", title) if w.lower() not in STOPWORDS]

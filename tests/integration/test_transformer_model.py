@@ -207,3 +207,54 @@ def test_refit_heads_cli_rejects_an_unknown_label_in_one_line(tiny_transformer_d
     result = subprocess.run([sys.executable, "-c", "from threadguard.cli import run; run()", "refit-heads", str(tiny_transformer_dir), "--label", "spam"],
                             capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60, check=False)
     assert result.returncode == 2 and next(l for l in result.stderr.splitlines() if l.startswith("error:")).startswith("error: --label must be one of hate, insult, off_topic")
+
+
+def test_calibrate_can_add_a_spam_head_over_the_same_encoder_and_drop_it_again(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    import random
+
+    from labels.schema import LabelledComment
+    from serving.heads import HEADS_FILE, Heads
+    from tests.conftest import DATASETS
+    from training.pipeline import recalibrate_model_dir
+    from training.spam import spam_text
+
+    new = recalibrate_model_dir(tiny_transformer_dir, datasets_dir=DATASETS, models_root=tmp_path,
+                                overrides=["data.synthetic_spam=300", "transformer.spam_head=true"])
+    for name in ("model.int8.onnx", "model.onnx", "tokenizer.json", "hf/model.safetensors"):
+        assert (new / name).read_bytes() == (tiny_transformer_dir / name).read_bytes(), name
+    old_heads, heads = Heads.load(tiny_transformer_dir / HEADS_FILE), Heads.load(new / HEADS_FILE)
+    assert heads.has_spam and not old_heads.has_spam and np.array_equal(heads.context_weight, old_heads.context_weight)
+    report = json.loads((new / "config.json").read_text())["backend"]["spam_head"]
+    assert report["rows"]["pitches"] > 200 and str(report["C"]) in report["held_out_offer_recall"]
+    assert "## Spam head" in (new / "MODEL_CARD.md").read_text()
+
+    # pitches written with a seed training never used, under real articles, against real comments under theirs
+    comments = _sample(60)
+    rng = random.Random(99)
+    pitches = [LabelledComment(id=f"p{i}", source="probe", split="test", thread_id=r.thread_id, body=spam_text(rng), article_title=r.article_title,
+                               article_text=r.article_text) for i, r in enumerate(comments[:30])]
+    scorer = open_scorer(new, device="cpu")
+    with_spam = scorer.predict_proba(pitches + comments)
+    scorer.backend.heads = heads.with_spam(None, None)  # type: ignore[attr-defined]
+    without = scorer.predict_proba(pitches + comments)
+    assert np.array_equal(with_spam[:, :2], without[:, :2]) and np.all(with_spam[:, 2] >= without[:, 2] - 1e-6)
+    p_spam = (with_spam[:, 2] - without[:, 2]) / (1 - without[:, 2])  # what the noisy OR added, as the spam head's probability
+    from sklearn.metrics import roc_auc_score
+
+    # the tiny 2-layer encoder separates little (0.77 here); a head fit to noise, or inverted, sits at or under 0.5
+    assert roc_auc_score([1] * 30 + [0] * 60, p_spam) > 0.7
+
+    dropped = recalibrate_model_dir(new, datasets_dir=DATASETS, models_root=tmp_path, overrides=["transformer.spam_head=false"])
+    assert not Heads.load(dropped / HEADS_FILE).has_spam and "spam_head" not in json.loads((dropped / "config.json").read_text())["backend"]
+
+
+def test_calibrate_cli_says_in_one_line_that_a_spam_head_needs_pitches(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", "from threadguard.cli import run; run()", "calibrate", str(tiny_transformer_dir),
+                             "--set", "transformer.spam_head=true", "--models-dir", str(tmp_path)],
+                            capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120, check=False)
+    errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+    assert result.returncode == 2 and len(errors) == 1 and "data.synthetic_spam" in errors[0]
+    assert not list(tmp_path.iterdir())  # nothing half-written

@@ -1,0 +1,124 @@
+"""Pitches: what a spam head changes, model dirs side by side (the first is the one compared against).
+
+For each dir, through the serving loader at its own thresholds: the functional suite's spam cases (pass at the 0.5
+cut-off, and the share a moderator gets to see: review or reject), the brief's own example (a gold pitch under a
+trade-talks story), how many in-domain validation and test comments each decision takes (the moderators' load), and
+off_topic ROC-AUC on every test split that annotates it, with the paired difference against the first dir. Last,
+the test comments of each split whose off_topic the spam head raised most: what it mistakes for a pitch.
+
+Run: .venv/bin/python -m bench.pitches MODEL_DIR MODEL_DIR [...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+
+from bench.sections import machine, one_line_errors, write_section
+from labels.schema import LABELS, Label
+from labels.sets import read_jsonl
+from serving.model import ContextText, Decision, Scorer, decide, judged_labels, open_scorer
+from threadguard.settings import PROJECT_ROOT, Settings
+from training.config import TrainConfig
+from training.data import assemble
+from training.functional import load_suite
+from training.report import paired_auc_difference
+
+OFF_TOPIC = LABELS.index(Label.off_topic)
+SPAM_CASES = ("off_topic_spam", "off_topic_spam_copying_article")
+BRIEF_EXAMPLE = ContextText("Buy gold now at goldhub.example, returns guaranteed!", article_title="Trade talks between the US and China stall over tariffs")
+INHOUSE = PROJECT_ROOT / "labels" / "data" / "inhouse-extended.jsonl"
+SHOWN = 4
+
+
+def _decisions(scorer: Scorer, items: list, probs: np.ndarray) -> list[Decision]:  # type: ignore[type-arg]
+    """As the service decides: a label is judged only where the item holds what it is judged against (serving.model)."""
+    return [decide({label: float(row[j]) for j, label in enumerate(LABELS)}, scorer.thresholds, judged_labels(item)) for item, row in zip(items, probs, strict=True)]
+
+
+def _seen_share(scorer: Scorer, items: list, probs: np.ndarray) -> float:  # type: ignore[type-arg]
+    return float(np.mean([d is not Decision.allow for d in _decisions(scorer, items, probs)])) if len(probs) else 0.0
+
+
+def _load_line(name: str, scorer: Scorer, items: list, probs: np.ndarray) -> str:  # type: ignore[type-arg]
+    decisions = _decisions(scorer, items, probs)
+    off = float(np.mean(probs[:, OFF_TOPIC] >= scorer.thresholds[Label.off_topic.value].review))
+    return (f"| `{name}` | {np.mean([d is Decision.review for d in decisions]):.3f} | {np.mean([d is Decision.reject for d in decisions]):.3f} | "
+            f"{off:.3f} | {scorer.thresholds[Label.off_topic.value].review:.4f} |")
+
+
+def main(model_dirs: list[Path]) -> str:
+    scorers = {d: open_scorer(d, device="cpu") for d in model_dirs}
+    names = {d: d.resolve().name for d in model_dirs}
+    base = model_dirs[0]
+    cases = load_suite()
+    lines = [f"Measured {dt.date.today()} on {machine()}. Command: `.venv/bin/python -m bench.pitches {' '.join(str(d) for d in model_dirs)}`.", "",
+             "Functional suite spam cases (tests/functional/suite.toml): pass at 0.5, and the share that reaches review or reject at the dir's "
+             "thresholds; `on_topic_low_overlap` must stay allowed. The brief's example is "
+             f"\"{BRIEF_EXAMPLE.body}\" under \"{BRIEF_EXAMPLE.article_title}\".", "",
+             "| model | " + " | ".join(f"{n} pass / seen" for n in SPAM_CASES) + " | on_topic_low_overlap pass | brief's example: off_topic, decision |",
+             "|---|" + "---|" * (len(SPAM_CASES) + 2)]
+    for d in model_dirs:
+        cells = []
+        for name in (*SPAM_CASES, "on_topic_low_overlap"):
+            chosen = [c for c in cases if c.functionality == name]
+            probs = scorers[d].predict_proba(chosen)
+            passed = float(np.mean((probs[:, OFF_TOPIC] >= 0.5) == bool(chosen[0].expect["off_topic"])))
+            cells.append(f"{passed:.2f} / {_seen_share(scorers[d], chosen, probs):.2f} ({len(chosen)})" if name in SPAM_CASES else f"{passed:.2f} ({len(chosen)})")
+        example = scorers[d].score([BRIEF_EXAMPLE])[0]
+        cells.append(f"{example.scores[Label.off_topic]:.3f}, {example.decision.value}")
+        lines.append(f"| `{names[d]}` | " + " | ".join(cells) + " |")
+
+    rows = read_jsonl(INHOUSE, hand_labelled=True)
+    for split in ("validation", "test"):
+        chosen = [r for r in rows if r.split == split]
+        lines += ["", f"Moderators' load on the in-domain {split} split ({INHOUSE.name}, {len(chosen)} comments): share sent to review and to reject "
+                  "(any label), share at or above off_topic's review threshold, and that threshold:", "",
+                  "| model | review | reject | off_topic ≥ review | off_topic review threshold |", "|---|---|---|---|---|"]
+        lines += [_load_line(names[d], scorers[d], chosen, scorers[d].predict_proba(chosen)) for d in model_dirs]
+
+    bundle = assemble(TrainConfig.model_validate(scorers[base].model_dir.config.train_config), Settings().datasets_dir, progress=False)
+    lines += ["", "off_topic ROC-AUC on every test split that annotates it, and the paired difference against the first dir "
+              "(95 % paired bootstrap; * = the interval excludes 0):", "",
+              "| test split | rows (positives) | " + " | ".join(f"`{names[d]}`" for d in model_dirs) + " |", "|---|---|" + "---|" * len(model_dirs)]
+    lifted: list[str] = []
+    for named in bundle.tests:
+        annotated = [r for r in named.rows if r.off_topic is not None]
+        y = np.array([r.off_topic for r in annotated])
+        if not annotated or y.min() == y.max():
+            continue
+        probs = {d: scorers[d].predict_proba(annotated)[:, OFF_TOPIC] for d in model_dirs}
+        cells = []
+        for d in model_dirs:
+            diff = paired_auc_difference(y, probs[base], probs[d]) if d != base else None
+            cell = f"{_auc(y, probs[d]):.3f}"
+            cells.append(cell if diff is None else f"{cell} ({diff.point:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]{' *' if diff.separates else ''})")
+        lines.append(f"| {named.name} | {len(annotated)} ({int(y.sum())}) | " + " | ".join(cells) + " |")
+        last = model_dirs[-1]
+        raised = probs[last] - probs[base]
+        for i in np.argsort(-raised)[:SHOWN]:
+            if raised[i] > 0.05:
+                text = " ".join(annotated[i].body.split())[:110].replace("|", "/")
+                lifted.append(f"| {named.name} | {annotated[i].off_topic} | {probs[base][i]:.3f} → {probs[last][i]:.3f} | {text} |")
+    if lifted:
+        lines += ["", f"Test comments whose off_topic `{names[model_dirs[-1]]}` raised most over `{names[base]}` (raised by more than 0.05; "
+                  f"up to {SHOWN} per split):", "", "| split | off_topic label | off_topic | comment |", "|---|---|---|---|", *lifted]
+    return "\n".join(lines)
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p))
+
+
+if __name__ == "__main__":
+    with one_line_errors():
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("model_dirs", nargs="+", type=Path)
+        body = main(parser.parse_args().model_dirs)
+        write_section("pitches", body)
+        print(body)

@@ -1,0 +1,128 @@
+"""The spam head: a logistic regression over the frozen encoder's comment embedding that tells a commercial pitch
+from a comment, fitted after the encoder is trained (serving/heads.py says how it joins off_topic).
+
+Why a head of its own: off_topic's calibration is fitted on in-domain validation, whose off-topic comments are
+drift replies and hold no pitch. There a reply with no parent scores as high as a gold pitch does, so calibration
+maps a pitch to about 0.1 and the default allowed the brief's own example. The spam head reads the comment only;
+it is trained on the synthetic pitches (training/spam.py) against every distinct training comment not labelled
+off-topic, and its regularisation is chosen so that it (a) finds pitches whose offer it never saw (groups of one
+offer held out together) and (b) lifts few real comments: at most MAX_VALIDATION_LIFT of the validation comments of
+every source may reach LIFT_AT, the order of off_topic's review thresholds. The functional suite's spam cases, written
+apart from training/spam.py, are the test.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from labels.schema import LabelledComment
+from serving.context import context_parts
+from serving.heads import unit
+from threadguard.errors import ConfigError
+from training.spam import offer_of
+
+log = logging.getLogger(__name__)
+
+SPAM_SOURCE = "synthetic_spam"
+STRENGTHS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # inverse L2 strength C of the logistic regression
+LIFT_AT = 0.1
+MAX_VALIDATION_LIFT = 0.01
+MAX_NEGATIVES = 15000  # a seeded sample of the distinct training comments: enough to cover the corpora, two minutes of int8 encoding
+FOLDS = 5
+
+
+@dataclass(frozen=True)
+class SpamFit:
+    """The fitted head, the C chosen, and per C: held-out-offer recall at 0.5 and share of validation comments lifted."""
+
+    weight: np.ndarray
+    bias: float
+    strength: float
+    recall: dict[float, float] = field(default_factory=dict)
+    lifted: dict[float, float] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def report(self) -> dict:
+        """What the model dir records (config.json backend.spam_head) and the card prints."""
+        return {"C": self.strength, "lift_at": LIFT_AT, "max_validation_lift": MAX_VALIDATION_LIFT, "rows": self.rows,
+                "held_out_offer_recall": {str(c): round(r, 4) for c, r in self.recall.items()},
+                "validation_lifted": {str(c): round(v, 4) for c, v in self.lifted.items()}}
+
+
+def _comment_texts(scorer, rows: Sequence[LabelledComment]) -> list[str]:  # type: ignore[no-untyped-def]
+    """Each row's comment as the encoder reads it in service: normalised where the model normalises, whitespace joined."""
+    return [context_parts(item).comment for item in scorer.as_trained(rows)]
+
+
+def training_texts(scorer, train: Sequence[LabelledComment], *, seed: int) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """(pitches, negatives): distinct synthetic spam comments, and a seeded sample of the distinct comments of every
+    other training row not labelled off-topic (a wrong-article copy is a real comment, but its original is already there)."""
+    spam = [r for r in train if r.source == SPAM_SOURCE]
+    if not spam:
+        raise ConfigError("transformer.spam_head needs synthetic pitches to learn from: set data.synthetic_spam above 0")
+    pitches = list(dict.fromkeys(_comment_texts(scorer, spam)))
+    taken = set(pitches)
+    others = _comment_texts(scorer, [r for r in train if r.source != SPAM_SOURCE and r.off_topic != 1])
+    negatives = [t for t in dict.fromkeys(others) if t and t not in taken]
+    if not negatives:
+        raise ConfigError("transformer.spam_head needs training comments that are not off-topic to tell pitches from")
+    if len(negatives) > MAX_NEGATIVES:
+        negatives = random.Random(seed).sample(negatives, MAX_NEGATIVES)
+    return pitches, negatives
+
+
+def validation_texts(scorer, validation: Sequence[LabelledComment]) -> list[str]:  # type: ignore[no-untyped-def]
+    """Distinct comments of validation rows not labelled off-topic: the comments a spam head must leave alone."""
+    return [t for t in dict.fromkeys(_comment_texts(scorer, [r for r in validation if r.off_topic != 1])) if t]
+
+
+def choose_spam_head(pitches: np.ndarray, offers: Sequence[int], negatives: np.ndarray, validation: np.ndarray, *, seed: int,
+                     strengths: Sequence[float] = STRENGTHS) -> SpamFit:
+    """Fit on scaled unit embeddings: for each C, recall at 0.5 on pitches of held-out offers (negatives folded at
+    random) and the share of `validation` the full fit lifts to LIFT_AT; keep the C of best recall among those within
+    MAX_VALIDATION_LIFT (the least lifting if none is), the smaller C on a tie."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.vstack([pitches, negatives])
+    y = np.r_[np.ones(len(pitches)), np.zeros(len(negatives))]
+    rng = np.random.default_rng(seed)
+    offer_ids = sorted(set(offers))
+    fold_of_offer = {o: i % FOLDS for i, o in enumerate(rng.permutation(offer_ids))}
+    folds = np.r_[[fold_of_offer[o] for o in offers], rng.integers(0, FOLDS, len(negatives))]
+    recall: dict[float, float] = {}
+    lifted: dict[float, float] = {}
+    fitted = {}
+    for c in strengths:
+        hits, total = 0, 0
+        for k in range(FOLDS):
+            held = folds == k
+            if not (held & (y == 1)).any() or len(set(y[~held])) < 2:
+                continue
+            model = LogisticRegression(C=c, max_iter=2000).fit(x[~held], y[~held])
+            hits += int((model.predict_proba(x[held & (y == 1)])[:, 1] >= 0.5).sum())
+            total += int((held & (y == 1)).sum())
+        fitted[c] = LogisticRegression(C=c, max_iter=2000).fit(x, y)
+        recall[c] = hits / total if total else 0.0
+        lifted[c] = float((fitted[c].predict_proba(validation)[:, 1] >= LIFT_AT).mean()) if len(validation) else 0.0
+        log.info("spam head C=%g: held-out-offer recall %.3f, validation lifted to %.2f: %.4f", c, recall[c], LIFT_AT, lifted[c])
+    allowed = [c for c in strengths if lifted[c] <= MAX_VALIDATION_LIFT]
+    chosen = max(allowed, key=lambda c: (recall[c], -c)) if allowed else min(strengths, key=lambda c: (lifted[c], c))
+    model = fitted[chosen]
+    return SpamFit(weight=model.coef_[0].astype(np.float32), bias=float(model.intercept_[0]), strength=chosen, recall=recall, lifted=lifted,
+                   rows={"pitches": len(pitches), "negatives": len(negatives), "validation": len(validation)})
+
+
+def fit_spam_head(scorer, train: Sequence[LabelledComment], validation: Sequence[LabelledComment], *, seed: int) -> SpamFit:  # type: ignore[no-untyped-def]
+    """The spam head for the scorer's encoder, embedded with the runtime it serves with."""
+    pitches, negatives = training_texts(scorer, train, seed=seed)
+    valid = validation_texts(scorer, validation)
+    log.info("spam head: embedding %d pitches, %d training comments and %d validation comments", len(pitches), len(negatives), len(valid))
+    backend = scorer.backend
+    embed = lambda texts: unit(backend.embed(texts))  # noqa: E731
+    empty = np.zeros((0, 0), np.float32)
+    return choose_spam_head(embed(pitches), [offer_of(t) for t in pitches], embed(negatives), embed(valid) if valid else empty, seed=seed)
