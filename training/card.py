@@ -23,6 +23,18 @@ def _refit_lines(config: ModelConfig) -> list[str]:
              "on the data its card lists; the data below is what the refit heads were fit on."), ""]
 
 
+def _recalibrated_lines(config: ModelConfig) -> list[str]:
+    """Where calibration, thresholds (and a spam head) were refit over another dir's encoder and heads."""
+    recal = config.backend.get("recalibrated")
+    if not recal:
+        return []
+    overrides = ", ".join(f"`{o}`" for o in recal["overrides"]) or "none"
+    return ["## How it was made",
+            (f"`threadguard calibrate` over `{recal['from']}` (config overrides: {overrides}): the encoder, the tokenizer and the hate, "
+             f"insult and off_topic heads are `{recal['from']}`'s byte for byte; calibration and thresholds were fit anew, and a spam "
+             "head where the config asks for one."), ""]
+
+
 def _runtime_lines(config: ModelConfig) -> list[str]:
     """How a transformer dir's int8 file was made from its fp32 weights, for an operator who reads only the card."""
     int8 = config.backend.get("int8")
@@ -67,6 +79,7 @@ def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], met
         "- Labels (independent sigmoid scores): `hate`, `insult`, `off_topic`.",
         "",
         *_refit_lines(config),
+        *_recalibrated_lines(config),
         *_runtime_lines(config),
         *_spam_head_lines(config),
         "## Intended use",

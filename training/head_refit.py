@@ -206,7 +206,7 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
                               pos_weight_max=config.transformer.pos_weight_max, parent_only=parent_only)
     files = weight_files(source.path)
     files[HEADS_FILE] = heads.to_bytes()
-    params = without_calibration(source.config.backend)
+    params = {k: v for k, v in without_calibration(source.config.backend).items() if k != "recalibrated"}  # this card says how it was made
     params["head_refit"] = {"from": source.config.name, "labels": [l.value for l in labels], "overrides": list(overrides), "parent_only": parent_only,
                             "pair_guards": pair_guards,
                             "fits": [{"label": f.label, "pull": str(f.strength), "validation_roc_auc": {str(k): round(a, 4) for k, a in f.validation.items()}}

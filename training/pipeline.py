@@ -323,8 +323,8 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
     source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
     config = config_from_dict(source.config.train_config, list(overrides), origin=str(model_dir))
     bundle = assemble(config, datasets_dir, progress=False)
-    return finalize(config, bundle, weight_files(source.path), without_calibration(source.config.backend), models_root=models_root,
-                    make_current=make_current, tag="-recal")
+    params = {**without_calibration(source.config.backend), "recalibrated": {"from": source.config.name, "overrides": list(overrides)}}
+    return finalize(config, bundle, weight_files(source.path), params, models_root=models_root, make_current=make_current, tag="-recal")
 
 
 def weight_files(model_dir: Path) -> dict[str, bytes]:

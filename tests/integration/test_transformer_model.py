@@ -226,7 +226,8 @@ def test_calibrate_can_add_a_spam_head_over_the_same_encoder_and_drop_it_again(t
     assert heads.has_spam and not old_heads.has_spam and np.array_equal(heads.context_weight, old_heads.context_weight)
     report = json.loads((new / "config.json").read_text())["backend"]["spam_head"]
     assert report["rows"]["pitches"] > 200 and str(report["C"]) in report["held_out_offer_recall"]
-    assert "## Spam head" in (new / "MODEL_CARD.md").read_text()
+    card = (new / "MODEL_CARD.md").read_text()
+    assert "## Spam head" in card and f"`threadguard calibrate` over `{tiny_transformer_dir.name}`" in card and "`transformer.spam_head=true`" in card
 
     # pitches written with a seed training never used, under real articles, against real comments under theirs
     comments = _sample(60)
