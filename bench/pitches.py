@@ -36,7 +36,7 @@ SHOWN = 4
 
 def _decisions(scorer: Scorer, items: list, probs: np.ndarray) -> list[Decision]:  # type: ignore[type-arg]
     """As the service decides: a label is judged only where the item holds what it is judged against (serving.model)."""
-    return [decide({label: float(row[j]) for j, label in enumerate(LABELS)}, scorer.thresholds, judged_labels(item)) for item, row in zip(items, probs, strict=True)]
+    return [decide({label: float(row[j]) for j, label in enumerate(LABELS)}, scorer.thresholds, judged_labels(item, pitches_alone=scorer.judges_pitches_alone)) for item, row in zip(items, probs, strict=True)]
 
 
 def _seen_share(scorer: Scorer, items: list, probs: np.ndarray) -> float:  # type: ignore[type-arg]
@@ -59,8 +59,8 @@ def main(model_dirs: list[Path]) -> str:
              "Functional suite spam cases (tests/functional/suite.toml): pass at 0.5, and the share that reaches review or reject at the dir's "
              "thresholds; `on_topic_low_overlap` must stay allowed. The brief's example is "
              f"\"{BRIEF_EXAMPLE.body}\" under \"{BRIEF_EXAMPLE.article_title}\".", "",
-             "| model | " + " | ".join(f"{n} pass / seen" for n in SPAM_CASES) + " | on_topic_low_overlap pass | brief's example: off_topic, decision |",
-             "|---|" + "---|" * (len(SPAM_CASES) + 2)]
+             "| model | " + " | ".join(f"{n} pass / seen" for n in SPAM_CASES) + " | on_topic_low_overlap pass | brief's example: off_topic, decision | the same sent without its article |",
+             "|---|" + "---|" * (len(SPAM_CASES) + 3)]
     for d in model_dirs:
         cells = []
         for name in (*SPAM_CASES, "on_topic_low_overlap"):
@@ -68,8 +68,8 @@ def main(model_dirs: list[Path]) -> str:
             probs = scorers[d].predict_proba(chosen)
             passed = float(np.mean((probs[:, OFF_TOPIC] >= 0.5) == bool(chosen[0].expect["off_topic"])))
             cells.append(f"{passed:.2f} / {_seen_share(scorers[d], chosen, probs):.2f} ({len(chosen)})" if name in SPAM_CASES else f"{passed:.2f} ({len(chosen)})")
-        example = scorers[d].score([BRIEF_EXAMPLE])[0]
-        cells.append(f"{example.scores[Label.off_topic]:.3f}, {example.decision.value}")
+        for example in scorers[d].score([BRIEF_EXAMPLE, ContextText(BRIEF_EXAMPLE.body)]):
+            cells.append(f"{example.scores[Label.off_topic]:.3f}, {example.decision.value}" + ("" if Label.off_topic in example.judged else " (off_topic not judged)"))
         lines.append(f"| `{names[d]}` | " + " | ".join(cells) + " |")
 
     rows = read_jsonl(INHOUSE, hand_labelled=True)

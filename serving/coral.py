@@ -80,6 +80,13 @@ def verify_signature(raw: bytes, header: str | None, secrets: Sequence[str]) -> 
     return any(hmac.compare_digest(g.lower(), e) for g in given for e in expected)
 
 
+def no_article_note(story: str | None, result: ScoreOut) -> str:
+    """The note for a comment scored without its story's article: whether off_topic was left out of the decision or,
+    with a model whose spam head scores it alone (serving.model.judged_labels), judged as a pitch only."""
+    left_out = "off_topic left out of the decision" if "off_topic" not in result.decided_by() else "off_topic judged as a pitch only (spam head)"
+    return f"no article held for story {story}; {left_out}"
+
+
 def coral_answer(result: ScoreOut, thresholds: Thresholds, *, approve_allowed: bool,
                  notes: list[str]) -> tuple[Decision, dict[str, Any] | None]:
     """(decision, body); body None means answer 204. Scores go in the FLAG actions' and the answer's metadata."""

@@ -42,12 +42,15 @@ class Scored:
     judged: tuple[Label, ...] = tuple(LABELS)
 
 
-def judged_labels(item: HasContext) -> tuple[Label, ...]:
+def judged_labels(item: HasContext, *, pitches_alone: bool = False) -> tuple[Label, ...]:
     """The labels whose thresholds decide this comment. off_topic means "unrelated to the article or thread", so it is
     judged only when the article (its title or text) comes with the comment: without one, the off_topic head, which
     never trained on a comment without its article, scores ordinary comments near its review threshold and would send
-    every context-free comment to review. The score is still returned."""
-    if item.article_title or item.article_text:
+    every context-free comment to review. The score is still returned.
+
+    `pitches_alone`: the model scores off_topic without an article by its spam head alone (serving/transformer.py), and a
+    pitch is off-topic under any story, so off_topic is judged then too."""
+    if item.article_title or item.article_text or pitches_alone:
         return tuple(LABELS)
     return tuple(label for label in LABELS if label != Label.off_topic)
 
@@ -106,6 +109,12 @@ class Scorer:
     def thresholds(self) -> dict[str, LabelThresholds]:
         return self.model_dir.thresholds
 
+    @property
+    def judges_pitches_alone(self) -> bool:
+        """Whether the backend scores off_topic without an article by a spam head alone (so it may decide then)."""
+        heads = getattr(self.backend, "heads", None)
+        return bool(getattr(heads, "has_spam", False))
+
     def as_trained(self, items: Sequence[HasContext]) -> Sequence[HasContext]:
         """The items as the backend must see them: normalised when the model was trained on normalised text."""
         return [normalised(item) for item in items] if self.normalise else items
@@ -122,7 +131,7 @@ class Scorer:
         results = []
         for item, row in zip(items, probs, strict=True):
             scores = {label: float(np.clip(row[j], 0.0, 1.0)) for j, label in enumerate(LABELS)}
-            judged = judged_labels(item)
+            judged = judged_labels(item, pitches_alone=self.judges_pitches_alone)
             results.append(Scored(scores=scores, decision=decide(scores, self.thresholds, judged), judged=judged))
         return results
 

@@ -63,7 +63,8 @@ class ScoreOut(BaseModel):
     reliable: bool = Field(default=True, description="false when the comment appears not to be English: the model is English-only")
     thresholds: ThresholdsRef | None = Field(default=None, description="the thresholds that made the decision (the API key's site's, else the model's)")
     judged: list[str] | None = Field(default=None, description="the labels whose thresholds made the decision: off_topic only when the "
-                                                               "comment came with its article (title or text); every label when absent")
+                                                               "comment came with its article (title or text), or when the model has a spam head "
+                                                               "(then off_topic without an article is its pitch score); every label when absent")
 
     def decided_by(self) -> list[str]:
         """The labels whose thresholds decide this result: those judged, every scored label when `judged` is absent."""

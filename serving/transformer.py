@@ -5,7 +5,7 @@ output); serving.heads turns the three embeddings into logits. Texts are dedupli
 length-sorted batches so padding stays small, and article embeddings are kept in a small LRU cache
 (every comment under a story shares its article). Per-label calibration (a temperature dividing the
 logit, then a bias) is applied before the sigmoid; a spam head, where the dir has one, then raises off_topic
-(serving/heads.py).
+(serving/heads.py), and is off_topic's whole score for a comment sent without its article.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 
 from labels.schema import LABELS
 from serving.context import ContextBudget, context_parts
-from serving.heads import HEADS_FILE, Heads
+from serving.heads import CONTEXT_LABEL, HEADS_FILE, Heads
 from serving.linear import HasContext
 from threadguard.errors import ArtifactError
 
@@ -240,5 +240,9 @@ class TransformerBackend:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
         parts = self.embed_parts(items)
         scaled = self.heads.logits(*parts) / self.temperatures + self.biases
-        probs = (1.0 / (1.0 + np.exp(-scaled))).astype(np.float32)
-        return self.heads.with_spam_in_off_topic(probs, parts.comment)
+        probs = self.heads.with_spam_in_off_topic((1.0 / (1.0 + np.exp(-scaled))).astype(np.float32), parts.comment)
+        if self.heads.has_spam:
+            # Without an article off_topic's own head reads nothing it was trained on (serving.model.judged_labels): the
+            # spam head alone says whether the comment is a pitch, which is off-topic under any story.
+            probs[~parts.has_article, CONTEXT_LABEL] = self.heads.spam_probability(parts.comment[~parts.has_article])
+        return probs

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy import or_, select
 
 from labels.threads import comment_id
-from serving.coral import SIGNATURE_HEADER, CoralModerationRequest, coral_answer, verify_signature
+from serving.coral import SIGNATURE_HEADER, CoralModerationRequest, coral_answer, no_article_note, verify_signature
 from serving.deps import ScorerDep, SettingsDep
 from serving.model import Decision
 from serving.routes.score import RequestProblem, decode_json_object, read_limited, store_and_queue, validation_problem
@@ -70,8 +70,8 @@ async def coral(request: Request, settings: SettingsDep, scorer: ScorerDep) -> R
     comment = CommentIn(id=comment_id(thread or "", body.author.id, None, body.comment.body), body=body.comment.body, article_title=title,
                         article_text=article, parent_body=parent, thread_id=thread, author=body.author.id)
     result = (await request.app.state.scoring.score([comment]))[0]
-    if "off_topic" not in result.decided_by():  # the scorer's one rule (serving.model.judged_labels): no article held
-        notes.append(f"no article held for story {body.story.url or body.story.id}; off_topic left out of the decision")
+    if not (title or article):
+        notes.append(no_article_note(body.story.url or body.story.id, result))
     thresholds = await request.app.state.thresholds.lookup(body.tenant.id, scorer.thresholds)
     decision, answer = coral_answer(result, thresholds, approve_allowed=settings.coral_approve_allowed, notes=notes)
     request.app.state.metrics.observe_decisions([decision.value], thresholds.site)

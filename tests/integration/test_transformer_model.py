@@ -245,8 +245,19 @@ def test_calibrate_can_add_a_spam_head_over_the_same_encoder_and_drop_it_again(t
     # the tiny 2-layer encoder separates little (0.77 here); a head fit to noise, or inverted, sits at or under 0.5
     assert roc_auc_score([1] * 30 + [0] * 60, p_spam) > 0.7
 
+    # sent without its article, a comment's off_topic is the spam head's probability alone, and it decides
+    from labels.schema import Label
+
+    scorer.backend.heads = heads  # type: ignore[attr-defined]
+    bare = [LabelledComment(id=f"b{i}", source="probe", split="test", thread_id="t", body=p.body) for i, p in enumerate(pitches[:5] + comments[:5])]
+    scored = scorer.score(bare)
+    expected = heads.spam_probability(scorer.backend.embed_parts(scorer.as_trained(bare)).comment)  # type: ignore[attr-defined]
+    np.testing.assert_allclose([r.scores[Label.off_topic] for r in scored], expected, atol=1e-6)
+    assert all(Label.off_topic in r.judged for r in scored)
+
     dropped = recalibrate_model_dir(new, datasets_dir=DATASETS, models_root=tmp_path, overrides=["transformer.spam_head=false"])
     assert not Heads.load(dropped / HEADS_FILE).has_spam and "spam_head" not in json.loads((dropped / "config.json").read_text())["backend"]
+    assert all(Label.off_topic not in r.judged for r in open_scorer(dropped, device="cpu").score(bare))  # no spam head: not judged without an article
 
 
 def test_calibrate_cli_says_in_one_line_that_a_spam_head_needs_pitches(tiny_transformer_dir: Path, tmp_path: Path) -> None:
