@@ -36,7 +36,8 @@ SHOWN = 4
 
 def _decisions(scorer: Scorer, items: list, probs: np.ndarray) -> list[Decision]:  # type: ignore[type-arg]
     """As the service decides: a label is judged only where the item holds what it is judged against (serving.model)."""
-    return [decide({label: float(row[j]) for j, label in enumerate(LABELS)}, scorer.thresholds, judged_labels(item, pitches_alone=scorer.judges_pitches_alone)) for item, row in zip(items, probs, strict=True)]
+    return [decide({label: float(row[j]) for j, label in enumerate(LABELS)}, scorer.thresholds,
+                   judged_labels(item, pitches_alone=scorer.judges_pitches_alone)) for item, row in zip(items, probs, strict=True)]
 
 
 def _seen_share(scorer: Scorer, items: list, probs: np.ndarray) -> float:  # type: ignore[type-arg]
