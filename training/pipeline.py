@@ -376,9 +376,13 @@ def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path
     main = f"{scorer.name} ({getattr(scorer.backend, 'runtime', 'linear')})"
     systems = [System(main, scorer.predict_proba)]
     if scorer.model_dir.config.kind == "transformer":
-        for runtime in sorted(available_runtimes(scorer.model_dir.path) - {scorer.backend.runtime}):  # type: ignore[attr-defined]
+        held = available_runtimes(scorer.model_dir.path)
+        for runtime in sorted(held - {scorer.backend.runtime}):  # type: ignore[attr-defined]
             other = open_scorer(model_dir, device=device, runtime=runtime)
             systems.append(System(f"{scorer.name} ({runtime})", other.predict_proba))
+        # a committed default carries int8 only: say so, rather than let the fp32 rows vanish from the report unremarked
+        systems += [System(f"{scorer.name} ({runtime})", None, "not in this dir: its full-precision weights are not committed (README: rebuild them)")
+                    for runtime in ("onnx", "torch") if runtime not in held]
     for path in compare:
         other = open_scorer(path, device=device)
         name = f"{other.name} ({getattr(other.backend, 'runtime', 'linear')})"

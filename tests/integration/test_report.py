@@ -96,3 +96,16 @@ def test_trained_corpora_reads_a_model_dirs_recorded_sources() -> None:
     config = {"name": "b", "kind": "linear", "data": {"sources": [{"corpus": "olid"}, {"path": "labels/data/inhouse.jsonl", "name": "inhouse"}],
                                                       "held_out_corpora": ["toxicspans"]}}
     assert trained_corpora(config) == frozenset({"olid"})
+
+
+def test_a_dir_without_its_full_precision_weights_says_so_in_the_report(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    int8_only = tmp_path / tiny_transformer_dir.name
+    shutil.copytree(tiny_transformer_dir, int8_only, ignore=shutil.ignore_patterns("hf", "model.onnx"))
+    report = tmp_path / "evaluation.md"
+    write_evaluation_report(int8_only, report, datasets_dir=DATASETS, compare=[], device="cpu")
+    text = report.read_text()
+    for runtime in ("onnx", "torch"):
+        assert f"- **{int8_only.name} ({runtime})**: not in this dir: its full-precision weights are not committed" in text
+    assert f"| {int8_only.name} (onnx-int8) |" in text and f"| {int8_only.name} (torch) |" not in text
