@@ -32,6 +32,10 @@ SPAM_CASES = ("off_topic_spam", "off_topic_spam_copying_article")
 BRIEF_EXAMPLE = ContextText("Buy gold now at goldhub.example, returns guaranteed!", article_title="Trade talks between the US and China stall over tariffs")
 INHOUSE = PROJECT_ROOT / "labels" / "data" / "inhouse-extended.jsonl"
 SHOWN = 4
+# Real pitches found in the data by hand (no corpus labels spam): in-domain comments labelled off-topic whose rationale
+# names a pitch or an advert, and Kaggle-insults test comments carrying a spam link (the corpus labels only insults).
+INHOUSE_PITCH_IDS = ("acc4aeb13f456d6f", "c71464d389b23716", "9139f604f58b4f31")
+KAGGLE_SPAM_MARKERS = ("N u tty R i c h", "euamateurvids")
 
 
 def _decisions(scorer: Scorer, items: list, probs: np.ndarray) -> list[Decision]:  # type: ignore[type-arg]
@@ -80,6 +84,21 @@ def main(model_dirs: list[Path]) -> str:
                   "(any label), share at or above off_topic's review threshold, and that threshold:", "",
                   "| model | review | reject | off_topic ≥ review | off_topic review threshold |", "|---|---|---|---|---|"]
         lines += [_load_line(names[d], scorers[d], chosen, scorers[d].predict_proba(chosen)) for d in model_dirs]
+
+    from labels.corpora import corpus_folder, load_kaggle_insults
+
+    real = [r for r in rows if r.id in INHOUSE_PITCH_IDS]
+    real += [r for r in load_kaggle_insults(corpus_folder("kaggle_insults", Settings().datasets_dir))
+             if r.split == "test" and any(m in r.body for m in KAGGLE_SPAM_MARKERS)]
+    lines += ["", "Real pitches found by hand (in-domain comments labelled off-topic whose rationale names a pitch or advert, with their "
+              "article; Kaggle-insults test comments with a spam link, sent without an article as Kaggle has none): off_topic and decision.", "",
+              "| source | split | comment | " + " | ".join(f"`{names[d]}`" for d in model_dirs) + " |", "|---|---|---|" + "---|" * len(model_dirs)]
+    scored_real = {d: scorers[d].score(real) for d in model_dirs}
+    for i, r in enumerate(real):
+        text = " ".join(r.body.split())[:90].replace("|", "/")
+        cells = [f"{scored_real[d][i].scores[Label.off_topic]:.3f}, {scored_real[d][i].decision.value}"
+                 + ("" if Label.off_topic in scored_real[d][i].judged else " (off_topic not judged)") for d in model_dirs]
+        lines.append(f"| {r.source} | {r.split} | {text} | " + " | ".join(cells) + " |")
 
     bundle = assemble(TrainConfig.model_validate(scorers[base].model_dir.config.train_config), Settings().datasets_dir, progress=False)
     lines += ["", "off_topic ROC-AUC on every test split that annotates it, and the paired difference against the first dir "
