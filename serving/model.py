@@ -129,9 +129,10 @@ class Scorer:
         """Scores and a decision per item, in input order (always a list, whatever the size)."""
         probs = self.predict_proba(items)
         results = []
+        pitches_alone = self.judges_pitches_alone
         for item, row in zip(items, probs, strict=True):
             scores = {label: float(np.clip(row[j], 0.0, 1.0)) for j, label in enumerate(LABELS)}
-            judged = judged_labels(item, pitches_alone=self.judges_pitches_alone)
+            judged = judged_labels(item, pitches_alone=pitches_alone)
             results.append(Scored(scores=scores, decision=decide(scores, self.thresholds, judged), judged=judged))
         return results
 

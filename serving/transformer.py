@@ -20,7 +20,7 @@ import numpy as np
 
 from labels.schema import LABELS
 from serving.context import ContextBudget, context_parts
-from serving.heads import CONTEXT_LABEL, HEADS_FILE, Heads
+from serving.heads import HEADS_FILE, Heads
 from serving.linear import HasContext
 from threadguard.errors import ArtifactError
 
@@ -240,9 +240,4 @@ class TransformerBackend:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
         parts = self.embed_parts(items)
         scaled = self.heads.logits(*parts) / self.temperatures + self.biases
-        probs = self.heads.with_spam_in_off_topic((1.0 / (1.0 + np.exp(-scaled))).astype(np.float32), parts.comment)
-        if self.heads.has_spam:
-            # Without an article off_topic's own head reads nothing it was trained on (serving.model.judged_labels): the
-            # spam head alone says whether the comment is a pitch, which is off-topic under any story.
-            probs[~parts.has_article, CONTEXT_LABEL] = self.heads.spam_probability(parts.comment[~parts.has_article])
-        return probs
+        return self.heads.with_spam_in_off_topic((1.0 / (1.0 + np.exp(-scaled))).astype(np.float32), parts.comment, parts.has_article)
