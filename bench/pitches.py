@@ -20,7 +20,7 @@ import numpy as np
 from bench.sections import machine, one_line_errors, write_section
 from labels.schema import LABELS, Label
 from labels.sets import read_jsonl
-from serving.model import ContextText, Decision, Scorer, decide, judged_labels, open_scorer
+from serving.model import ContextText, Decision, Scorer, open_scorer
 from threadguard.settings import PROJECT_ROOT, Settings
 from training.config import TrainConfig
 from training.data import assemble
@@ -38,19 +38,15 @@ INHOUSE_PITCH_IDS = ("acc4aeb13f456d6f", "c71464d389b23716", "9139f604f58b4f31")
 KAGGLE_SPAM_MARKERS = ("N u tty R i c h", "euamateurvids")
 
 
-def _decisions(scorer: Scorer, items: list, probs: np.ndarray) -> list[Decision]:  # type: ignore[type-arg]
-    """As the service decides: a label is judged only where the item holds what it is judged against (serving.model)."""
-    return [decide({label: float(row[j]) for j, label in enumerate(LABELS)}, scorer.thresholds,
-                   judged_labels(item, pitches_alone=scorer.judges_pitches_alone)) for item, row in zip(items, probs, strict=True)]
+def _seen_share(scored: list) -> float:  # type: ignore[type-arg]
+    return float(np.mean([r.decision is not Decision.allow for r in scored])) if scored else 0.0
 
 
-def _seen_share(scorer: Scorer, items: list, probs: np.ndarray) -> float:  # type: ignore[type-arg]
-    return float(np.mean([d is not Decision.allow for d in _decisions(scorer, items, probs)])) if len(probs) else 0.0
-
-
-def _load_line(name: str, scorer: Scorer, items: list, probs: np.ndarray) -> str:  # type: ignore[type-arg]
-    decisions = _decisions(scorer, items, probs)
-    off = float(np.mean(probs[:, OFF_TOPIC] >= scorer.thresholds[Label.off_topic.value].review))
+def _load_line(name: str, scorer: Scorer, items: list) -> str:  # type: ignore[type-arg]
+    """Decisions as the service makes them (Scorer.score: judged labels, the dir's thresholds)."""
+    scored = scorer.score(items)
+    decisions = [r.decision for r in scored]
+    off = float(np.mean([r.scores[Label.off_topic] >= scorer.thresholds[Label.off_topic.value].review for r in scored]))
     return (f"| `{name}` | {np.mean([d is Decision.review for d in decisions]):.3f} | {np.mean([d is Decision.reject for d in decisions]):.3f} | "
             f"{off:.3f} | {scorer.thresholds[Label.off_topic.value].review:.4f} |")
 
@@ -70,9 +66,9 @@ def main(model_dirs: list[Path]) -> str:
         cells = []
         for name in (*SPAM_CASES, "on_topic_low_overlap"):
             chosen = [c for c in cases if c.functionality == name]
-            probs = scorers[d].predict_proba(chosen)
-            passed = float(np.mean((probs[:, OFF_TOPIC] >= 0.5) == bool(chosen[0].expect["off_topic"])))
-            cells.append(f"{passed:.2f} / {_seen_share(scorers[d], chosen, probs):.2f} ({len(chosen)})" if name in SPAM_CASES else f"{passed:.2f} ({len(chosen)})")
+            scored = scorers[d].score(chosen)
+            passed = float(np.mean([(r.scores[Label.off_topic] >= 0.5) == bool(chosen[0].expect["off_topic"]) for r in scored]))
+            cells.append(f"{passed:.2f} / {_seen_share(scored):.2f} ({len(chosen)})" if name in SPAM_CASES else f"{passed:.2f} ({len(chosen)})")
         for example in scorers[d].score([BRIEF_EXAMPLE, ContextText(BRIEF_EXAMPLE.body)]):
             cells.append(f"{example.scores[Label.off_topic]:.3f}, {example.decision.value}" + ("" if Label.off_topic in example.judged else " (off_topic not judged)"))
         lines.append(f"| `{names[d]}` | " + " | ".join(cells) + " |")
@@ -83,7 +79,7 @@ def main(model_dirs: list[Path]) -> str:
         lines += ["", f"Moderators' load on the in-domain {split} split ({INHOUSE.name}, {len(chosen)} comments): share sent to review and to reject "
                   "(any label), share at or above off_topic's review threshold, and that threshold:", "",
                   "| model | review | reject | off_topic ≥ review | off_topic review threshold |", "|---|---|---|---|---|"]
-        lines += [_load_line(names[d], scorers[d], chosen, scorers[d].predict_proba(chosen)) for d in model_dirs]
+        lines += [_load_line(names[d], scorers[d], chosen) for d in model_dirs]
 
     from labels.corpora import corpus_folder, load_kaggle_insults
 
