@@ -178,13 +178,15 @@ def warm_up(scorer: Scorer) -> None:
         raise ArtifactError(f"{scorer.model_dir.path}: the model scored a warm-up comment as {probs.tolist()}, not {len(LABELS)} finite scores")
 
 
-def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None, threads: int | None = None, normalise: bool | None = None) -> Scorer:
+def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None, threads: int | None = None, normalise: bool | None = None,
+                int8_precision: bool = True) -> Scorer:
     """Validate a model dir and load its backend; every consumer (serve, score, evaluate) comes through here.
 
     `normalise` None follows the model dir (`text_normalisation` in its backend config); True/False override it (measuring).
+    `int8_precision` False lets int8 saturate on x86 CPUs without VNNI for speed (serving.transformer.onnx_session_options).
     """
     try:
-        scorer = _open_scorer(Path(path), device=device, runtime=runtime, threads=threads)
+        scorer = _open_scorer(Path(path), device=device, runtime=runtime, threads=threads, int8_precision=int8_precision)
     except ArtifactError:
         raise
     except Exception as exc:  # corrupt weights surface as whatever the loading library raises
@@ -193,7 +195,7 @@ def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None,
     return scorer
 
 
-def _open_scorer(path: Path, *, device: str, runtime: str | None, threads: int | None) -> Scorer:
+def _open_scorer(path: Path, *, device: str, runtime: str | None, threads: int | None, int8_precision: bool) -> Scorer:
     model_dir = read_model_dir(Path(path), expected_labels=[label.value for label in LABELS])
     if model_dir.config.kind == "linear":
         # A sparse linear model gains nothing from a GPU: it always runs on CPU, whatever --device says.
@@ -205,7 +207,8 @@ def _open_scorer(path: Path, *, device: str, runtime: str | None, threads: int |
         from serving.transformer import TransformerBackend
 
         chosen = resolve_device(device)
-        backend = TransformerBackend(model_dir.path, model_dir.config.backend, device=chosen, runtime=runtime, threads=threads)
+        backend = TransformerBackend(model_dir.path, model_dir.config.backend, device=chosen, runtime=runtime, threads=threads,
+                                     int8_precision=int8_precision)
         chosen = backend.device
     log.info("loaded model %s (%s) on %s", model_dir.config.name, model_dir.config.version, chosen)
     return Scorer(model_dir, backend, chosen)

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     batch_max_wait_ms: float = 5.0
     inference_workers: int = 1
     inference_threads: int | None = None  # ONNX Runtime intra-op threads per model; None = one per core
+    # int8 without saturation on x86 CPUs lacking VNNI (serving.transformer.onnx_session_options): exact, and slower
+    # there; false trades that precision for speed. CPUs with VNNI are unaffected either way.
+    int8_precision: bool = True
     rate_limit_per_minute: int = 0  # requests per API key per minute on /v1/ (0 = no limit); each replica counts its own
     model_poll_seconds: float = 5.0  # how often a replica checks the database for a newly activated or shadow model
     shadow_backlog: int = 1024  # comments waiting for the shadow model beyond this are skipped (counted in /metrics)

@@ -130,6 +130,31 @@ def test_cpu_default_is_int8_onnx_and_round_trip_is_stable(tiny_transformer_dir:
         assert scored.decision == decide(scored.scores, scorer.thresholds)
 
 
+PRECISION = "session.x64quantprecision"
+
+
+def test_int8_runs_without_saturation_unless_the_settings_trade_it_for_speed(tiny_transformer_dir: Path) -> None:
+    """On x86 CPUs without VNNI ONNX Runtime's uint8 x int8 kernel saturates (serving.transformer.onnx_session_options);
+    the service asks for the exact kernel unless THREADGUARD_INT8_PRECISION=false."""
+    from serving.api import default_scorer_factory
+    from threadguard.settings import Settings
+
+    def entry(scorer) -> str:  # type: ignore[no-untyped-def]
+        try:
+            return scorer.backend.session.get_session_options().get_session_config_entry(PRECISION)
+        except RuntimeError:  # ONNX Runtime raises for a key never set
+            return "unset"
+
+    assert entry(open_scorer(tiny_transformer_dir, device="cpu")) == "1"
+    assert entry(default_scorer_factory(Settings(model_dir=tiny_transformer_dir, device="cpu"))) == "1"
+    fast = default_scorer_factory(Settings(model_dir=tiny_transformer_dir, device="cpu", int8_precision=False))
+    assert entry(fast) == "unset"
+    rows = _sample(100)
+    fp32 = open_scorer(tiny_transformer_dir, device="cpu", runtime="onnx").predict_proba(rows)
+    precise = np.abs(open_scorer(tiny_transformer_dir, device="cpu").predict_proba(rows) - fp32).max()
+    assert precise <= np.abs(fast.predict_proba(rows) - fp32).max() + 1e-6  # equal with VNNI, closer to fp32 without
+
+
 @contextmanager
 def _word_embeddings_negated(model) -> Iterator[None]:  # type: ignore[no-untyped-def]
     weight = model.embeddings.word_embeddings.weight

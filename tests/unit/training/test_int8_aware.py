@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from serving.transformer import onnx_session_options
 from training.export import export_onnx, quantize_int8
 from training.int8_aware import simulated_int8
 
@@ -14,7 +15,7 @@ from training.int8_aware import simulated_int8
 def _ort(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
     import onnxruntime as ort
 
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    return ort.InferenceSession(str(path), onnx_session_options(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
 
 
 def _tiny_encoder(tiny_encoder_path: Path):  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from serving.transformer import onnx_session_options
 from training.export import quantize_int8
 from training.token_int8 import quantize_per_token
 
@@ -45,7 +46,7 @@ def encoder_like_graph(path: Path, rng: np.random.Generator, opset: int = 17) ->
 def run(path: Path, ids: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(["y"], {"ids": ids})[0]
+    return ort.InferenceSession(str(path), onnx_session_options(), providers=["CPUExecutionProvider"]).run(["y"], {"ids": ids})[0]
 
 
 @pytest.fixture()
@@ -82,7 +83,7 @@ def projection_graph(path: Path, weight: np.ndarray) -> None:
 def run_x(path: Path, x: np.ndarray) -> np.ndarray:
     import onnxruntime as ort
 
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    return ort.InferenceSession(str(path), onnx_session_options(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
 
 
 def test_one_loud_token_coarsens_only_itself(tmp_path: Path) -> None:
@@ -140,7 +141,7 @@ def test_embedding_rows_keep_their_quiet_features_beside_loud_ones(tmp_path: Pat
     ids = np.arange(VOCAB, dtype=np.int64)[None, :]
     token_model = onnx.load(str(tmp_path / "token.onnx"))
     token_model.graph.output.append(onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, None))
-    looked_up = ort.InferenceSession(token_model.SerializeToString(), providers=["CPUExecutionProvider"]).run(["x"], {"ids": ids})[0][0]
+    looked_up = ort.InferenceSession(token_model.SerializeToString(), onnx_session_options(), providers=["CPUExecutionProvider"]).run(["x"], {"ids": ids})[0][0]
     quiet = np.delete(np.arange(WIDTH), 7)
     error = np.abs(looked_up[:, quiet] - table[:, quiet]).max()
     assert error < 0.01 * np.abs(table[:, quiet]).max(), error  # a row scale alone would leave steps of 40/127 of them
@@ -175,7 +176,7 @@ def test_an_all_zero_row_stays_zero(tmp_path: Path) -> None:
 
     x = np.zeros((3, 8), dtype=np.float32)
     x[1] = np.linspace(-1, 2, 8)
-    y = ort.InferenceSession(str(tmp_path / "p8.onnx"), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    y = ort.InferenceSession(str(tmp_path / "p8.onnx"), onnx_session_options(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
     assert np.all(np.isfinite(y)) and np.all(y[[0, 2]] == 0)
     assert np.abs(y[1] - x[1] @ w).max() < 0.02 * np.abs(x[1] @ w).max()
 
