@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import precision_recall_curve, roc_auc_score
 
 from labels.schema import LABELS, LabelledComment
@@ -64,15 +65,24 @@ def paired_bootstrap(statistic: Callable[[np.ndarray], float | None], size: int,
     return float(low), float(high)
 
 
-def _auc_or_none(y: np.ndarray, p: np.ndarray) -> float | None:
-    return float(roc_auc_score(y, p)) if y.min() != y.max() else None
+def rank_auc(y: np.ndarray, p: np.ndarray) -> float | None:
+    """ROC-AUC as the Mann-Whitney statistic on average ranks (ties count half, as roc_auc_score counts them); None with
+    one class. The bootstrap calls it thousands of times per report, and roc_auc_score's input checks cost about 5 ms a
+    call, which made a report's intervals take most of its time."""
+    positive = y == 1
+    n_pos = int(positive.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = rankdata(p)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def bootstrap_auc(y: np.ndarray, p: np.ndarray, *, n: int = 500, seed: int = 0) -> tuple[float, float, float] | None:
     """ROC-AUC with a 95 % percentile bootstrap interval (resampling rows); None with one class."""
     if len(y) == 0 or y.min() == y.max():
         return None
-    low, high = paired_bootstrap(lambda idx: _auc_or_none(y[idx], p[idx]), len(y), n=n, seed=seed)
+    low, high = paired_bootstrap(lambda idx: rank_auc(y[idx], p[idx]), len(y), n=n, seed=seed)
     return float(roc_auc_score(y, p)), low, high
 
 
@@ -97,7 +107,7 @@ def paired_auc_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, *, n: int
     def difference(idx: np.ndarray) -> float | None:
         if y[idx].min() == y[idx].max():
             return None
-        return float(roc_auc_score(y[idx], b[idx]) - roc_auc_score(y[idx], a[idx]))
+        return float(rank_auc(y[idx], b[idx]) - rank_auc(y[idx], a[idx]))  # type: ignore[operator]
 
     low, high = paired_bootstrap(difference, len(y), n=n, seed=seed)
     return PairedDifference(float(roc_auc_score(y, b) - roc_auc_score(y, a)), low, high)

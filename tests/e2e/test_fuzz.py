@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
@@ -16,6 +17,7 @@ from tests.fixtures.server import running_server
 EXAMPLES_PER_OPERATION = 40
 
 
+@pytest.mark.slow  # schemathesis generates requests for every route: about 9 s; .ci/run runs it
 def test_no_generated_request_gets_a_server_error(tiny_model_dir: Path, tmp_path: Path) -> None:
     with running_server(tiny_model_dir, f"sqlite:///{tmp_path / 'fuzz.db'}", tmp_path / "server.log") as server:
         schema = schemathesis.openapi.from_url(f"{server.base}/openapi.json")

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from labels.schema import LABELS
 from threadguard.settings import PROJECT_ROOT
@@ -54,6 +55,7 @@ def test_tallies_split_positives_and_negatives() -> None:
     assert overall([f, g]) == 0.5
 
 
+@pytest.mark.slow  # a CLI process over the whole suite, about 5 s; test_normalisation_helps_the_obfuscated_cases scores the suite in the edit loop
 def test_check_command_prints_pass_rates_and_the_card_carries_them(tiny_model_dir: Path) -> None:
     result = subprocess.run([sys.executable, "-c", "from threadguard.cli import run; run()", "check", str(tiny_model_dir), "--json"], cwd=PROJECT_ROOT,
                             capture_output=True, text=True, check=False, timeout=120)

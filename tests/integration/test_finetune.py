@@ -59,7 +59,7 @@ def test_resume_continues_from_the_checkpoint(tiny_set_path: Path, tiny_encoder_
 
 def test_early_stopping_stops_before_max_steps(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
     rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
-    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=400, eval_every=5, patience=1, learning_rate=1e-9).transformer
+    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=400, eval_every=2, patience=1, learning_rate=1e-9).transformer
     result = fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", progress=False)
     assert result.steps < 400
     assert np.isfinite(result.best_score)
@@ -76,6 +76,7 @@ def test_cuda_without_a_gpu_is_a_clear_error(device: str) -> None:
         resolve_device(device)
 
 
+@pytest.mark.slow  # two early-stopped runs, about 12 s; the edit loop keeps test_resume_continues_from_the_checkpoint and early stopping
 def test_resuming_a_run_that_stopped_early_trains_no_further(tiny_set_path: Path, tiny_encoder_path: Path, tmp_path: Path) -> None:
     rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
     config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=400, eval_every=5, patience=1, learning_rate=1e-9).transformer

@@ -24,6 +24,20 @@ def test_bootstrap_interval_brackets_the_point_estimate() -> None:
     assert bootstrap_auc(np.zeros(5, dtype=int), np.ones(5)) is None
 
 
+def test_rank_auc_equals_scikit_learns_with_ties_and_float_labels() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from training.report import rank_auc
+
+    rng = np.random.default_rng(2)
+    for size in (7, 60, 3000):
+        y = rng.integers(0, 2, size).astype(float)
+        y[:2] = [0.0, 1.0]
+        p = np.round(rng.random(size), 1)  # few distinct scores: ties across and within classes
+        assert abs(rank_auc(y, p) - roc_auc_score(y, p)) < 1e-12  # type: ignore[operator]
+    assert rank_auc(np.ones(4), np.arange(4.0)) is None
+
+
 def test_calibration_line_reports_test_ece_per_annotated_label() -> None:
     y = np.array([[1, np.nan, 0], [0, np.nan, 0], [1, np.nan, 1], [0, np.nan, 0]], dtype=float)
     probs = np.array([[0.9, 0.1, 0.2], [0.1, 0.1, 0.2], [0.9, 0.1, 0.2], [0.1, 0.1, 0.2]], dtype=np.float32)

@@ -45,6 +45,7 @@ def test_one_line_errors_lets_other_exceptions_through() -> None:
         1 / 0  # noqa: B018
 
 
+@pytest.mark.slow  # starts a Python process per bench: about 7 s; .ci/run runs it
 def test_every_bench_entry_point_reports_a_missing_model_dir_in_one_line(tmp_path: Path) -> None:
     import subprocess
     import sys

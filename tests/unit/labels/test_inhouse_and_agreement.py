@@ -121,6 +121,7 @@ def _tg(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", "from threadguard.cli import run; run()", *args], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60)
 
 
+@pytest.mark.slow  # three CLI processes, about 6 s; .ci/run runs it
 def test_agreement_and_stats_commands_on_a_small_fixture(tmp_path: Path) -> None:
     first, second = tmp_path / "p1.jsonl", tmp_path / "p2.jsonl"
     write_models([_decision("a", insult=1), _decision("b"), _decision("c", hate=1)], first)
