@@ -101,7 +101,7 @@ def onnx_session_options(threads: int | None = None, *, int8_precision: bool = T
     products into int16 and saturates, so large activations against large weights are clipped; the option makes it
     use uint8 x uint8 there instead. On one AVX2-only machine that cut a per-token projection's error on quiet tokens
     beside a loud one from 8.2 % to 0.8 %, brought a rebuild's int8 scores closer to its fp32 ones (mean |difference|
-    for insult 0.0076 -> 0.0025), and changed 14 of 1,000 decisions of the default model, for 7-20 % of int8's speed
+    for insult 0.0076 -> 0.0025), and changed 14 of 1,000 decisions of the default model, costing 6-18 % of int8's speed
     there (docs/benchmarks.md, "int8 on CPUs without VNNI"). CPUs with VNNI never saturate and compute the same.
     """
     import onnxruntime as ort
