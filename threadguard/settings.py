@@ -60,5 +60,17 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    """The process's settings (cached; tests build their own Settings instead)."""
-    return Settings()
+    """The process's settings (cached; tests build their own Settings instead).
+
+    A malformed THREADGUARD_* value is a ConfigError naming the variable, so the CLI prints one line and exits 2
+    instead of pydantic's multi-line report."""
+    from pydantic import ValidationError
+
+    from threadguard.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "THREADGUARD_" + "_".join(str(part) for part in first["loc"]).upper()
+        raise ConfigError(f"{name}: {first['msg']} (got {first.get('input')!r})") from exc
