@@ -25,6 +25,7 @@ from bench.score_throughput import SAMPLE as SPEED_SAMPLE
 from bench.score_throughput import timed
 from bench.sections import machine, one_line_errors, write_section
 from labels.corpora import load_corpus
+from labels.schema import LABELS
 from labels.sets import read_jsonl
 from serving.model import Scorer, open_scorer
 from serving.transformer import ONNX_FILE
@@ -42,13 +43,13 @@ def measure(model_dir: Path, datasets_dir: Path, speed_sample: list) -> list[str
     parity = read_jsonl(PARITY_SAMPLE)[:SAMPLE]
     scorers = _scorers(model_dir)
     decisions = {way: s.score(parity) for way, s in scorers.items()}
-    scores = {way: s.predict_proba(parity) for way, s in scorers.items()}
+    scores = {way: np.array([list(d.scores.values()) for d in scored]) for way, scored in decisions.items()}  # LABELS order
     (exact_way, exact), (fast_way, fast) = decisions.items()
     name = model_dir.resolve().name
     lines = [f"### `{name}`", "",
              f"On the parity sample ({len(parity)} in-house comments) the two kernels' decisions differ on "
              f"{sum(x.decision != y.decision for x, y in zip(exact, fast, strict=True))}; largest score difference "
-             + ", ".join(f"{label} {d:.4f}" for label, d in zip(("hate", "insult", "off_topic"), np.abs(scores[exact_way] - scores[fast_way]).max(axis=0), strict=True))
+             + ", ".join(f"{label.value} {d:.4f}" for label, d in zip(LABELS, np.abs(scores[exact_way] - scores[fast_way]).max(axis=0), strict=True))
              + "."]
     if (model_dir / ONNX_FILE).is_file():
         fp32 = open_scorer(model_dir, device="cpu", runtime="onnx").score(parity)
