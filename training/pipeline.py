@@ -400,7 +400,8 @@ def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path
     if calibration:
         header += ["", "Calibration on validation (temperature and bias): " + "; ".join(
             f"{k}: T={v['temperature']:.2f}, ECE {v['ece_before']:.3f} → {v['ece_after']:.3f}" for k, v in calibration.items())]
-    write_report(report, bundle.tests, systems, main=main, hatecheck=cases, header=header, bias_fprs=neutral_mention_fprs(scorer))
+    write_report(report, bundle.tests, systems, main=main, hatecheck=cases, header=header, bias_fprs=neutral_mention_fprs(scorer),
+                 hate_review=scorer.thresholds[LABELS[0].value].review)
 
 
 def trained_corpora(train_config: dict[str, Any]) -> frozenset[str]:

@@ -258,26 +258,37 @@ def calibration_line(scored: Scored, main: str) -> str:
     return f"Expected calibration error of {main} on this test set (10 bins): " + "; ".join(cells) + "."
 
 
-def hatecheck_tables(named: NamedSet, probs: np.ndarray, cases: dict[str, tuple[str, str]]) -> list[str]:
-    """Accuracy at 0.5 per functionality and per target group."""
-    correct: dict[str, list[bool]] = defaultdict(list)
-    by_target: dict[str, list[bool]] = defaultdict(list)
+def hatecheck_tables(named: NamedSet, probs: np.ndarray, cases: dict[str, tuple[str, str]], review: float | None = None) -> list[str]:
+    """Accuracy per functionality and per target group at the calibrated 0.5 cut-off and, when given, at the hate
+    review threshold: 0.5 is issue 7's yardstick, the review threshold is what sends a comment to a moderator."""
+    cuts = [0.5] + ([review] if review is not None else [])
+    correct: dict[str, list[list[bool]]] = defaultdict(list)
+    by_target: dict[str, list[list[bool]]] = defaultdict(list)
     for row, p in zip(named.rows, probs[:, 0], strict=True):
         functionality, target = cases.get(row.id, ("unknown", "none"))
-        ok = (p >= 0.5) == bool(row.hate)
-        correct[functionality].append(ok)
-        by_target[target].append(ok)
-    overall = np.mean([ok for oks in correct.values() for ok in oks])
-    lines = [f"Overall accuracy at 0.5: **{overall:.3f}** on {len(named.rows)} cases.", "", "| functionality | n | accuracy |", "|---|---|---|"]
-    lines += [f"| {f} | {len(v)} | {np.mean(v):.3f} |" for f, v in sorted(correct.items())]
-    lines += ["", "| target group | n | accuracy |", "|---|---|---|"]
-    lines += [f"| {t} | {len(v)} | {np.mean(v):.3f} |" for t, v in sorted(by_target.items())]
-    return lines
+        oks = [(p >= cut) == bool(row.hate) for cut in cuts]
+        correct[functionality].append(oks)
+        by_target[target].append(oks)
+    overall = np.mean([oks for group in correct.values() for oks in group], axis=0)
+    summary = f"Overall accuracy at 0.5: **{overall[0]:.3f}** on {len(named.rows)} cases."
+    head = "| accuracy at 0.5 |"
+    if review is not None:
+        summary += (f" At the hate review threshold {review:.3f} (chosen on validation, like every threshold): **{overall[1]:.3f}**, "
+                    "the share of hateful cases that reach review and of non-hateful ones that stay out of it.")
+        head += " at review |"
+
+    def table(first: str, groups: dict[str, list[list[bool]]]) -> list[str]:
+        rows = [f"| {first} | n {head}", "|---|---" + "|---" * len(cuts) + "|"]
+        for name, group in sorted(groups.items()):
+            rows.append(f"| {name} | {len(group)} | " + " | ".join(f"{a:.3f}" for a in np.mean(group, axis=0)) + " |")
+        return rows
+
+    return [summary, "", *table("functionality", correct), "", *table("target group", by_target)]
 
 
 def write_report(
     path: Path, sets: Sequence[NamedSet], systems: Sequence[System], *, main: str, hatecheck: dict[str, tuple[str, str]] | None, header: Sequence[str] = (),
-    bias_fprs: Sequence[GroupFPR] | None = None,
+    bias_fprs: Sequence[GroupFPR] | None = None, hate_review: float | None = None,
 ) -> None:
     """Write the markdown report and its PNGs (in <report stem>_files/ beside it)."""
     folder = path.parent / f"{path.stem}_files"
@@ -309,7 +320,7 @@ def write_report(
             written.add(image)
             lines += ["", f"![{image}]({folder.name}/{image})"]
         if hatecheck is not None and scored.name.startswith("hatecheck"):
-            lines += ["", f"### HateCheck, {main}", "", *hatecheck_tables(named, scored.probs[main], hatecheck)]
+            lines += ["", f"### HateCheck, {main}", "", *hatecheck_tables(named, scored.probs[main], hatecheck, hate_review)]
         lines.append("")
     if bias_fprs is not None:
         fprs, aucs = bias_fprs, subgroup_aucs(sets, [scored.probs[main] for scored in scored_sets])  # the main system's scores, computed above

@@ -121,3 +121,24 @@ def test_a_new_report_of_an_int8_only_dir_lists_what_is_missing_and_drops_stale_
     for runtime in ("onnx", "torch"):
         assert f"- **{int8_only.name} ({runtime})**: not in this dir: its full-precision weights are not committed" in text
     assert f"| {int8_only.name} (onnx-int8) |" in text and f"| {int8_only.name} (torch) |" not in text
+
+
+def test_hatecheck_tables_count_each_case_at_half_and_at_the_review_threshold() -> None:
+    """A hateful case scored 0.3 fails at 0.5 but reaches review at 0.2; a harmless one at 0.3 is the reverse."""
+    from training.report import hatecheck_tables
+
+    rows = [LabelledComment(id=f"c{i}", source="hatecheck", split="test", thread_id="h", body=f"case {i}", hate=h)
+            for i, h in enumerate([1, 1, 0, 0])]
+    cases = {"c0": ("slur_h", "women"), "c1": ("slur_h", "women"), "c2": ("ident_neutral_nh", "women"), "c3": ("ident_neutral_nh", "none")}
+    probs = np.array([[0.9, 0, 0], [0.3, 0, 0], [0.1, 0, 0], [0.3, 0, 0]], dtype=np.float32)
+
+    lines = hatecheck_tables(NamedSet("hatecheck/test", rows), probs, cases, review=0.2)
+    text = "\n".join(lines)
+    assert "Overall accuracy at 0.5: **0.750** on 4 cases." in text  # c1 missed
+    assert "threshold 0.200" in text and "**0.750**, the share" in text  # c3 sent to review instead
+    assert "| slur_h | 2 | 0.500 | 1.000 |" in text
+    assert "| ident_neutral_nh | 2 | 1.000 | 0.500 |" in text
+    assert "| women | 3 | 0.667 | 1.000 |" in text and "| none | 1 | 1.000 | 0.000 |" in text
+
+    without = "\n".join(hatecheck_tables(NamedSet("hatecheck/test", rows), probs, cases))
+    assert "| slur_h | 2 | 0.500 |" in without and "review" not in without
