@@ -53,10 +53,13 @@ def config_changes(base: Mapping[str, Any], other: Mapping[str, Any], ignore: Se
     return [f"{k}={b.get(k, '(unset)')}" for k in sorted(a.keys() | b.keys()) if k not in ignore and a.get(k) != b.get(k)]
 
 
-def hatecheck_accuracy(metrics: Metrics) -> float | None:
-    """HateCheck's hate accuracy at the calibrated 0.5 cut-off, from the evaluation's own scores."""
+def hatecheck_accuracy(metrics: Metrics, at: str = "0.5") -> float | None:
+    """HateCheck's hate accuracy at the calibrated 0.5 cut-off (or at="review": at the hate review threshold), from the
+    evaluation's own scores."""
     hatecheck = next((s for s in metrics.eval_sets if s.name.startswith("hatecheck") and "hate" in s.labels), None)
-    return None if hatecheck is None else hatecheck.labels["hate"].accuracy
+    if hatecheck is None:
+        return None
+    return hatecheck.labels["hate"].accuracy if at == "0.5" else hatecheck.labels["hate"].review.get("accuracy")
 
 
 def int8_agreement(model_dir: Path, rows: Sequence) -> float | None:  # type: ignore[type-arg]
@@ -77,7 +80,7 @@ def main(model_dirs: list[Path], datasets_dir: Path) -> str:
         scorer, bundle = open_with_test_sets(model_dir, datasets_dir=datasets_dir, device="cpu", progress=False)
         metrics, _ = evaluate_opened(scorer, bundle)
         results.append((scorer, roc_aucs(metrics), hatecheck_accuracy(metrics), (metrics.functional or {}).get("overall"),
-                        int8_agreement(scorer.model_dir.path, parity)))
+                        int8_agreement(scorer.model_dir.path, parity), hatecheck_accuracy(metrics, at="review")))
     # Through TrainConfig, so a key the config gained after a run was trained reads as its default, not as a change.
     configs = [TrainConfig.model_validate(r[0].model_dir.config.train_config).model_dump(mode="json") for r in results]
     keys = [k for k in results[0][1] if all(k in r[1] for r in results)]
@@ -97,7 +100,8 @@ def main(model_dirs: list[Path], datasets_dir: Path) -> str:
     def row(title: str, values: list[float | None], fmt: str) -> str:
         return f"| {title} | | " + " | ".join("–" if v is None else format(v, fmt) for v in values) + " |"
 
-    lines += [row("HateCheck accuracy at 0.5", [r[2] for r in results], ".3f"), row("functional suite", [r[3] for r in results], ".3f"),
+    lines += [row("HateCheck accuracy at 0.5", [r[2] for r in results], ".3f"), row("HateCheck accuracy at the hate review threshold", [r[5] for r in results], ".3f"),
+              row("functional suite", [r[3] for r in results], ".3f"),
               row("int8 decisions equal to fp32 (first 1000 in-house)", [r[4] for r in results], ".1%")]
     body = "\n".join(lines)
     write_section("compare-runs", body)

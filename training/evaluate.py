@@ -25,7 +25,8 @@ def label_matrix(rows: Sequence[LabelledComment]) -> np.ndarray:
 
 def _at(y: np.ndarray, p: np.ndarray, cut: float) -> dict[str, float]:
     precision, recall, f1, _ = precision_recall_fscore_support(y, p >= cut, average="binary", zero_division=0)
-    return {"threshold": cut, "precision": round(float(precision), 4), "recall": round(float(recall), 4), "f1": round(float(f1), 4)}
+    return {"threshold": cut, "precision": round(float(precision), 4), "recall": round(float(recall), 4), "f1": round(float(f1), 4),
+            "accuracy": round(float(((p >= cut) == (y == 1)).mean()), 4)}
 
 
 def evaluate(y_true: np.ndarray, probs: np.ndarray, thresholds: dict[str, LabelThresholds]) -> dict[str, LabelMetrics]:

@@ -23,8 +23,9 @@ def test_evaluate_skips_unannotated_labels_and_reports_auc() -> None:
     metrics = evaluate(y, p, T)
     assert set(metrics) == {"hate"}
     assert metrics["hate"].roc_auc == 0.75 and metrics["hate"].n == 4 and metrics["hate"].positives == 2
-    assert metrics["hate"].review == {"threshold": 0.5, "precision": 0.6667, "recall": 1.0, "f1": 0.8}
+    assert metrics["hate"].review == {"threshold": 0.5, "precision": 0.6667, "recall": 1.0, "f1": 0.8, "accuracy": 0.75}
     assert metrics["hate"].accuracy == 0.75  # at the 0.5 cut-off: 0.7 for a row without hate is the one miss
+    assert metrics["hate"].reject["accuracy"] == 0.75  # at 0.9 only the 0.6 positive is missed
 
 
 def test_evaluate_reports_calibration_error_per_label() -> None:
