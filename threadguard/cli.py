@@ -140,11 +140,11 @@ def evaluate(
     if as_json:
         typer.echo(metrics.model_dump_json(indent=2))
         return
-    typer.echo(f"{'set':<24} {'label':<10} {'n':>6} {'pos':>6} {'ROC-AUC':>8} {'PR-AUC':>8} {'F1@rev':>7} {'ECE':>6} {'acc@0.5':>7}")
+    typer.echo(f"{'set':<24} {'label':<10} {'n':>6} {'pos':>6} {'ROC-AUC':>8} {'PR-AUC':>8} {'F1@rev':>7} {'ECE':>6} {'acc@0.5':>7} {'acc@rev':>7}")
     for eval_set in metrics.eval_sets:
         for label, m in eval_set.labels.items():
-            roc, pr, ece, acc = ("n/a" if v is None else f"{v:.3f}" for v in (m.roc_auc, m.pr_auc, m.ece, m.accuracy))
-            typer.echo(f"{eval_set.name:<24} {label:<10} {m.n:>6} {m.positives:>6} {roc:>8} {pr:>8} {m.review['f1']:>7.3f} {ece:>6} {acc:>7}")
+            roc, pr, ece, acc, acc_review = ("n/a" if v is None else f"{v:.3f}" for v in (m.roc_auc, m.pr_auc, m.ece, m.accuracy, m.review.get("accuracy")))
+            typer.echo(f"{eval_set.name:<24} {label:<10} {m.n:>6} {m.positives:>6} {roc:>8} {pr:>8} {m.review['f1']:>7.3f} {ece:>6} {acc:>7} {acc_review:>7}")
 
 
 @app.command()

@@ -97,8 +97,9 @@ def test_evaluate_prints_a_table(tiny_model_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "ROC-AUC" in result.stdout and "seed" in result.stdout
     header, *rows = [line.split() for line in result.stdout.splitlines() if line.strip()]
-    assert header[-2:] == ["ECE", "acc@0.5"]
-    assert all(0.0 <= float(row[-1]) <= 1.0 for row in rows)  # every test set's accuracy at the 0.5 cut-off
+    assert header[-3:] == ["ECE", "acc@0.5", "acc@rev"]
+    assert all(0.0 <= float(row[-2]) <= 1.0 for row in rows)  # every test set's accuracy at the 0.5 cut-off
+    assert all(0.0 <= float(row[-1]) <= 1.0 for row in rows)  # and at the label's review threshold
 
 
 def test_usage_error_exit_2() -> None:
