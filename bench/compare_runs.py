@@ -17,7 +17,7 @@ import argparse
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from bench.int8_agreement import SAMPLE, agreement
 from bench.sections import machine, one_line_errors, write_section
@@ -53,7 +53,7 @@ def config_changes(base: Mapping[str, Any], other: Mapping[str, Any], ignore: Se
     return [f"{k}={b.get(k, '(unset)')}" for k in sorted(a.keys() | b.keys()) if k not in ignore and a.get(k) != b.get(k)]
 
 
-def hatecheck_accuracy(metrics: Metrics, at: str = "0.5") -> float | None:
+def hatecheck_accuracy(metrics: Metrics, at: Literal["0.5", "review"] = "0.5") -> float | None:
     """HateCheck's hate accuracy at the calibrated 0.5 cut-off (or at="review": at the hate review threshold), from the
     evaluation's own scores."""
     hatecheck = next((s for s in metrics.eval_sets if s.name.startswith("hatecheck") and "hate" in s.labels), None)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from labels.schema import LABELS, LabelledComment
+from labels.schema import LABELS, Label, LabelledComment
 from labels.sets import sha256_of_rows
 from serving.model import Scorer, open_scorer
 from threadguard.artifact import (
@@ -401,7 +401,7 @@ def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path
         header += ["", "Calibration on validation (temperature and bias): " + "; ".join(
             f"{k}: T={v['temperature']:.2f}, ECE {v['ece_before']:.3f} → {v['ece_after']:.3f}" for k, v in calibration.items())]
     write_report(report, bundle.tests, systems, main=main, hatecheck=cases, header=header, bias_fprs=neutral_mention_fprs(scorer),
-                 hate_review=scorer.thresholds[LABELS[0].value].review)
+                 hate_review=scorer.thresholds[Label.hate.value].review)
 
 
 def trained_corpora(train_config: dict[str, Any]) -> frozenset[str]:
