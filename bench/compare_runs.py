@@ -17,12 +17,12 @@ import argparse
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from bench.int8_agreement import SAMPLE, agreement
 from bench.sections import machine, one_line_errors, write_section
 from labels.sets import read_jsonl
-from serving.model import open_scorer
+from serving.model import Scorer, open_scorer
 from serving.transformer import ONNX_FILE, ONNX_INT8_FILE
 from threadguard.artifact import Metrics
 from threadguard.settings import PROJECT_ROOT, Settings
@@ -69,22 +69,33 @@ def int8_agreement(model_dir: Path, rows: Sequence) -> float | None:  # type: ig
     return agreement(fp32, open_scorer(model_dir, device="cpu", runtime="onnx-int8").score(rows))
 
 
+class Run(NamedTuple):
+    """One model dir's row of the comparison."""
+
+    scorer: Scorer
+    roc_aucs: dict[tuple[str, str], float]
+    hatecheck_at_half: float | None
+    hatecheck_at_review: float | None
+    suite: float | None
+    int8_agreement: float | None
+
+
 def roc_aucs(metrics: Metrics) -> dict[tuple[str, str], float]:
     return {(s.name, label): m.roc_auc for s in metrics.eval_sets for label, m in s.labels.items() if m.roc_auc is not None}
 
 
 def main(model_dirs: list[Path], datasets_dir: Path) -> str:
     parity = read_jsonl(PARITY_SAMPLE)[:SAMPLE]
-    results = []
+    results: list[Run] = []
     for model_dir in model_dirs:
         scorer, bundle = open_with_test_sets(model_dir, datasets_dir=datasets_dir, device="cpu", progress=False)
         metrics, _ = evaluate_opened(scorer, bundle)
-        results.append((scorer, roc_aucs(metrics), hatecheck_accuracy(metrics), (metrics.functional or {}).get("overall"),
-                        int8_agreement(scorer.model_dir.path, parity), hatecheck_accuracy(metrics, at="review")))
+        results.append(Run(scorer, roc_aucs(metrics), hatecheck_accuracy(metrics), hatecheck_accuracy(metrics, at="review"),
+                           (metrics.functional or {}).get("overall"), int8_agreement(scorer.model_dir.path, parity)))
     # Through TrainConfig, so a key the config gained after a run was trained reads as its default, not as a change.
-    configs = [TrainConfig.model_validate(r[0].model_dir.config.train_config).model_dump(mode="json") for r in results]
-    keys = [k for k in results[0][1] if all(k in r[1] for r in results)]
-    names = [f"`{r[0].name}`" for r in results]
+    configs = [TrainConfig.model_validate(r.scorer.model_dir.config.train_config).model_dump(mode="json") for r in results]
+    keys = [k for k in results[0].roc_aucs if all(k in r.roc_aucs for r in results)]
+    names = [f"`{r.scorer.name}`" for r in results]
     lines = [
         f"Measured {dt.date.today()} on {machine()}; int8 ONNX as served, each dir's test sets rebuilt from its own config.",
         f"Command: `.venv/bin/python -m bench.compare_runs {' '.join(str(d) for d in model_dirs)}`.",
@@ -95,14 +106,15 @@ def main(model_dirs: list[Path], datasets_dir: Path) -> str:
         "| test set | label | " + " | ".join(names) + " |",
         "|---|---|" + "---|" * len(results),
     ]
-    lines += [f"| {split} | {label} | " + " | ".join(f"{r[1][(split, label)]:.3f}" for r in results) + " |" for split, label in keys]
+    lines += [f"| {split} | {label} | " + " | ".join(f"{r.roc_aucs[(split, label)]:.3f}" for r in results) + " |" for split, label in keys]
 
     def row(title: str, values: list[float | None], fmt: str) -> str:
         return f"| {title} | | " + " | ".join("–" if v is None else format(v, fmt) for v in values) + " |"
 
-    lines += [row("HateCheck accuracy at 0.5", [r[2] for r in results], ".3f"), row("HateCheck accuracy at the hate review threshold", [r[5] for r in results], ".3f"),
-              row("functional suite", [r[3] for r in results], ".3f"),
-              row("int8 decisions equal to fp32 (first 1000 in-house)", [r[4] for r in results], ".1%")]
+    lines += [row("HateCheck accuracy at 0.5", [r.hatecheck_at_half for r in results], ".3f"),
+              row("HateCheck accuracy at the hate review threshold", [r.hatecheck_at_review for r in results], ".3f"),
+              row("functional suite", [r.suite for r in results], ".3f"),
+              row("int8 decisions equal to fp32 (first 1000 in-house)", [r.int8_agreement for r in results], ".1%")]
     body = "\n".join(lines)
     write_section("compare-runs", body)
     return body
