@@ -43,7 +43,7 @@ def measure(model_dir: Path, datasets_dir: Path, speed_sample: list) -> list[str
     parity = read_jsonl(PARITY_SAMPLE)[:SAMPLE]
     scorers = _scorers(model_dir)
     decisions = {way: s.score(parity) for way, s in scorers.items()}
-    scores = {way: np.array([list(d.scores.values()) for d in scored]) for way, scored in decisions.items()}  # LABELS order
+    scores = {way: np.array([[d.scores[label] for label in LABELS] for d in scored]) for way, scored in decisions.items()}
     (exact_way, exact), (fast_way, fast) = decisions.items()
     name = model_dir.resolve().name
     lines = [f"### `{name}`", "",
