@@ -2,7 +2,7 @@
 
 Re-quantises the model dir's fp32 `model.onnx` several ways (per tensor, plain and smoothed at 0.8 as the export did
 until per-token int8; per token with weights rounded to nearest or by GPTQ (training/gptq.py), then with smoothing at
-several strengths) and counts decisions (allow / review / reject) equal to fp32 ONNX's on three samples: rows 1,001-1,556 of
+several strengths, then with each MatMul input's largest channels kept in fp32, the "outlier" rows) and counts decisions (allow / review / reject) equal to fp32 ONNX's on three samples: rows 1,001-1,556 of
 inhouse.jsonl and the 1,116 comments of the extension threads (inhouse-extended.jsonl's rows that inhouse.jsonl lacks),
 where a variant is chosen, and the first 1,000 of inhouse.jsonl (the parity test's sample), where the choice is
 reported. "alone = in a batch of 32" scores each parity comment alone and counts decisions equal to its decision
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from bench.int8_agreement import agreement, variant_dir
 from bench.int8_smoothing import PARITY_SAMPLE, batch_consistency, calibration_texts
@@ -33,6 +34,26 @@ from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT
 
 ALPHAS = (0.5, 0.65, 0.8)  # smoothing strengths tried with per-token activations, chosen on the rows outside the parity sample
+OUTLIERS = (4, 8, 16)  # channels per MatMul input kept in fp32 (training/token_int8.py), beside the export's smoothing and without it
+
+
+class Variant(NamedTuple):
+    name: str
+    activations: str
+    smoothing: float | None
+    gptq: bool
+    outliers: int = 0
+
+
+def variants(export_alpha: float | None) -> list[Variant]:
+    """Every variant the table holds, in row order; outlier rows are tried with the dir's own smoothing and without."""
+    rows = [Variant("per tensor (ONNX Runtime dynamic)", "per_tensor", None, False), Variant("per tensor, smoothed 0.8", "per_tensor", 0.8, False),
+            Variant("per token", "per_token", None, False), Variant("per token, GPTQ", "per_token", None, True)]
+    rows += [Variant(f"per token, GPTQ, smoothed {a}", "per_token", a, True) for a in ALPHAS]
+    rows += [Variant(f"per token, GPTQ, {k} outlier channels fp32", "per_token", None, True, k) for k in OUTLIERS]
+    if export_alpha is not None:
+        rows += [Variant(f"per token, GPTQ, smoothed {export_alpha}, {k} outlier channels fp32", "per_token", export_alpha, True, k) for k in OUTLIERS]
+    return rows
 
 
 def timed(scorer, rows) -> tuple[list, float]:  # type: ignore[no-untyped-def]
@@ -73,19 +94,16 @@ def main(model_dir: Path) -> None:
         _, torch_seconds = timed(open_scorer(model_dir, device="cpu", runtime="torch"), parity)
         lines.append(f"| PyTorch fp32 | – | – | – | – | {torch_seconds:.2f} | – |")
     print("\n".join(lines[-2:]), flush=True)
-    variants = [("per tensor (ONNX Runtime dynamic)", "per_tensor", None, False), ("per tensor, smoothed 0.8", "per_tensor", 0.8, False),
-                ("per token", "per_token", None, False), ("per token, GPTQ", "per_token", None, True)]
-    variants += [(f"per token, GPTQ, smoothed {a}", "per_token", a, True) for a in ALPHAS]
     with tempfile.TemporaryDirectory(prefix="tg-tok8-bench-") as tmp:
-        for name, activations, smoothing, gptq in variants:
+        for name, activations, smoothing, gptq, outliers in variants(params.get("int8", {}).get("smoothing_alpha")):
             work = variant_dir(model_dir, tmp)
             batches = list(calibration_batches(model_dir / "tokenizer.json", texts, max_length=int(params["max_length"]), batch_size=int(params["batch_size"])))
             if smoothing is None:
                 quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=True, activations=activations,  # type: ignore[arg-type]
-                              batches=batches if gptq else None)
+                              batches=batches if gptq else None, outlier_channels=outliers)
             else:  # per token, the smoothed export always rounds by GPTQ on the same batches
                 quantize_smoothed_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, batches, alpha=float(smoothing), per_channel=True,
-                                       activations=activations)  # type: ignore[arg-type]
+                                       activations=activations, outlier_channels=outliers)  # type: ignore[arg-type]
             scorer = open_scorer(work, device="cpu", runtime="onnx-int8")
             on_choice, on_extension = agreement(fp32_choice, scorer.score(choice)), agreement(fp32_extension, scorer.score(extension))
             scored, seconds = timed(scorer, parity)

@@ -48,10 +48,12 @@ def _runtime_lines(config: ModelConfig) -> list[str]:
                   "scale per batch (a comment's score can move with its batch-mates)")
     smoothing = (f"; activations smoothed into the weights at alpha {int8['smoothing_alpha']} (training/smoothing.py)"
                  if int8.get("smoothing_alpha") is not None else "")
+    outliers = (f"; each projection input's {int8['outlier_channels']} largest channels kept in fp32 beside the int8 product"
+                if int8.get("outlier_channels") else "")
     texts = f", calibrated on {int8['calibration_texts']} training texts" if int8.get("calibration_texts") else ""
     steps = f"; {int8['consistency_steps']} int8-consistency fine-tuning steps" if int8.get("consistency_steps") else ""
     return ["## Runtimes",
-            (f"`model.int8.onnx` (served on CPU): {scheme}{smoothing}{texts}{steps}. Calibration and thresholds were fit on its scores. "
+            (f"`model.int8.onnx` (served on CPU): {scheme}{smoothing}{outliers}{texts}{steps}. Calibration and thresholds were fit on its scores. "
              "`model.onnx` and `hf/` hold the fp32 weights (ONNX Runtime fp32; PyTorch, fp16 on CUDA) where the dir carries them; "
              "the parity tests (tests/integration/test_transformer_model.py) check int8 against fp32 decisions on a fixed sample."), ""]
 

@@ -115,6 +115,10 @@ class TransformerConfig(_Strict):
     # the same alone and in any batch, and a token's outlier no longer coarsens its batch-mates.
     int8_activations: Literal["per_tensor", "per_token"] = Field(default="per_tensor", description="how model.int8.onnx quantises each "
                                                                                                "MatMul's input: per batch tensor or per token")
+    # LLM.int8()-style: each MatMul input's k largest channels on the calibration texts go through fp32 beside the int8
+    # product, so they no longer set every token's rounding step (training/token_int8.py)
+    int8_outlier_channels: int = Field(default=0, ge=0, le=64, description="channels per MatMul input that per-token int8 keeps in fp32 "
+                                                                        "(0: none)")
     int8_calibration_rows: int = Field(default=256, ge=1, description="training rows whose comment, article and parent texts "
                                                                       "calibrate the smoothing and per-token int8's GPTQ rounding")
     # A short phase after fine-tuning that trains the fp32 model to score the same through simulated int8 rounding
@@ -125,6 +129,13 @@ class TransformerConfig(_Strict):
     # ROC-AUC on a few hundred validation rows moves by about 0.01-0.02 between passes of one model's training
     int8_consistency_tolerance: float = Field(default=0.02, ge=0, description="the phase ends on its last stretch where no source's "
                                                                          "validation ROC-AUC for any label is more than this below its start")
+
+
+    @model_validator(mode="after")
+    def _outliers_need_per_token(self) -> TransformerConfig:
+        if self.int8_outlier_channels and self.int8_activations != "per_token":
+            raise ValueError('int8_outlier_channels needs int8_activations = "per_token"')
+        return self
 
 
 class ThresholdConfig(_Strict):

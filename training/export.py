@@ -55,11 +55,11 @@ def export_onnx(encoder, path: Path) -> None:  # type: ignore[no-untyped-def]
 
 
 def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Sequence[str] = (), activations: Int8Activations = "per_tensor",
-                  batches: Iterable[Mapping[str, np.ndarray]] | None = None) -> None:
+                  batches: Iterable[Mapping[str, np.ndarray]] | None = None, outlier_channels: int = 0) -> None:
     """Dynamic int8 weights; per-channel keeps the sentence representation close to fp32 (see MODELS.md). Nodes named
     in `exclude` stay fp32 (bench/int8_agreement.py measures what that buys). Per-token activations always quantise
-    weights per output channel, take no exclusions, and round the weights by GPTQ on calibration `batches` if given
-    (per-tensor int8 does not read them)."""
+    weights per output channel, take no exclusions, round the weights by GPTQ on calibration `batches` if given
+    (per-tensor int8 does not read them), and keep each MatMul input's `outlier_channels` largest channels in fp32."""
     import logging
 
     if activations == "per_token":
@@ -67,8 +67,10 @@ def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Seque
 
         if exclude:
             raise ValueError("per-token int8 quantises every weighted MatMul; it takes no exclusions")
-        quantize_per_token(source, dest, batches)
+        quantize_per_token(source, dest, batches, outliers=outlier_channels)
         return
+    if outlier_channels:
+        raise ValueError("outlier channels are a per-token int8 option (training/token_int8.py)")
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -82,7 +84,7 @@ def quantize_int8(source: Path, dest: Path, *, per_channel: bool, exclude: Seque
 
 
 def quantize_smoothed_int8(source: Path, dest: Path, batches: Iterable[Mapping[str, np.ndarray]], *, alpha: float, per_channel: bool,
-                           activations: Int8Activations = "per_tensor") -> None:
+                           activations: Int8Activations = "per_tensor", outlier_channels: int = 0) -> None:
     """Dynamic int8 of an activation-smoothed copy of `source` (training/smoothing.py), calibrated on `batches` (per-token
     int8 also rounds its weights by GPTQ on them)."""
     from training.smoothing import smooth_onnx
@@ -91,7 +93,7 @@ def quantize_smoothed_int8(source: Path, dest: Path, batches: Iterable[Mapping[s
     with tempfile.TemporaryDirectory(prefix="tg-smooth-") as tmp:
         smoothed = Path(tmp) / "smoothed.onnx"
         smooth_onnx(source, smoothed, batches, alpha=alpha)
-        quantize_int8(smoothed, dest, per_channel=per_channel, activations=activations, batches=batches)
+        quantize_int8(smoothed, dest, per_channel=per_channel, activations=activations, batches=batches, outlier_channels=outlier_channels)
 
 
 def calibration_batches(tokenizer_path: Path, texts: Sequence[str], *, max_length: int, batch_size: int = 32) -> Iterator[dict[str, np.ndarray]]:
@@ -107,13 +109,13 @@ def calibration_batches(tokenizer_path: Path, texts: Sequence[str], *, max_lengt
 
 def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alpha: float | None = None,  # type: ignore[no-untyped-def]
                       calibration_texts: Sequence[str] = (), max_length: int = 128, batch_size: int = 32,
-                      int8_activations: Int8Activations = "per_tensor") -> dict[str, bytes]:
+                      int8_activations: Int8Activations = "per_tensor", int8_outlier_channels: int = 0) -> dict[str, bytes]:
     """Everything a transformer model dir holds besides the contract JSON, as {relative path: bytes}.
 
     With `smoothing_alpha`, the int8 file is quantised from an activation-smoothed copy of the fp32 graph, calibrated on
     `calibration_texts`; `model.onnx` stays the plain export, so fp32 ONNX still matches PyTorch weight for weight.
     `int8_activations` says how the int8 file quantises each MatMul's input (one scale per batch tensor or per token);
-    per token, the calibration texts also drive the weights' GPTQ rounding.
+    per token, the calibration texts also drive the weights' GPTQ rounding and pick the `int8_outlier_channels` that stay fp32.
     """
     from safetensors.torch import save_file
 
@@ -129,12 +131,13 @@ def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alp
         export_onnx(model.encoder, work / ONNX_FILE)
         batches = list(calibration_batches(work / TOKENIZER_FILE, calibration_texts, max_length=max_length, batch_size=batch_size)) if calibration_texts else None
         if smoothing_alpha is None:
-            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel, activations=int8_activations, batches=batches)
+            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel, activations=int8_activations, batches=batches,
+                          outlier_channels=int8_outlier_channels)
         else:
             if not batches:
                 raise ValueError("activation smoothing needs calibration texts")
             quantize_smoothed_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, batches, alpha=smoothing_alpha, per_channel=per_channel,
-                                   activations=int8_activations)
+                                   activations=int8_activations, outlier_channels=int8_outlier_channels)
         return {str(p.relative_to(work)): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file()}
     finally:
         shutil.rmtree(work, ignore_errors=True)

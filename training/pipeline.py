@@ -145,7 +145,7 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
     calibration = smoothing_texts(bundle.train, tcfg, seed=config.seed) if calibrated else []
     files = transformer_files(result.model, result.base_path, per_channel=tcfg.quantize_per_channel, smoothing_alpha=tcfg.int8_smoothing_alpha,
                               calibration_texts=calibration, max_length=tcfg.max_length, batch_size=tcfg.eval_batch_size,
-                              int8_activations=tcfg.int8_activations)
+                              int8_activations=tcfg.int8_activations, int8_outlier_channels=tcfg.int8_outlier_channels)
     params = {
         "architecture": "biencoder-meanpool", "base_model": tcfg.base_model, "max_length": tcfg.max_length, "batch_size": tcfg.eval_batch_size,
         "context": {"title_chars": tcfg.title_chars, "parent_chars": tcfg.parent_chars, "lead_chars": tcfg.lead_chars},
@@ -153,7 +153,8 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
         "history": result.history,
         # how model.int8.onnx was made from model.onnx (training/smoothing.py when smoothing_alpha is set, training/token_int8.py
         # for per-token activations)
-        "int8": {"per_channel": tcfg.quantize_per_channel, "activations": tcfg.int8_activations, "smoothing_alpha": tcfg.int8_smoothing_alpha, "calibration_texts": len(calibration),
+        "int8": {"per_channel": tcfg.quantize_per_channel, "activations": tcfg.int8_activations, "smoothing_alpha": tcfg.int8_smoothing_alpha,
+                 "outlier_channels": tcfg.int8_outlier_channels, "calibration_texts": len(calibration),
                  "consistency_steps": tcfg.int8_consistency_steps, "consistency_history": result.int8_consistency},
     }
     return files, params

@@ -18,11 +18,21 @@ int8). Activations are uint8 with a zero point rather than symmetric int8: ONNX 
 ran the encoder 5 times slower than uint8 x int8, and GELU outputs, almost all positive, would waste half of int8's
 range. MatMuls that share an input (query, key and value) share one quantisation of it. Embedding tables (Gather over
 a 2-D weight) are stored int8 with a scale per row and per column, so the file stays as small as the export's.
+
+Outlier channels (LLM.int8(), Dettmers et al. 2022): BERT's hidden states carry a few features far larger than the
+rest in the same positions for every token, and a token's largest value sets its rounding step. With `outliers` = k,
+the k input channels of each MatMul input with the largest magnitude on the calibration texts are taken out of the
+quantised tensor (multiplied by 0) and go through a small fp32 MatMul of their own, added to the int8 result:
+
+    y_r = int8_path(x_r with channels O zeroed) + x_r[O] @ W[O, :]                               (W[O, :] fp32)
+
+The channels are fixed at export (they are a property of the weights, not of a comment), so the split is the same
+for every comment and every batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,12 +44,13 @@ SUFFIX = "_tok8"
 @dataclass(frozen=True)
 class RowQuantised:
     """Names of one MatMul input quantised per row: q [rows, K] uint8, scale and zero point [rows, 1] float, and the
-    input's shape without its last axis (to restore the output's shape)."""
+    input's shape without its last axis (to restore the output's shape); with outlier channels, their fp32 values."""
 
     q: str
     scale: str
     zero_point: str
     lead: str
+    outliers: str | None = None  # [rows, k] fp32: the outlier channels, left out of q
 
 
 def _const(graph, name: str, value: np.ndarray):  # type: ignore[no-untyped-def]
@@ -55,17 +66,33 @@ def round_int8(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(np.round(weight / scale), -127, 127).astype(np.int8), scale.astype(np.float32)
 
 
-def _quantise_rows(graph, x: str, prefix: str, width: int) -> tuple[list, RowQuantised]:  # type: ignore[no-untyped-def]
-    """Nodes that quantise tensor `x` (last axis `width`) row by row, as a 2-D [rows, width] uint8 tensor."""
+def _quantise_rows(graph, x: str, prefix: str, width: int, outliers: np.ndarray | None = None  # type: ignore[no-untyped-def]
+                   ) -> tuple[list, RowQuantised]:
+    """Nodes that quantise tensor `x` (last axis `width`) row by row, as a 2-D [rows, width] uint8 tensor; with
+    `outliers` (channel indices), those channels are zeroed first and kept in fp32 as RowQuantised.outliers."""
     from onnx import helper
 
     n = prefix
+    nodes = []
+    outlier_name = None
+    if outliers is not None and len(outliers):
+        mask = np.ones(width, dtype=np.float32)
+        mask[outliers] = 0.0
+        kept = _const(graph, n + "kept_mask", mask)
+        index = _const(graph, n + "outlier_index", outliers.astype(np.int64))
+        outlier_shape = _const(graph, n + "outlier_shape2d", np.array([-1, len(outliers)], dtype=np.int64))
+        nodes = [
+            helper.make_node("Gather", [x, index], [n + "outliers_nd"], axis=-1, name=n + "Outliers"),
+            helper.make_node("Reshape", [n + "outliers_nd", outlier_shape], [n + "outliers"], name=n + "OutliersFlatten"),
+            helper.make_node("Mul", [x, kept], [n + "rest"], name=n + "Rest"),
+        ]
+        outlier_name, x = n + "outliers", n + "rest"
     flat = _const(graph, n + "shape2d", np.array([-1, width], dtype=np.int64))
     column = _const(graph, n + "column", np.array([-1, 1], dtype=np.int64))
     zero = _const(graph, n + "zero", np.array(0.0, dtype=np.float32))
     levels = _const(graph, n + "levels", np.array(255.0, dtype=np.float32))
     tiny = _const(graph, n + "tiny", np.array(1e-12, dtype=np.float32))
-    nodes = [
+    nodes += [
         helper.make_node("Shape", [x], [n + "lead"], end=-1, name=n + "Lead"),  # every axis but the last, to restore
         helper.make_node("Reshape", [x, flat], [n + "x2"], name=n + "Flatten"),
         helper.make_node("ReduceMax", [n + "x2"], [n + "max_raw"], axes=[1], keepdims=0, name=n + "ReduceMax"),
@@ -83,11 +110,13 @@ def _quantise_rows(graph, x: str, prefix: str, width: int) -> tuple[list, RowQua
         helper.make_node("Reshape", [n + "zp_round", column], [n + "zp_column"], name=n + "ZpColumn"),
         helper.make_node("Reshape", [n + "scale", column], [n + "scale_column"], name=n + "ScaleColumn"),
     ]
-    return nodes, RowQuantised(n + "q", n + "scale_column", n + "zp_column", n + "lead")
+    return nodes, RowQuantised(n + "q", n + "scale_column", n + "zp_column", n + "lead", outlier_name)
 
 
-def _matmul_nodes(graph, node, x: RowQuantised, w_q: np.ndarray, w_scale: np.ndarray) -> list:  # type: ignore[no-untyped-def]
-    """Nodes computing `node`'s output from the row-quantised input and the int8 weight W_q [K, M] with column scales."""
+def _matmul_nodes(graph, node, x: RowQuantised, w_q: np.ndarray, w_scale: np.ndarray,  # type: ignore[no-untyped-def]
+                  w_outliers: np.ndarray | None = None) -> list:
+    """Nodes computing `node`'s output from the row-quantised input and the int8 weight W_q [K, M] with column scales,
+    plus the outlier channels' fp32 product with their weight rows `w_outliers` [k, M] where the input has them."""
     from onnx import helper
 
     n = node.name.replace("/", "_").strip("_") + SUFFIX + "_"
@@ -103,9 +132,25 @@ def _matmul_nodes(graph, node, x: RowQuantised, w_q: np.ndarray, w_scale: np.nda
         helper.make_node("MatMulIntegerToFloat", [x.q, w_name, one, w_scale_name], [n + "acc"], domain="com.microsoft", name=n + "MatMul"),
         helper.make_node("Mul", [x.zero_point, offsets], [n + "offset"], name=n + "Offset"),
         helper.make_node("Sub", [n + "acc", n + "offset"], [n + "centred"], name=n + "Centre"),
-        helper.make_node("Mul", [n + "centred", x.scale], [n + "y2"], name=n + "RowScale"),
+        helper.make_node("Mul", [n + "centred", x.scale], [n + "y2" if x.outliers is None else n + "y2_int8"], name=n + "RowScale"),
+        *_outlier_nodes(graph, n, x, w_outliers),
         helper.make_node("Concat", [x.lead, width], [n + "shape"], axis=0, name=n + "Shape"),
         helper.make_node("Reshape", [n + "y2", n + "shape"], [node.output[0]], name=n + "Restore"),
+    ]
+
+
+def _outlier_nodes(graph, n: str, x: RowQuantised, w_outliers: np.ndarray | None) -> list:  # type: ignore[no-untyped-def]
+    """y2 = the int8 path's y2_int8 + outlier channels @ their fp32 weight rows (nothing when the input has none)."""
+    from onnx import helper
+
+    if x.outliers is None:
+        return []
+    if w_outliers is None:
+        raise ValueError(f"{n}: the input has outlier channels but no fp32 weight rows were given for them")
+    w_name = _const(graph, n + "W_outliers", w_outliers.astype(np.float32))
+    return [
+        helper.make_node("MatMul", [x.outliers, w_name], [n + "y2_outliers"], name=n + "OutlierMatMul"),
+        helper.make_node("Add", [n + "y2_int8", n + "y2_outliers"], [n + "y2"], name=n + "AddOutliers"),
     ]
 
 
@@ -133,15 +178,24 @@ def _gather_nodes(graph, node, table: np.ndarray) -> list:  # type: ignore[no-un
     ]
 
 
+def outlier_channels(source: Path, inputs: Sequence[str], batches: Iterable[Mapping[str, np.ndarray]], k: int) -> dict[str, np.ndarray]:
+    """{MatMul input: the indices (sorted) of its k channels with the largest magnitude on the calibration batches}."""
+    from training.smoothing import activation_maxima
+
+    maxima = activation_maxima(source, inputs, batches)
+    return {name: np.sort(np.argsort(peak)[::-1][: min(k, len(peak))]) for name, peak in maxima.items()}
+
+
 def _gather_axis(node) -> int:  # type: ignore[no-untyped-def]
     return next((a.i for a in node.attribute if a.name == "axis"), 0)
 
 
-def quantize_per_token(source: Path, dest: Path, batches: Iterable[Mapping[str, np.ndarray]] | None = None) -> int:
+def quantize_per_token(source: Path, dest: Path, batches: Iterable[Mapping[str, np.ndarray]] | None = None, *, outliers: int = 0) -> int:
     """Write `source` (an fp32 ONNX graph) to `dest` with every weighted MatMul quantised per token and every embedding
     table per row and column; returns how many MatMuls were rewritten. With calibration `batches` (the graph's inputs),
-    weights are rounded by GPTQ on those inputs (training/gptq.py), else each to its nearest step. The graph's inputs
-    and outputs keep their names and types."""
+    weights are rounded by GPTQ on those inputs (training/gptq.py), else each to its nearest step. With `outliers` = k,
+    each MatMul input's k largest channels on the batches stay fp32 (the module docstring). The graph's inputs and
+    outputs keep their names and types."""
     import onnx
     from onnx import numpy_helper
 
@@ -161,8 +215,15 @@ def quantize_per_token(source: Path, dest: Path, batches: Iterable[Mapping[str, 
         tensor = initializers.get(name)
         return tensor is not None and len(tensor.dims) == 2 and tensor.data_type == onnx.TensorProto.FLOAT
 
+    if outliers < 0:
+        raise ValueError(f"outliers must be 0 or more, got {outliers}")
+    if outliers and batches is None:
+        raise ValueError("outlier channels are chosen on calibration batches; none were given")
+    batches = list(batches) if batches is not None else None
     weighted = [n for n in graph.node if n.op_type == "MatMul" and is_weight(n.input[1])]
-    grams = input_grams(source, sorted({n.input[0] for n in weighted}), batches) if batches is not None else {}
+    inputs = sorted({n.input[0] for n in weighted})
+    grams = input_grams(source, inputs, batches) if batches is not None else {}
+    chosen = outlier_channels(source, inputs, batches, outliers) if outliers and batches is not None else {}
     quantised_inputs: dict[str, RowQuantised] = {}
     new_nodes: list = []
     replaced: set[str] = set()  # initializers no longer read
@@ -170,12 +231,25 @@ def quantize_per_token(source: Path, dest: Path, batches: Iterable[Mapping[str, 
     for node in graph.node:
         if node.op_type == "MatMul" and (weight := weight_of(node.input[1])) is not None:
             x = node.input[0]
+            split = chosen.get(x)
             if x not in quantised_inputs:
                 prefix = x.replace("/", "_").strip("_").replace(":", "_") + SUFFIX + "_in_"
-                nodes, quantised_inputs[x] = _quantise_rows(graph, x, prefix, weight.shape[0])
+                nodes, quantised_inputs[x] = _quantise_rows(graph, x, prefix, weight.shape[0], split)
                 new_nodes += nodes
-            w_q, w_scale = gptq_int8(weight, grams[x]) if grams else round_int8(weight)
-            new_nodes += _matmul_nodes(graph, node, quantised_inputs[x], w_q, w_scale)
+            w_outliers = None
+            gram = grams.get(x)
+            if split is not None:
+                # the int8 path sees those channels as 0: their weight rows are taken out of it (so they no longer set
+                # the columns' int8 scales) and GPTQ sees them as never active
+                w_outliers = weight[split].copy()
+                weight = weight.copy()
+                weight[split] = 0.0
+                if gram is not None:
+                    gram = gram.copy()
+                    gram[split, :] = 0.0
+                    gram[:, split] = 0.0
+            w_q, w_scale = gptq_int8(weight, gram) if gram is not None else round_int8(weight)
+            new_nodes += _matmul_nodes(graph, node, quantised_inputs[x], w_q, w_scale, w_outliers)
             replaced.add(node.input[1])
             rewritten += 1
         elif node.op_type == "Gather" and _gather_axis(node) == 0 and (table := weight_of(node.input[0])) is not None:

@@ -35,6 +35,7 @@ def test_an_override_can_step_into_a_list_of_sources() -> None:
         ("data.sources.99.weight=2", "data.sources is a list of"),
         ("data.sources.first.weight=2", "'first' is not an index"),
         ("seed.value=2", "seed is a value, not a table"),
+        ("transformer.int8_outlier_channels=-1", "transformer.int8_outlier_channels: Input should be greater than or equal to 0"),
     ],
 )
 def test_a_bad_override_path_is_one_line_config_error(override: str, fragment: str) -> None:
@@ -71,3 +72,11 @@ def test_baseline_holds_out_what_the_transformer_holds_out() -> None:
     baseline, minilm = load_config(BASELINE), load_config(BASELINE.with_name("minilm.toml"))
     assert baseline.data.held_out_corpora == minilm.data.held_out_corpora == ["toxicspans"]
     assert not {s.corpus for s in baseline.data.sources + minilm.data.sources} & set(baseline.data.held_out_corpora)
+
+
+def test_outlier_channels_are_a_per_token_option() -> None:
+    minilm = BASELINE.with_name("minilm.toml")
+    assert load_config(minilm, ["transformer.int8_outlier_channels=8"]).transformer.int8_outlier_channels == 8
+    with pytest.raises(ConfigError) as info:
+        load_config(minilm, ["transformer.int8_outlier_channels=8", "transformer.int8_activations=per_tensor"])
+    assert "int8_outlier_channels needs int8_activations" in str(info.value) and "\n" not in str(info.value)

@@ -188,3 +188,71 @@ def test_graphs_it_cannot_rewrite_are_refused(tmp_path: Path) -> None:
     encoder_like_graph(tmp_path / "fp32.onnx", np.random.default_rng(4))
     with pytest.raises(ValueError, match="no exclusions"):
         quantize_int8(tmp_path / "fp32.onnx", tmp_path / "x.onnx", per_channel=True, exclude=["query/MatMul"], activations="per_token")
+
+
+def test_outlier_channels_stay_fp32_and_stop_coarsening_the_rest(tmp_path: Path) -> None:
+    """Two features far larger than the rest in every token (as BERT's hidden states carry): kept out of the int8 input,
+    they no longer set every token's rounding step, and the rest of the product is rounded as finely as without them."""
+    rng = np.random.default_rng(7)
+    weight = rng.normal(size=(WIDTH, HIDDEN)).astype(np.float32)
+    projection_graph(tmp_path / "p.onnx", weight)
+    loud = [3, 40]
+
+    def inputs(n: int) -> np.ndarray:
+        x = rng.normal(size=(n, 6, WIDTH)).astype(np.float32)
+        x[..., loud] *= 60
+        return x
+
+    calibration = [{"x": inputs(8)} for _ in range(3)]
+    quantize_per_token(tmp_path / "p.onnx", tmp_path / "plain.onnx", calibration)
+    quantize_per_token(tmp_path / "p.onnx", tmp_path / "split.onnx", calibration, outliers=2)
+    x = inputs(8)
+    reference = x @ weight
+    plain = np.linalg.norm(run_x(tmp_path / "plain.onnx", x) - reference) / np.linalg.norm(reference)
+    split = np.linalg.norm(run_x(tmp_path / "split.onnx", x) - reference) / np.linalg.norm(reference)
+    assert split < plain / 5, (plain, split)
+
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(tmp_path / "split.onnx"))
+    index = next(numpy_helper.to_array(t) for t in model.graph.initializer if t.name.endswith("outlier_index"))
+    assert index.tolist() == loud  # the loud channels, found on the calibration inputs
+    fp32_weights = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 2 and min(t.dims) > 1]
+    assert [tuple(t.dims) for t in fp32_weights] == [(2, HIDDEN)]  # only the two outlier rows of W stay fp32
+
+
+def test_outlier_split_keeps_a_row_the_same_alone_as_in_a_batch(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    encoder_like_graph(tmp_path / "fp32.onnx", rng)
+    ids = rng.integers(0, VOCAB, size=(8, 12))
+    quantize_per_token(tmp_path / "fp32.onnx", tmp_path / "split.onnx", [{"ids": ids[:4]}], outliers=4)
+    batch = run(tmp_path / "split.onnx", ids)
+    alone = np.concatenate([run(tmp_path / "split.onnx", ids[i : i + 1]) for i in range(len(ids))])
+    assert np.abs(batch - alone).max() <= 1e-5 * np.abs(batch).max()
+    fp32 = run(tmp_path / "fp32.onnx", ids)
+    assert np.abs(batch - fp32).max() < 0.05 * np.abs(fp32).max()
+
+
+def test_outlier_channels_need_calibration_inputs(tmp_path: Path) -> None:
+    projection_graph(tmp_path / "p.onnx", np.ones((4, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="calibration batches"):
+        quantize_per_token(tmp_path / "p.onnx", tmp_path / "x.onnx", outliers=2)
+    with pytest.raises(ValueError, match="0 or more"):
+        quantize_per_token(tmp_path / "p.onnx", tmp_path / "x.onnx", [{"x": np.ones((1, 2, 4), dtype=np.float32)}], outliers=-1)
+
+
+def test_the_smoothed_export_passes_outlier_channels_to_the_per_token_graph(tmp_path: Path) -> None:
+    import onnx
+
+    from training.export import quantize_smoothed_int8
+
+    rng = np.random.default_rng(9)
+    encoder_like_graph(tmp_path / "fp32.onnx", rng)
+    ids = rng.integers(0, VOCAB, size=(4, 12))
+    quantize_smoothed_int8(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", [{"ids": ids}], alpha=0.65, per_channel=True,
+                           activations="per_token", outlier_channels=3)
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "int8.onnx")).graph.node]
+    assert ops.count("MatMulIntegerToFloat") == 3 and ops.count("MatMul") == 3  # each int8 product beside its outliers' fp32 one
+    with pytest.raises(ValueError, match="per-token int8 option"):
+        quantize_int8(tmp_path / "fp32.onnx", tmp_path / "x.onnx", per_channel=True, outlier_channels=3)
