@@ -32,7 +32,9 @@ def _recalibrated_lines(config: ModelConfig) -> list[str]:
     return ["## How it was made",
             (f"`threadguard calibrate` over `{recal['from']}` (config overrides: {overrides}): the encoder, the tokenizer and the hate, "
              f"insult and off_topic heads are `{recal['from']}`'s byte for byte; calibration and thresholds were fit anew, and a spam "
-             "head where the config asks for one."), ""]
+             "head where the config asks for one."
+             + (f" `model.int8.onnx` was quantised anew from `{recal['from']}`'s `model.onnx` with the overridden int8 settings (Runtimes below)."
+                if recal.get("int8_requantised") else "")), ""]
 
 
 def _runtime_lines(config: ModelConfig) -> list[str]:

@@ -129,15 +129,23 @@ def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alp
                 shutil.copy(Path(base_path) / name, work / HF_DIR / name)
         shutil.copy(Path(base_path) / TOKENIZER_FILE, work / TOKENIZER_FILE)
         export_onnx(model.encoder, work / ONNX_FILE)
-        batches = list(calibration_batches(work / TOKENIZER_FILE, calibration_texts, max_length=max_length, batch_size=batch_size)) if calibration_texts else None
-        if smoothing_alpha is None:
-            quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=per_channel, activations=int8_activations, batches=batches,
-                          outlier_channels=int8_outlier_channels)
-        else:
-            if not batches:
-                raise ValueError("activation smoothing needs calibration texts")
-            quantize_smoothed_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, batches, alpha=smoothing_alpha, per_channel=per_channel,
-                                   activations=int8_activations, outlier_channels=int8_outlier_channels)
+        write_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, tokenizer=work / TOKENIZER_FILE, per_channel=per_channel, smoothing_alpha=smoothing_alpha,
+                   calibration_texts=calibration_texts, max_length=max_length, batch_size=batch_size, int8_activations=int8_activations,
+                   int8_outlier_channels=int8_outlier_channels)
         return {str(p.relative_to(work)): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def write_int8(source: Path, dest: Path, *, tokenizer: Path, per_channel: bool, smoothing_alpha: float | None, calibration_texts: Sequence[str],
+               max_length: int, batch_size: int, int8_activations: Int8Activations, int8_outlier_channels: int = 0) -> None:
+    """`dest`, the int8 graph of the fp32 graph `source` as transformer_files makes it (also what recalibration runs when
+    its overrides change how int8 is made)."""
+    batches = list(calibration_batches(tokenizer, calibration_texts, max_length=max_length, batch_size=batch_size)) if calibration_texts else None
+    if smoothing_alpha is None:
+        quantize_int8(source, dest, per_channel=per_channel, activations=int8_activations, batches=batches, outlier_channels=int8_outlier_channels)
+        return
+    if not batches:
+        raise ValueError("activation smoothing needs calibration texts")
+    quantize_smoothed_int8(source, dest, batches, alpha=smoothing_alpha, per_channel=per_channel, activations=int8_activations,
+                           outlier_channels=int8_outlier_channels)

@@ -140,9 +140,7 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
                        valid_groups=groups, group_weights=weights, group_names=stopping_group_names(config, bundle))
     if result.model is None:
         return None  # not rank 0 of a distributed run: rank 0 exports
-    # smoothing's activation ranges and per-token int8's GPTQ rounding are both calibrated on these texts
-    calibrated = tcfg.int8_smoothing_alpha is not None or tcfg.int8_activations == "per_token"
-    calibration = smoothing_texts(bundle.train, tcfg, seed=config.seed) if calibrated else []
+    calibration = int8_calibration_texts(config, bundle)
     files = transformer_files(result.model, result.base_path, per_channel=tcfg.quantize_per_channel, smoothing_alpha=tcfg.int8_smoothing_alpha,
                               calibration_texts=calibration, max_length=tcfg.max_length, batch_size=tcfg.eval_batch_size,
                               int8_activations=tcfg.int8_activations, int8_outlier_channels=tcfg.int8_outlier_channels)
@@ -153,11 +151,53 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
         "history": result.history,
         # how model.int8.onnx was made from model.onnx (training/smoothing.py when smoothing_alpha is set, training/token_int8.py
         # for per-token activations)
-        "int8": {"per_channel": tcfg.quantize_per_channel, "activations": tcfg.int8_activations, "smoothing_alpha": tcfg.int8_smoothing_alpha,
-                 "outlier_channels": tcfg.int8_outlier_channels, "calibration_texts": len(calibration),
-                 "consistency_steps": tcfg.int8_consistency_steps, "consistency_history": result.int8_consistency},
+        "int8": {**int8_record(tcfg, calibration), "consistency_steps": tcfg.int8_consistency_steps, "consistency_history": result.int8_consistency},
     }
     return files, params
+
+
+def int8_calibration_texts(config: TrainConfig, bundle: DataBundle) -> list[str]:
+    """The texts smoothing's activation ranges, per-token int8's GPTQ rounding and its outlier channels are calibrated
+    on (none when the config's int8 reads none)."""
+    tcfg = config.transformer
+    calibrated = tcfg.int8_smoothing_alpha is not None or tcfg.int8_activations == "per_token"
+    return smoothing_texts(bundle.train, tcfg, seed=config.seed) if calibrated else []
+
+
+def int8_record(tcfg: TransformerConfig, calibration: Sequence[str]) -> dict[str, Any]:
+    """How model.int8.onnx was made from model.onnx, as config.json's backend.int8 records it."""
+    return {"per_channel": tcfg.quantize_per_channel, "activations": tcfg.int8_activations, "smoothing_alpha": tcfg.int8_smoothing_alpha,
+            "outlier_channels": tcfg.int8_outlier_channels, "calibration_texts": len(calibration)}
+
+
+def _int8_settings(tcfg: TransformerConfig) -> tuple:
+    return (tcfg.quantize_per_channel, tcfg.int8_activations, tcfg.int8_smoothing_alpha, tcfg.int8_outlier_channels, tcfg.int8_calibration_rows)
+
+
+def _requantised(config: TrainConfig, recorded: TrainConfig, bundle: DataBundle, model_dir: Path, files: dict[str, bytes], params: dict
+                 ) -> tuple[dict[str, bytes], dict]:
+    """The files and params with model.int8.onnx made anew from the dir's model.onnx when the overrides change how int8 is
+    made (--set transformer.int8_outlier_channels=8); as they were otherwise."""
+    import tempfile
+
+    from serving.transformer import ONNX_FILE, ONNX_INT8_FILE, TOKENIZER_FILE
+    from training.export import write_int8
+
+    tcfg = config.transformer
+    if config.kind != "transformer" or _int8_settings(tcfg) == _int8_settings(recorded.transformer):
+        return files, params
+    if not (model_dir / ONNX_FILE).is_file():
+        raise ArtifactError(f"{model_dir} has no {ONNX_FILE} to quantise anew: rebuild its fp32 weights first (README, GPU serving)")
+    calibration = int8_calibration_texts(config, bundle)
+    with tempfile.TemporaryDirectory(prefix="tg-requant-") as tmp:
+        dest = Path(tmp) / ONNX_INT8_FILE
+        write_int8(model_dir / ONNX_FILE, dest, tokenizer=model_dir / TOKENIZER_FILE, per_channel=tcfg.quantize_per_channel,
+                   smoothing_alpha=tcfg.int8_smoothing_alpha, calibration_texts=calibration, max_length=tcfg.max_length,
+                   batch_size=tcfg.eval_batch_size, int8_activations=tcfg.int8_activations, int8_outlier_channels=tcfg.int8_outlier_channels)
+        files = {**files, ONNX_INT8_FILE: dest.read_bytes()}
+    previous = params.get("int8", {})
+    recalibrated = {**params.get("recalibrated", {}), "int8_requantised": True}
+    return files, {**params, "int8": {**previous, **int8_record(tcfg, calibration)}, "recalibrated": recalibrated}
 
 
 def smoothing_texts(rows: list[LabelledComment], tcfg: TransformerConfig, *, seed: int) -> list[str]:
@@ -317,7 +357,8 @@ def _with_spam_head(config: TrainConfig, bundle: DataBundle, scorer: Scorer, fil
 
 def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: Path, make_current: bool = False, overrides: Sequence[str] = ()) -> Path:
     """A new model dir with the same encoder, recalibrated and re-thresholded on the config's validation data; with
-    `overrides` of the recorded config (--set transformer.spam_head=true fits a spam head on the same encoder)."""
+    `overrides` of the recorded config (--set transformer.spam_head=true fits a spam head on the same encoder; an override of
+    how int8 is made quantises model.int8.onnx anew from model.onnx)."""
     from threadguard.artifact import read_model_dir
     from training.config import config_from_dict
 
@@ -325,7 +366,8 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
     config = config_from_dict(source.config.train_config, list(overrides), origin=str(model_dir))
     bundle = assemble(config, datasets_dir, progress=False)
     params = {**without_calibration(source.config.backend), "recalibrated": {"from": source.config.name, "overrides": list(overrides)}}
-    return finalize(config, bundle, weight_files(source.path), params, models_root=models_root, make_current=make_current, tag="-recal")
+    files, params = _requantised(config, TrainConfig.model_validate(source.config.train_config), bundle, source.path, weight_files(source.path), params)
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal")
 
 
 def weight_files(model_dir: Path) -> dict[str, bytes]:

@@ -295,3 +295,27 @@ def test_calibrate_cli_says_in_one_line_that_a_spam_head_needs_pitches(tiny_tran
     errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
     assert result.returncode == 2 and len(errors) == 1 and "data.synthetic_spam" in errors[0]
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_recalibration_with_new_int8_settings_quantises_model_onnx_anew(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    """`threadguard calibrate DIR --set transformer.int8_outlier_channels=2`: same fp32 weights, a new int8 file made the
+    new way from them, recorded in config.json and the card, and calibration fit on its scores."""
+    import onnx
+
+    from tests.conftest import DATASETS
+    from training.pipeline import recalibrate_model_dir
+
+    new = recalibrate_model_dir(tiny_transformer_dir, datasets_dir=DATASETS, models_root=tmp_path, overrides=["transformer.int8_outlier_channels=2"])
+    for name in ("model.onnx", "hf/model.safetensors", "tokenizer.json"):
+        assert (new / name).read_bytes() == (tiny_transformer_dir / name).read_bytes(), name
+    assert (new / "model.int8.onnx").read_bytes() != (tiny_transformer_dir / "model.int8.onnx").read_bytes()
+    nodes = onnx.load(str(new / "model.int8.onnx")).graph.node
+    outlier_products = [n for n in nodes if n.op_type == "MatMul" and n.name.endswith("OutlierMatMul")]
+    assert [n.op_type for n in nodes].count("MatMulIntegerToFloat") == len(outlier_products) == 2 * 6  # each int8 product beside its outliers
+    backend = json.loads((new / "config.json").read_text())["backend"]
+    assert backend["int8"]["outlier_channels"] == 2 and backend["int8"]["smoothing_alpha"] == 0.65 and backend["recalibrated"]["int8_requantised"]
+    card = (new / "MODEL_CARD.md").read_text()
+    assert "quantised anew" in card and "2 largest channels kept in fp32" in card
+    rows = _sample(50)
+    fp32 = open_scorer(new, device="cpu", runtime="onnx").predict_proba(rows)
+    assert np.abs(open_scorer(new, device="cpu", runtime="onnx-int8").predict_proba(rows) - fp32).mean() < 0.02
