@@ -5,7 +5,9 @@ products into int16 and saturates; `session.x64quantprecision` (the service's de
 serving.transformer.onnx_session_options) makes it use uint8 x uint8 there. For each model dir the int8 file is
 scored both ways, in one run on the same rows: decisions against each other (and against fp32 ONNX where the dir
 holds it) on the parity test's 1,000 in-house rows, ROC-AUC on every test split of the dir's config, HateCheck and
-functional-suite pass rates, and speed on 2,000 Kaggle comments. On a CPU with VNNI both columns must be equal.
+functional-suite pass rates, and speed on 2,000 Kaggle comments. On a CPU with VNNI both columns must be equal: there
+the service leaves the option off (serving.transformer.int8_can_saturate), since it computes the same and only slows
+the VNNI kernel, so both columns run the same session there.
 
 Run: .venv/bin/python -m bench.int8_precision [MODEL_DIR ...]
 """
