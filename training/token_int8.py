@@ -43,14 +43,15 @@ SUFFIX = "_tok8"
 
 @dataclass(frozen=True)
 class RowQuantised:
-    """Names of one MatMul input quantised per row: q [rows, K] uint8, scale and zero point [rows, 1] float, and the
-    input's shape without its last axis (to restore the output's shape); with outlier channels, their fp32 values."""
+    """Names of one MatMul input quantised per row: q [rows, K] uint8, scale [rows, 1] float, the input's shape without
+    its last axis (to restore the output's shape), and `correction` [rows, 1 + k] float: each row's -zero_point * scale
+    beside its k fp32 outlier channels, the left factor of the correction every consumer adds in one Gemm."""
 
     q: str
     scale: str
-    zero_point: str
     lead: str
-    outliers: str | None = None  # [rows, k] fp32: the outlier channels, left out of q
+    correction: str
+    outliers: int = 0
 
 
 def _const(graph, name: str, value: np.ndarray):  # type: ignore[no-untyped-def]
@@ -87,6 +88,7 @@ def _quantise_rows(graph, x: str, prefix: str, width: int, outliers: np.ndarray 
             helper.make_node("Mul", [x, kept], [n + "rest"], name=n + "Rest"),
         ]
         outlier_name, x = n + "outliers", n + "rest"
+    count = 0 if outlier_name is None else len(outliers)  # type: ignore[arg-type]
     flat = _const(graph, n + "shape2d", np.array([-1, width], dtype=np.int64))
     column = _const(graph, n + "column", np.array([-1, 1], dtype=np.int64))
     zero = _const(graph, n + "zero", np.array(0.0, dtype=np.float32))
@@ -107,10 +109,15 @@ def _quantise_rows(graph, x: str, prefix: str, width: int, outliers: np.ndarray 
         helper.make_node("Round", [n + "zp_f"], [n + "zp_round"], name=n + "ZpRound"),
         helper.make_node("Cast", [n + "zp_round"], [n + "zp"], to=2, name=n + "Zp"),  # UINT8
         helper.make_node("QuantizeLinear", [n + "x2", n + "scale", n + "zp"], [n + "q"], axis=0, name=n + "Q"),
-        helper.make_node("Reshape", [n + "zp_round", column], [n + "zp_column"], name=n + "ZpColumn"),
         helper.make_node("Reshape", [n + "scale", column], [n + "scale_column"], name=n + "ScaleColumn"),
+        # -zp_r * scale_r, the factor of the zero points' rank-one correction (the rounded zero point QuantizeLinear used)
+        helper.make_node("Mul", [n + "zp_round", n + "scale"], [n + "zp_scaled"], name=n + "ZpScaled"),
+        helper.make_node("Neg", [n + "zp_scaled"], [n + "zp_scaled_neg"], name=n + "ZpScaledNeg"),
+        helper.make_node("Reshape", [n + "zp_scaled_neg", column], [n + "zp_correction" if count else n + "correction"], name=n + "ZpCorrection"),
     ]
-    return nodes, RowQuantised(n + "q", n + "scale_column", n + "zp_column", n + "lead", outlier_name)
+    if count:
+        nodes.append(helper.make_node("Concat", [n + "zp_correction", outlier_name], [n + "correction"], axis=1, name=n + "Correction"))
+    return nodes, RowQuantised(n + "q", n + "scale_column", n + "lead", n + "correction", count)
 
 
 def _matmul_nodes(graph, node, x: RowQuantised, w_q: np.ndarray, w_scale: np.ndarray,  # type: ignore[no-untyped-def]
@@ -120,37 +127,27 @@ def _matmul_nodes(graph, node, x: RowQuantised, w_q: np.ndarray, w_scale: np.nda
     from onnx import helper
 
     n = node.name.replace("/", "_").strip("_") + SUFFIX + "_"
+    if x.outliers and (w_outliers is None or len(w_outliers) != x.outliers):
+        raise ValueError(f"{n}: the input has {x.outliers} outlier channels; give their {x.outliers} fp32 weight rows")
     colsum = w_q.astype(np.int32).sum(axis=0)
     w_name = _const(graph, n + "W", w_q)
     w_scale_name = _const(graph, n + "w_scale", w_scale)
-    offsets = _const(graph, n + "colsum_scaled", (colsum * w_scale).astype(np.float32))
+    # MatMulInteger takes one zero point for all of its first input, so q @ W_q * w_scale runs in one kernel with none
+    # and the rows' zero points are taken off after: -zp_r * scale_r * colsum(W_q) * w_scale, a rank-one correction.
+    # It and the outlier channels' fp32 product are one Gemm, [-zp_r * scale_r, x_r[O]] @ [colsum * w_scale; W[O, :]],
+    # added to the row-scaled product as Gemm's C: one pass over the output for both.
+    right = (colsum * w_scale)[None, :]
+    if x.outliers:
+        right = np.concatenate([right, w_outliers.astype(np.float32)])  # type: ignore[union-attr]
+    correction = _const(graph, n + "correction_right", right.astype(np.float32))
     one = _const(graph, n + "one", np.array(1.0, dtype=np.float32))
     width = _const(graph, n + "width", np.array([w_q.shape[1]], dtype=np.int64))
-    # MatMulInteger takes one zero point for all of its first input, so q @ W_q * w_scale runs in one kernel with none
-    # and the rows' zero points are taken off after: zp_r * colsum(W_q) * w_scale, a rank-one correction.
     return [
         helper.make_node("MatMulIntegerToFloat", [x.q, w_name, one, w_scale_name], [n + "acc"], domain="com.microsoft", name=n + "MatMul"),
-        helper.make_node("Mul", [x.zero_point, offsets], [n + "offset"], name=n + "Offset"),
-        helper.make_node("Sub", [n + "acc", n + "offset"], [n + "centred"], name=n + "Centre"),
-        helper.make_node("Mul", [n + "centred", x.scale], [n + "y2" if x.outliers is None else n + "y2_int8"], name=n + "RowScale"),
-        *_outlier_nodes(graph, n, x, w_outliers),
+        helper.make_node("Mul", [n + "acc", x.scale], [n + "scaled"], name=n + "RowScale"),
+        helper.make_node("Gemm", [x.correction, correction, n + "scaled"], [n + "y2"], name=n + "Correction"),
         helper.make_node("Concat", [x.lead, width], [n + "shape"], axis=0, name=n + "Shape"),
         helper.make_node("Reshape", [n + "y2", n + "shape"], [node.output[0]], name=n + "Restore"),
-    ]
-
-
-def _outlier_nodes(graph, n: str, x: RowQuantised, w_outliers: np.ndarray | None) -> list:  # type: ignore[no-untyped-def]
-    """y2 = the int8 path's y2_int8 + outlier channels @ their fp32 weight rows (nothing when the input has none)."""
-    from onnx import helper
-
-    if x.outliers is None:
-        return []
-    if w_outliers is None:
-        raise ValueError(f"{n}: the input has outlier channels but no fp32 weight rows were given for them")
-    w_name = _const(graph, n + "W_outliers", w_outliers.astype(np.float32))
-    return [
-        helper.make_node("MatMul", [x.outliers, w_name], [n + "y2_outliers"], name=n + "OutlierMatMul"),
-        helper.make_node("Add", [n + "y2_int8", n + "y2_outliers"], [n + "y2"], name=n + "AddOutliers"),
     ]
 
 

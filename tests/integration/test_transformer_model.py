@@ -313,8 +313,9 @@ def test_recalibration_with_new_int8_settings_quantises_model_onnx_anew(tiny_tra
         assert (new / name).read_bytes() == (tiny_transformer_dir / name).read_bytes(), name
     assert (new / "model.int8.onnx").read_bytes() != (tiny_transformer_dir / "model.int8.onnx").read_bytes()
     nodes = onnx.load(str(new / "model.int8.onnx")).graph.node
-    outlier_products = [n for n in nodes if n.op_type == "MatMul" and n.name.endswith("OutlierMatMul")]
-    assert [n.op_type for n in nodes].count("MatMulIntegerToFloat") == len(outlier_products) == 2 * 6  # each int8 product beside its outliers
+    assert [n.op_type for n in nodes].count("MatMulIntegerToFloat") == 2 * 6
+    corrections = [t for t in onnx.load(str(new / "model.int8.onnx")).graph.initializer if t.name.endswith("correction_right")]
+    assert len(corrections) == 2 * 6 and {t.dims[0] for t in corrections} == {1 + 2}  # zero points' row and 2 outlier rows each
     backend = json.loads((new / "config.json").read_text())["backend"]
     assert backend["int8"]["outlier_channels"] == 2 and backend["int8"]["smoothing_alpha"] == 0.65 and backend["recalibrated"]["int8_requantised"]
     card = (new / "MODEL_CARD.md").read_text()

@@ -219,7 +219,9 @@ def test_outlier_channels_stay_fp32_and_stop_coarsening_the_rest(tmp_path: Path)
     index = next(numpy_helper.to_array(t) for t in model.graph.initializer if t.name.endswith("outlier_index"))
     assert index.tolist() == loud  # the loud channels, found on the calibration inputs
     fp32_weights = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 2 and min(t.dims) > 1]
-    assert [tuple(t.dims) for t in fp32_weights] == [(2, HIDDEN)]  # only the two outlier rows of W stay fp32
+    # only the two outlier rows of W stay fp32, beneath the zero points' correction row
+    assert [tuple(t.dims) for t in fp32_weights] == [(1 + 2, HIDDEN)]
+    assert np.array_equal(numpy_helper.to_array(fp32_weights[0])[1:], weight[loud])
 
 
 def test_outlier_split_keeps_a_row_the_same_alone_as_in_a_batch(tmp_path: Path) -> None:
@@ -252,7 +254,10 @@ def test_the_smoothed_export_passes_outlier_channels_to_the_per_token_graph(tmp_
     ids = rng.integers(0, VOCAB, size=(4, 12))
     quantize_smoothed_int8(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", [{"ids": ids}], alpha=0.65, per_channel=True,
                            activations="per_token", outlier_channels=3)
-    ops = [n.op_type for n in onnx.load(str(tmp_path / "int8.onnx")).graph.node]
-    assert ops.count("MatMulIntegerToFloat") == 3 and ops.count("MatMul") == 3  # each int8 product beside its outliers' fp32 one
+    graph = onnx.load(str(tmp_path / "int8.onnx")).graph
+    ops = [n.op_type for n in graph.node]
+    assert ops.count("MatMulIntegerToFloat") == 3 and ops.count("Gemm") == 3  # each int8 product, corrected beside its outliers' fp32 one
+    corrections = [t for t in graph.initializer if t.name.endswith("correction_right")]
+    assert sorted(t.dims[0] for t in corrections) == [1 + 3] * 3  # the zero points' row and 3 outlier rows of each weight
     with pytest.raises(ValueError, match="per-token int8 option"):
         quantize_int8(tmp_path / "fp32.onnx", tmp_path / "x.onnx", per_channel=True, outlier_channels=3)
