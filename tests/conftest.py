@@ -76,10 +76,10 @@ def tiny_encoder_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def tiny_transformer_config(path: Path, encoder: Path, **transformer: object) -> TrainConfig:
     """A transformer config over the tiny set and the tiny 2-layer encoder: seconds on CPU."""
-    # int8 smoothing and per-token activations on, as training/configs/minilm.toml has them, so the tiny model's int8
+    # int8 smoothing, per-token activations and outlier channels on, as training/configs/minilm.toml has them, so the tiny model's int8
     # file goes the default's way
     settings = {"base_model": str(encoder), "max_steps": 60, "batch_size": 16, "eval_every": 20, "learning_rate": 1e-3, "max_length": 64,
-                "int8_smoothing_alpha": 0.65, "int8_activations": "per_token"}
+                "int8_smoothing_alpha": 0.65, "int8_activations": "per_token", "int8_outlier_channels": 4}
     settings.update(transformer)
     return TrainConfig.model_validate({
         "name": "tinytf", "kind": "transformer", "seed": 3,

@@ -37,16 +37,19 @@ def test_int8_file_is_quantised_per_token_from_the_smoothed_graph_the_config_ask
 
     int8 = json.loads((tiny_transformer_dir / "config.json").read_text())["backend"]["int8"]
     assert int8["smoothing_alpha"] == 0.65 and int8["activations"] == "per_token" and int8["calibration_texts"] > 0
+    assert int8["outlier_channels"] == 4
     # The card tells an operator the same, in words.
     card = (tiny_transformer_dir / "MODEL_CARD.md").read_text()
     runtimes = card.split("## Runtimes")[1].split("##")[0]
     assert "activations uint8 with a scale per token" in runtimes and "alpha 0.65" in runtimes
+    assert "4 largest channels kept in fp32" in runtimes
     assert f"calibrated on {int8['calibration_texts']} training texts" in runtimes
     nodes = onnx.load(str(tiny_transformer_dir / "model.int8.onnx")).graph.node
     smoothed = [n for n in nodes if n.output[0].endswith(SMOOTH_SUFFIX)]
     assert len(smoothed) == 2 * 4  # per layer: query/key/value's shared input, attention output, FFN input, FFN output
     ops = [n.op_type for n in nodes]
     assert ops.count("MatMulIntegerToFloat") == 2 * 6 and ops.count("QuantizeLinear") == 2 * 4 and "DynamicQuantizeMatMul" not in ops
+    assert len([n for n in nodes if n.op_type == "Gather" and n.name.endswith("Outliers")]) == 2 * 4  # each quantised input's fp32 channels
     fp32 = onnx.load(str(tiny_transformer_dir / "model.onnx")).graph.node
     assert not [n for n in fp32 if n.output[0].endswith(SMOOTH_SUFFIX)]  # model.onnx stays the plain export PyTorch is checked against
 
