@@ -174,6 +174,17 @@ def _int8_settings(tcfg: TransformerConfig) -> tuple:
     return (tcfg.quantize_per_channel, tcfg.int8_activations, tcfg.int8_smoothing_alpha, tcfg.int8_outlier_channels, tcfg.int8_calibration_rows)
 
 
+def _requantises(config: TrainConfig, recorded: TrainConfig, model_dir: Path) -> bool:
+    """Whether the overrides change how the dir's int8 file is made; refused when the dir holds no fp32 graph to make it from."""
+    from serving.transformer import ONNX_FILE
+
+    if config.kind != "transformer" or _int8_settings(config.transformer) == _int8_settings(recorded.transformer):
+        return False
+    if not (model_dir / ONNX_FILE).is_file():
+        raise ArtifactError(f"{model_dir} has no {ONNX_FILE} to quantise anew: rebuild its fp32 weights first (README, GPU serving)")
+    return True
+
+
 def _requantised(config: TrainConfig, recorded: TrainConfig, bundle: DataBundle, model_dir: Path, files: dict[str, bytes], params: dict
                  ) -> tuple[dict[str, bytes], dict]:
     """The files and params with model.int8.onnx made anew from the dir's model.onnx when the overrides change how int8 is
@@ -184,10 +195,8 @@ def _requantised(config: TrainConfig, recorded: TrainConfig, bundle: DataBundle,
     from training.export import write_int8
 
     tcfg = config.transformer
-    if config.kind != "transformer" or _int8_settings(tcfg) == _int8_settings(recorded.transformer):
+    if not _requantises(config, recorded, model_dir):
         return files, params
-    if not (model_dir / ONNX_FILE).is_file():
-        raise ArtifactError(f"{model_dir} has no {ONNX_FILE} to quantise anew: rebuild its fp32 weights first (README, GPU serving)")
     calibration = int8_calibration_texts(config, bundle)
     with tempfile.TemporaryDirectory(prefix="tg-requant-") as tmp:
         dest = Path(tmp) / ONNX_INT8_FILE
@@ -364,6 +373,7 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
 
     source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
     config = config_from_dict(source.config.train_config, list(overrides), origin=str(model_dir))
+    _requantises(config, TrainConfig.model_validate(source.config.train_config), source.path)  # refuse before the data is read
     bundle = assemble(config, datasets_dir, progress=False)
     params = {**without_calibration(source.config.backend), "recalibrated": {"from": source.config.name, "overrides": list(overrides)}}
     files, params = _requantised(config, TrainConfig.model_validate(source.config.train_config), bundle, source.path, weight_files(source.path), params)

@@ -326,3 +326,19 @@ def test_recalibration_with_new_int8_settings_quantises_model_onnx_anew(tiny_tra
     rows = _sample(50)
     fp32 = open_scorer(new, device="cpu", runtime="onnx").predict_proba(rows)
     assert np.abs(open_scorer(new, device="cpu", runtime="onnx-int8").predict_proba(rows) - fp32).mean() < 0.02
+
+
+def test_new_int8_settings_on_a_dir_without_fp32_graph_are_refused_before_any_data_is_read(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    """The committed default ships int8 only: asking it for a new int8 file must say what is missing, not fail later."""
+    import shutil
+
+    from tests.conftest import DATASETS
+    from threadguard.errors import ArtifactError
+    from training.pipeline import recalibrate_model_dir
+
+    int8_only = tmp_path / "int8-only"
+    shutil.copytree(tiny_transformer_dir, int8_only, ignore=shutil.ignore_patterns("model.onnx", "hf"))
+    with pytest.raises(ArtifactError, match="no model.onnx to quantise anew"):
+        recalibrate_model_dir(int8_only, datasets_dir=DATASETS / "missing", models_root=tmp_path / "out",
+                              overrides=["transformer.int8_outlier_channels=2"])
+    assert not (tmp_path / "out").exists()
