@@ -100,10 +100,10 @@ def main(model_dir: Path) -> None:
         _, torch_seconds = timed(open_scorer(model_dir, device="cpu", runtime="torch"), parity)
         lines.append(f"| PyTorch fp32 | – | – | – | – | {torch_seconds:.2f} | – |")
     print("\n".join(lines[-2:]), flush=True)
+    batches = list(calibration_batches(model_dir / "tokenizer.json", texts, max_length=int(params["max_length"]), batch_size=int(params["batch_size"])))
     with tempfile.TemporaryDirectory(prefix="tg-tok8-bench-") as tmp:
         for name, activations, smoothing, gptq, outliers in variants(params.get("int8", {}).get("smoothing_alpha")):
             work = variant_dir(model_dir, tmp)
-            batches = list(calibration_batches(model_dir / "tokenizer.json", texts, max_length=int(params["max_length"]), batch_size=int(params["batch_size"])))
             if smoothing is None:
                 quantize_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, per_channel=True, activations=activations,  # type: ignore[arg-type]
                               batches=batches if gptq else None, outlier_channels=outliers)

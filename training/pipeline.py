@@ -185,18 +185,15 @@ def _requantises(config: TrainConfig, recorded: TrainConfig, model_dir: Path) ->
     return True
 
 
-def _requantised(config: TrainConfig, recorded: TrainConfig, bundle: DataBundle, model_dir: Path, files: dict[str, bytes], params: dict
-                 ) -> tuple[dict[str, bytes], dict]:
-    """The files and params with model.int8.onnx made anew from the dir's model.onnx when the overrides change how int8 is
-    made (--set transformer.int8_outlier_channels=8); as they were otherwise."""
+def _requantised(config: TrainConfig, bundle: DataBundle, model_dir: Path, files: dict[str, bytes], params: dict) -> tuple[dict[str, bytes], dict]:
+    """The files and params with model.int8.onnx made anew from the dir's model.onnx by the config's int8 settings (what
+    recalibration does when the overrides change them: _requantises)."""
     import tempfile
 
     from serving.transformer import ONNX_FILE, ONNX_INT8_FILE, TOKENIZER_FILE
     from training.export import write_int8
 
     tcfg = config.transformer
-    if not _requantises(config, recorded, model_dir):
-        return files, params
     calibration = int8_calibration_texts(config, bundle)
     with tempfile.TemporaryDirectory(prefix="tg-requant-") as tmp:
         dest = Path(tmp) / ONNX_INT8_FILE
@@ -373,10 +370,12 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
 
     source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
     config = config_from_dict(source.config.train_config, list(overrides), origin=str(model_dir))
-    _requantises(config, TrainConfig.model_validate(source.config.train_config), source.path)  # refuse before the data is read
+    requantise = _requantises(config, TrainConfig.model_validate(source.config.train_config), source.path)  # refused before the data is read
     bundle = assemble(config, datasets_dir, progress=False)
     params = {**without_calibration(source.config.backend), "recalibrated": {"from": source.config.name, "overrides": list(overrides)}}
-    files, params = _requantised(config, TrainConfig.model_validate(source.config.train_config), bundle, source.path, weight_files(source.path), params)
+    files = weight_files(source.path)
+    if requantise:
+        files, params = _requantised(config, bundle, source.path, files, params)
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal")
 
 
