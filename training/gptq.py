@@ -13,28 +13,45 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 DAMPING = 0.01  # share of H's mean diagonal added to it, as the paper: keeps the inverse stable for rarely active inputs
 
 
-def input_grams(model_path: Path, names: Sequence[str], batches: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """X^T X (float64) of each named tensor over the calibration batches, its rows flattened to tokens; padding
-    tokens (attention_mask 0) are left out, since they never reach the pooled embedding."""
+class InputStatistics(NamedTuple):
+    """What one pass over the calibration batches gathers for each named tensor."""
+
+    grams: dict[str, np.ndarray]  # X^T X (float64), padding tokens left out: GPTQ's H
+    maxima: dict[str, np.ndarray]  # per-channel max |x|, padding included (the quantiser sees it): outlier channels
+
+
+def input_statistics(model_path: Path, names: Sequence[str], batches: Iterable[Mapping[str, np.ndarray]]) -> InputStatistics:
+    """Each named tensor's Gram matrix and channel maxima over the calibration batches, the graph run once. Padding
+    tokens (attention_mask 0) are left out of the Grams, since they never reach the pooled embedding."""
     from training.smoothing import intermediate_tensors
 
     grams: dict[str, np.ndarray] = {}
+    maxima: dict[str, np.ndarray] = {}
     for batch, outputs in intermediate_tensors(model_path, names, batches):
         mask = batch["attention_mask"].reshape(-1).astype(bool) if "attention_mask" in batch else None
         for name, value in zip(names, outputs, strict=True):
-            rows = value.reshape(-1, value.shape[-1]).astype(np.float64)
+            rows = value.reshape(-1, value.shape[-1])
+            peak = np.abs(rows).max(axis=0)
+            maxima[name] = np.maximum(maxima[name], peak) if name in maxima else peak
+            rows = rows.astype(np.float64)
             if mask is not None and len(mask) == len(rows):
                 rows = rows[mask]
             grams[name] = grams[name] + rows.T @ rows if name in grams else rows.T @ rows
     if not grams:
         raise ValueError("GPTQ needs at least one calibration batch")
-    return grams
+    return InputStatistics(grams, maxima)
+
+
+def input_grams(model_path: Path, names: Sequence[str], batches: Iterable[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """X^T X (float64) of each named tensor over the calibration batches, its rows flattened to tokens, padding left out."""
+    return input_statistics(model_path, names, batches).grams
 
 
 def gptq_int8(weight: np.ndarray, gram: np.ndarray, *, damping: float = DAMPING) -> tuple[np.ndarray, np.ndarray]:

@@ -175,11 +175,9 @@ def _gather_nodes(graph, node, table: np.ndarray) -> list:  # type: ignore[no-un
     ]
 
 
-def outlier_channels(source: Path, inputs: Sequence[str], batches: Iterable[Mapping[str, np.ndarray]], k: int) -> dict[str, np.ndarray]:
-    """{MatMul input: the indices (sorted) of its k channels with the largest magnitude on the calibration batches}."""
-    from training.smoothing import activation_maxima
-
-    maxima = activation_maxima(source, inputs, batches)
+def outlier_channels(maxima: Mapping[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
+    """{MatMul input: the indices (sorted) of its k channels with the largest magnitude}, from each input's per-channel
+    max |x| on the calibration batches (training.gptq.input_statistics)."""
     return {name: np.sort(np.argsort(peak)[::-1][: min(k, len(peak))]) for name, peak in maxima.items()}
 
 
@@ -196,7 +194,7 @@ def quantize_per_token(source: Path, dest: Path, batches: Iterable[Mapping[str, 
     import onnx
     from onnx import numpy_helper
 
-    from training.gptq import gptq_int8, input_grams
+    from training.gptq import InputStatistics, gptq_int8, input_statistics
 
     model = onnx.load(str(source))
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
@@ -219,8 +217,10 @@ def quantize_per_token(source: Path, dest: Path, batches: Iterable[Mapping[str, 
     batches = list(batches) if batches is not None else None
     weighted = [n for n in graph.node if n.op_type == "MatMul" and is_weight(n.input[1])]
     inputs = sorted({n.input[0] for n in weighted})
-    grams = input_grams(source, inputs, batches) if batches is not None else {}
-    chosen = outlier_channels(source, inputs, batches, outliers) if outliers and batches is not None else {}
+    # one run of the calibration graph gives GPTQ's Grams and the outlier channels' maxima
+    statistics = input_statistics(source, inputs, batches) if batches is not None else InputStatistics({}, {})
+    grams = statistics.grams
+    chosen = outlier_channels(statistics.maxima, outliers) if outliers else {}
     quantised_inputs: dict[str, RowQuantised] = {}
     new_nodes: list = []
     replaced: set[str] = set()  # initializers no longer read

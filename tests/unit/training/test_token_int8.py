@@ -236,6 +236,26 @@ def test_outlier_split_keeps_a_row_the_same_alone_as_in_a_batch(tmp_path: Path) 
     assert np.abs(batch - fp32).max() < 0.05 * np.abs(fp32).max()
 
 
+def test_grams_and_outlier_maxima_come_from_one_run_of_the_calibration_graph(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GPTQ's Grams and the outlier channels' maxima are gathered in one pass: each calibration batch runs once."""
+    import training.smoothing
+
+    rng = np.random.default_rng(9)
+    encoder_like_graph(tmp_path / "fp32.onnx", rng)
+    calibration = [{"ids": rng.integers(0, VOCAB, size=(4, 12))} for _ in range(3)]
+    runs: list[int] = []
+    real = training.smoothing.intermediate_tensors
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        for batch, outputs in real(*args, **kwargs):
+            runs.append(1)
+            yield batch, outputs
+
+    monkeypatch.setattr(training.smoothing, "intermediate_tensors", counted)
+    quantize_per_token(tmp_path / "fp32.onnx", tmp_path / "split.onnx", calibration, outliers=4)
+    assert len(runs) == len(calibration)
+
+
 def test_outlier_channels_need_calibration_inputs(tmp_path: Path) -> None:
     projection_graph(tmp_path / "p.onnx", np.ones((4, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="calibration batches"):
