@@ -10,8 +10,9 @@ import shutil
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -22,6 +23,30 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_ma
 # How int8 quantises a MatMul's input: ONNX Runtime's dynamic scheme (one scale for the whole batch tensor) or one
 # scale per token (training/token_int8.py: a comment scores the same whatever it is batched with).
 Int8Activations = Literal["per_tensor", "per_token"]
+
+if TYPE_CHECKING:
+    from training.config import TransformerConfig
+
+
+@dataclass(frozen=True)
+class Int8Recipe:
+    """How model.int8.onnx is made from model.onnx, besides the calibration texts. The quantiser reads its settings from
+    here only, so a setting added here is also what config.json records (`record`) and what tells recalibration to
+    quantise anew (training.pipeline._requantises)."""
+
+    per_channel: bool = True
+    activations: Int8Activations = "per_tensor"
+    smoothing_alpha: float | None = None  # activation smoothing's migration strength (training/smoothing.py); None: none
+    outlier_channels: int = 0  # per-token int8's channels per MatMul input kept fp32 (training/token_int8.py)
+
+    @classmethod
+    def of(cls, tcfg: TransformerConfig) -> Int8Recipe:
+        return cls(per_channel=tcfg.quantize_per_channel, activations=tcfg.int8_activations, smoothing_alpha=tcfg.int8_smoothing_alpha,
+                   outlier_channels=tcfg.int8_outlier_channels)
+
+    def record(self) -> dict[str, Any]:
+        """As config.json's backend.int8 holds it."""
+        return asdict(self)
 
 
 def export_onnx(encoder, path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -107,15 +132,14 @@ def calibration_batches(tokenizer_path: Path, texts: Sequence[str], *, max_lengt
         yield batch
 
 
-def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alpha: float | None = None,  # type: ignore[no-untyped-def]
-                      calibration_texts: Sequence[str] = (), max_length: int = 128, batch_size: int = 32,
-                      int8_activations: Int8Activations = "per_tensor", int8_outlier_channels: int = 0) -> dict[str, bytes]:
+def transformer_files(model, base_path: str, *, recipe: Int8Recipe = Int8Recipe(),  # type: ignore[no-untyped-def]
+                      calibration_texts: Sequence[str] = (), max_length: int = 128, batch_size: int = 32) -> dict[str, bytes]:
     """Everything a transformer model dir holds besides the contract JSON, as {relative path: bytes}.
 
-    With `smoothing_alpha`, the int8 file is quantised from an activation-smoothed copy of the fp32 graph, calibrated on
-    `calibration_texts`; `model.onnx` stays the plain export, so fp32 ONNX still matches PyTorch weight for weight.
-    `int8_activations` says how the int8 file quantises each MatMul's input (one scale per batch tensor or per token);
-    per token, the calibration texts also drive the weights' GPTQ rounding and pick the `int8_outlier_channels` that stay fp32.
+    The int8 file is made by `recipe` (write_int8): with a smoothing alpha it is quantised from an activation-smoothed
+    copy of the fp32 graph, calibrated on `calibration_texts`; `model.onnx` stays the plain export, so fp32 ONNX still
+    matches PyTorch weight for weight. Per token, the calibration texts also drive the weights' GPTQ rounding and pick
+    the outlier channels that stay fp32.
     """
     from safetensors.torch import save_file
 
@@ -129,23 +153,23 @@ def transformer_files(model, base_path: str, *, per_channel: bool, smoothing_alp
                 shutil.copy(Path(base_path) / name, work / HF_DIR / name)
         shutil.copy(Path(base_path) / TOKENIZER_FILE, work / TOKENIZER_FILE)
         export_onnx(model.encoder, work / ONNX_FILE)
-        write_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, tokenizer=work / TOKENIZER_FILE, per_channel=per_channel, smoothing_alpha=smoothing_alpha,
-                   calibration_texts=calibration_texts, max_length=max_length, batch_size=batch_size, int8_activations=int8_activations,
-                   int8_outlier_channels=int8_outlier_channels)
+        write_int8(work / ONNX_FILE, work / ONNX_INT8_FILE, tokenizer=work / TOKENIZER_FILE, recipe=recipe, calibration_texts=calibration_texts,
+                   max_length=max_length, batch_size=batch_size)
         return {str(p.relative_to(work)): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def write_int8(source: Path, dest: Path, *, tokenizer: Path, per_channel: bool, smoothing_alpha: float | None, calibration_texts: Sequence[str],
-               max_length: int, batch_size: int, int8_activations: Int8Activations, int8_outlier_channels: int = 0) -> None:
+def write_int8(source: Path, dest: Path, *, tokenizer: Path, recipe: Int8Recipe, calibration_texts: Sequence[str], max_length: int,
+               batch_size: int) -> None:
     """`dest`, the int8 graph of the fp32 graph `source` as transformer_files makes it (also what recalibration runs when
-    its overrides change how int8 is made)."""
+    its overrides change the recipe)."""
     batches = list(calibration_batches(tokenizer, calibration_texts, max_length=max_length, batch_size=batch_size)) if calibration_texts else None
-    if smoothing_alpha is None:
-        quantize_int8(source, dest, per_channel=per_channel, activations=int8_activations, batches=batches, outlier_channels=int8_outlier_channels)
+    if recipe.smoothing_alpha is None:
+        quantize_int8(source, dest, per_channel=recipe.per_channel, activations=recipe.activations, batches=batches,
+                      outlier_channels=recipe.outlier_channels)
         return
     if not batches:
         raise ValueError("activation smoothing needs calibration texts")
-    quantize_smoothed_int8(source, dest, batches, alpha=smoothing_alpha, per_channel=per_channel, activations=int8_activations,
-                           outlier_channels=int8_outlier_channels)
+    quantize_smoothed_int8(source, dest, batches, alpha=recipe.smoothing_alpha, per_channel=recipe.per_channel, activations=recipe.activations,
+                           outlier_channels=recipe.outlier_channels)

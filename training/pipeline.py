@@ -33,6 +33,7 @@ from training.card import render_card
 from training.config import TrainConfig, TransformerConfig
 from training.data import DataBundle, NamedSet, assemble
 from training.evaluate import evaluate, label_matrix
+from training.export import Int8Recipe
 from training.fit import LinearBaseline
 from training.thresholds import choose_thresholds
 
@@ -141,9 +142,9 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
     if result.model is None:
         return None  # not rank 0 of a distributed run: rank 0 exports
     calibration = int8_calibration_texts(config, bundle)
-    files = transformer_files(result.model, result.base_path, per_channel=tcfg.quantize_per_channel, smoothing_alpha=tcfg.int8_smoothing_alpha,
-                              calibration_texts=calibration, max_length=tcfg.max_length, batch_size=tcfg.eval_batch_size,
-                              int8_activations=tcfg.int8_activations, int8_outlier_channels=tcfg.int8_outlier_channels)
+    recipe = Int8Recipe.of(tcfg)
+    files = transformer_files(result.model, result.base_path, recipe=recipe, calibration_texts=calibration, max_length=tcfg.max_length,
+                              batch_size=tcfg.eval_batch_size)
     params = {
         "architecture": "biencoder-meanpool", "base_model": tcfg.base_model, "max_length": tcfg.max_length, "batch_size": tcfg.eval_batch_size,
         "context": {"title_chars": tcfg.title_chars, "parent_chars": tcfg.parent_chars, "lead_chars": tcfg.lead_chars},
@@ -151,7 +152,7 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
         "history": result.history,
         # how model.int8.onnx was made from model.onnx (training/smoothing.py when smoothing_alpha is set, training/token_int8.py
         # for per-token activations)
-        "int8": {**int8_record(tcfg, calibration), "consistency_steps": tcfg.int8_consistency_steps, "consistency_history": result.int8_consistency},
+        "int8": {**int8_record(recipe, calibration), "consistency_steps": tcfg.int8_consistency_steps, "consistency_history": result.int8_consistency},
     }
     return files, params
 
@@ -164,14 +165,14 @@ def int8_calibration_texts(config: TrainConfig, bundle: DataBundle) -> list[str]
     return smoothing_texts(bundle.train, tcfg, seed=config.seed) if calibrated else []
 
 
-def int8_record(tcfg: TransformerConfig, calibration: Sequence[str]) -> dict[str, Any]:
+def int8_record(recipe: Int8Recipe, calibration: Sequence[str]) -> dict[str, Any]:
     """How model.int8.onnx was made from model.onnx, as config.json's backend.int8 records it."""
-    return {"per_channel": tcfg.quantize_per_channel, "activations": tcfg.int8_activations, "smoothing_alpha": tcfg.int8_smoothing_alpha,
-            "outlier_channels": tcfg.int8_outlier_channels, "calibration_texts": len(calibration)}
+    return {**recipe.record(), "calibration_texts": len(calibration)}
 
 
-def _int8_settings(tcfg: TransformerConfig) -> tuple:
-    return (tcfg.quantize_per_channel, tcfg.int8_activations, tcfg.int8_smoothing_alpha, tcfg.int8_outlier_channels, tcfg.int8_calibration_rows)
+def _int8_settings(tcfg: TransformerConfig) -> tuple[Int8Recipe, int]:
+    """What makes the int8 file: the recipe, and how many training rows its calibration texts are drawn from."""
+    return Int8Recipe.of(tcfg), tcfg.int8_calibration_rows
 
 
 def _requantises(config: TrainConfig, recorded: TrainConfig, model_dir: Path) -> bool:
@@ -197,13 +198,12 @@ def _requantised(config: TrainConfig, bundle: DataBundle, model_dir: Path, files
     calibration = int8_calibration_texts(config, bundle)
     with tempfile.TemporaryDirectory(prefix="tg-requant-") as tmp:
         dest = Path(tmp) / ONNX_INT8_FILE
-        write_int8(model_dir / ONNX_FILE, dest, tokenizer=model_dir / TOKENIZER_FILE, per_channel=tcfg.quantize_per_channel,
-                   smoothing_alpha=tcfg.int8_smoothing_alpha, calibration_texts=calibration, max_length=tcfg.max_length,
-                   batch_size=tcfg.eval_batch_size, int8_activations=tcfg.int8_activations, int8_outlier_channels=tcfg.int8_outlier_channels)
+        write_int8(model_dir / ONNX_FILE, dest, tokenizer=model_dir / TOKENIZER_FILE, recipe=Int8Recipe.of(tcfg), calibration_texts=calibration,
+                   max_length=tcfg.max_length, batch_size=tcfg.eval_batch_size)
         files = {**files, ONNX_INT8_FILE: dest.read_bytes()}
     previous = params.get("int8", {})
     recalibrated = {**params.get("recalibrated", {}), "int8_requantised": True}
-    return files, {**params, "int8": {**previous, **int8_record(tcfg, calibration)}, "recalibrated": recalibrated}
+    return files, {**params, "int8": {**previous, **int8_record(Int8Recipe.of(tcfg), calibration)}, "recalibrated": recalibrated}
 
 
 def smoothing_texts(rows: list[LabelledComment], tcfg: TransformerConfig, *, seed: int) -> list[str]:
