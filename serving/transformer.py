@@ -94,6 +94,8 @@ def onnx_providers(device: str, runtime: str, available: Sequence[str]) -> list[
     return ["CPUExecutionProvider"]
 
 
+# ONNX Runtime's session entry for the exact (uint8 x uint8) int8 kernel on x86 (onnx_session_options)
+INT8_PRECISION_ENTRY = "session.x64quantprecision"
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni"})
 X86 = frozenset({"x86_64", "amd64", "i386", "i686"})
 
@@ -135,7 +137,7 @@ def onnx_session_options(threads: int | None = None, *, int8_precision: bool = T
     # tokenisation and other requests, and spinning took CPU from them (bench.load, docs/benchmarks.md).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if int8_precision and (int8_can_saturate() if can_saturate is None else can_saturate):
-        options.add_session_config_entry("session.x64quantprecision", "1")
+        options.add_session_config_entry(INT8_PRECISION_ENTRY, "1")
     if threads:
         options.intra_op_num_threads = threads
     return options

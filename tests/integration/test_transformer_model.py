@@ -133,22 +133,17 @@ def test_cpu_default_is_int8_onnx_and_round_trip_is_stable(tiny_transformer_dir:
         assert scored.decision == decide(scored.scores, scorer.thresholds)
 
 
-PRECISION = "session.x64quantprecision"
-
-
 def test_int8_runs_without_saturation_unless_the_settings_trade_it_for_speed(tiny_transformer_dir: Path) -> None:
     """On x86 CPUs without VNNI ONNX Runtime's uint8 x int8 kernel saturates (serving.transformer.onnx_session_options);
     there the service asks for the exact kernel unless THREADGUARD_INT8_PRECISION=false. VNNI CPUs never saturate, and
     the option would only slow them."""
     from serving.api import default_scorer_factory
-    from serving.transformer import int8_can_saturate
+    from serving.transformer import INT8_PRECISION_ENTRY, int8_can_saturate
+    from tests.fixtures.session import session_entry
     from threadguard.settings import Settings
 
     def entry(scorer) -> str:  # type: ignore[no-untyped-def]
-        try:
-            return scorer.backend.session.get_session_options().get_session_config_entry(PRECISION)
-        except RuntimeError:  # ONNX Runtime raises for a key never set
-            return "unset"
+        return session_entry(scorer.backend.session.get_session_options(), INT8_PRECISION_ENTRY)
 
     exact = "1" if int8_can_saturate() else "unset"
     assert entry(open_scorer(tiny_transformer_dir, device="cpu")) == exact

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.transformer import int8_can_saturate, onnx_session_options
-
-PRECISION = "session.x64quantprecision"
+from serving.transformer import INT8_PRECISION_ENTRY, int8_can_saturate, onnx_session_options
+from tests.fixtures.session import session_entry
 
 
 def cpuinfo(tmp_path: Path, flags: str) -> Path:
@@ -37,10 +36,7 @@ def test_an_unreadable_cpuinfo_keeps_precision_on_x86(tmp_path: Path) -> None:
 
 
 def entry(options) -> str:  # type: ignore[no-untyped-def]
-    try:
-        return options.get_session_config_entry(PRECISION)
-    except RuntimeError:  # ONNX Runtime raises for a key never set
-        return "unset"
+    return session_entry(options, INT8_PRECISION_ENTRY)
 
 
 def test_the_option_is_set_only_where_int8_can_saturate_and_precision_is_asked() -> None:
