@@ -195,15 +195,16 @@ def _requantised(config: TrainConfig, bundle: DataBundle, model_dir: Path, files
     from training.export import write_int8
 
     tcfg = config.transformer
+    recipe = Int8Recipe.of(tcfg)
     calibration = int8_calibration_texts(config, bundle)
     with tempfile.TemporaryDirectory(prefix="tg-requant-") as tmp:
         dest = Path(tmp) / ONNX_INT8_FILE
-        write_int8(model_dir / ONNX_FILE, dest, tokenizer=model_dir / TOKENIZER_FILE, recipe=Int8Recipe.of(tcfg), calibration_texts=calibration,
+        write_int8(model_dir / ONNX_FILE, dest, tokenizer=model_dir / TOKENIZER_FILE, recipe=recipe, calibration_texts=calibration,
                    max_length=tcfg.max_length, batch_size=tcfg.eval_batch_size)
         files = {**files, ONNX_INT8_FILE: dest.read_bytes()}
     previous = params.get("int8", {})
     recalibrated = {**params.get("recalibrated", {}), "int8_requantised": True}
-    return files, {**params, "int8": {**previous, **int8_record(Int8Recipe.of(tcfg), calibration)}, "recalibrated": recalibrated}
+    return files, {**params, "int8": {**previous, **int8_record(recipe, calibration)}, "recalibrated": recalibrated}
 
 
 def smoothing_texts(rows: list[LabelledComment], tcfg: TransformerConfig, *, seed: int) -> list[str]:
