@@ -102,6 +102,10 @@ class TransformerConfig(_Strict):
     spam_head: bool = Field(default=False, description="fit a spam head over the trained encoder's comment embedding on the synthetic "
                                                        "pitches (training/spam_head.py); its probability raises off_topic in service")
     freeze_embeddings: bool = False
+    # An exponential moving average of the weights (Polyak averaging) is what validation scores and what is exported:
+    # it smooths the last few hundred steps' noise, which spreads HateCheck widely across seeds (docs/benchmarks.md).
+    weight_average_decay: float = Field(default=0.0, ge=0, lt=1, description="decay of the moving average of the weights that "
+                                                                            "validation scores and export keeps (0: the raw weights)")
     head_learning_rate: float = Field(default=1e-3, gt=0, description="learning rate of the two heads (the encoder uses learning_rate)")
     context_grad: bool = Field(default=False, description="back-propagate through the article/parent embeddings too (slower)")
     title_chars: int = 200

@@ -272,6 +272,19 @@ class FineTuneResult:
     int8_consistency: list[dict[str, float]] = field(default_factory=list)  # training/int8_aware.py's phase, when run
 
 
+AVERAGE_FILE = "average.safetensors"  # the moving average's weights in a checkpoint directory
+
+
+def weight_average(model, decay: float):  # type: ignore[no-untyped-def]
+    """An exponential moving average of `model`'s parameters (torch's AveragedModel), or None when `decay` is 0.
+    Buffers are not averaged: the encoder's are constant position and token-type ids."""
+    if not decay:
+        return None
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
+
+
 def predict_logits(model, encoded: Encoded, batch_size: int, device: str) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Logits of every encoded row, in length-sorted batches, returned in row order."""
     import torch
@@ -347,6 +360,9 @@ def fine_tune(
         from torch.nn.parallel import DistributedDataParallel
 
         trainable = DistributedDataParallel(model)
+    average = weight_average(model, config.weight_average_decay)
+    # What validation scores, early stopping keeps and export writes: the moving average when there is one.
+    scored = model if average is None else average.module
 
     rng = random.Random(seed)
     steps_per_epoch = max(1, len(bucketed_batches(train.lengths, config.batch_size, random.Random(0))) // world)
@@ -379,6 +395,9 @@ def fine_tune(
         history = [{k: float(v) for k, v in entry.items()} for entry in state.get("history", [])]
         rng.seed(int(state["rng_seed"]))
         best_state = load_file(str(checkpoint_dir / "best.safetensors")) if (checkpoint_dir / "best.safetensors").is_file() else None
+        if average is not None and (checkpoint_dir / AVERAGE_FILE).is_file():
+            average.module.load_state_dict(load_file(str(checkpoint_dir / AVERAGE_FILE), device=device))
+            average.n_averaged.fill_(step)  # (a checkpoint without one starts the average at the resumed weights)
         log.info("resumed from %s at step %d (best %.4f)", checkpoint_dir, step, best)
 
     bar = tqdm(total=total_steps, initial=step, desc="fine-tuning", unit="step", disable=not progress or rank != 0)
@@ -402,20 +421,24 @@ def fine_tune(
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            if average is not None:
+                average.update_parameters(model)
             step += 1
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.4f}", best=f"{best:.3f}")
             if step % config.eval_every == 0 or step == total_steps:
-                score = stopping_score(valid.labels, predict_logits(model, valid, config.eval_batch_size, device), groups, group_weights)
+                score = stopping_score(valid.labels, predict_logits(scored, valid, config.eval_batch_size, device), groups, group_weights)
                 history.append({"step": float(step), "loss": float(loss.item()), "valid_mean_auc": score})
                 if score > best:
                     best, stale = score, 0
-                    best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+                    best_state = {k: v.detach().cpu().clone() for k, v in scored.state_dict().items()}
                 else:
                     stale += 1
                 if checkpoint_dir and rank == 0:
                     checkpoint_dir.mkdir(parents=True, exist_ok=True)
                     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(checkpoint_dir / "model.safetensors"))
+                    if average is not None:
+                        save_file({k: v.contiguous() for k, v in average.module.state_dict().items()}, str(checkpoint_dir / AVERAGE_FILE))
                     if best_state is not None:
                         save_file({k: v.contiguous() for k, v in best_state.items()}, str(checkpoint_dir / "best.safetensors"))
                     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step, "best": best,

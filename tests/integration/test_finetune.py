@@ -168,3 +168,42 @@ def test_int8_consistency_phase_ends_on_the_last_stretch_that_kept_validation(ti
     now = model.state_dict()
     assert all(torch.equal(now[k], states[4][k]) for k in now)
     assert not all(torch.equal(now[k], states[8][k]) for k in now)  # the phase did move on past step 4
+
+
+def test_weight_average_is_an_exponential_moving_average_of_the_parameters() -> None:
+    from training.finetune import weight_average
+
+    model = torch.nn.Linear(2, 1)
+    average = weight_average(model, 0.9)
+    for value in (1.0, 3.0, 5.0):
+        with torch.no_grad():
+            model.weight.fill_(value)
+        average.update_parameters(model)
+    # the first update copies, each later one moves a tenth of the way
+    expected = (1.0 * 0.9 + 3.0 * 0.1) * 0.9 + 5.0 * 0.1
+    assert torch.allclose(average.module.weight, torch.full((1, 2), expected))
+    assert weight_average(model, 0.0) is None
+
+
+def test_fine_tune_keeps_and_checkpoints_the_weight_average(tiny_set_path: Path, tiny_encoder_path: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    from training.finetune import AVERAGE_FILE
+
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
+    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=20, eval_every=20, weight_average_decay=0.8).transformer
+    result = fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    returned = result.model.state_dict()
+    averaged, raw = load_file(str(tmp_path / AVERAGE_FILE)), load_file(str(tmp_path / "model.safetensors"))
+    assert averaged.keys() == raw.keys() == returned.keys()
+    # the returned (and exported) weights are the average's, which differ from the last step's raw weights
+    assert all(torch.equal(returned[k], averaged[k]) for k in returned)
+    assert any(not torch.allclose(averaged[k], raw[k]) for k in raw if raw[k].is_floating_point())
+    # a resumed run picks the average up where the checkpoint left it
+    resumed = fine_tune(config.model_copy(update={"max_steps": 21}), rows, [1.0] * len(rows), rows, seed=3, device="cpu",
+                        checkpoint_dir=tmp_path, progress=False)
+    step_21 = load_file(str(tmp_path / AVERAGE_FILE))
+    weight = "comment.weight" if "comment.weight" in raw else next(k for k in raw if raw[k].is_floating_point() and raw[k].dim() == 2)
+    assert resumed.steps == 21
+    # one more step moves the average a fifth of the way towards the new raw weights, not onto them
+    assert torch.allclose(step_21[weight], 0.8 * averaged[weight] + 0.2 * load_file(str(tmp_path / "model.safetensors"))[weight], atol=1e-6)
