@@ -58,6 +58,8 @@ class DataConfig(_Strict):
                                                                "(training/contrast.py); the corpora hold almost no counter-speech")
     synthetic_feelings: int = Field(default=0, ge=0, description="synthetic hatred of groups said outright beside the same words about "
                                                                "things, and hateful generalisations beside harmless twins (training/feelings.py)")
+    synthetic_name_calling: int = Field(default=0, ge=0, description="synthetic name-calling beside harsh criticism of the same targets "
+                                                                   "without an epithet (training/name_calling.py)")
     parent_swap_pairs: bool = Field(default=False, description="off_topic pairs also put each reply under a parent from another thread "
                                                                "(its own article kept), off_topic 1 (labels/pairs.py)")
     typo_copies: float = Field(default=0.0, ge=0, le=1, description="share of training rows (generated ones included) that get a "

@@ -182,7 +182,8 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         log.info("identity counterfactuals: %d copies of training rows with another group swapped in", len(copies))
         bundle.train += copies
         bundle.train_weights += weights
-    if config.data.synthetic_spam or config.data.synthetic_contrast or config.data.synthetic_feelings or config.data.typo_copies:
+    if (config.data.synthetic_spam or config.data.synthetic_contrast or config.data.synthetic_feelings or config.data.synthetic_name_calling
+            or config.data.typo_copies):
         from training.functional import SUITE, load_suite
 
         not_generated = forbidden | {case.body for case in load_suite(SUITE)}  # the suite still measures generalisation
@@ -201,6 +202,11 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
 
         feelings = synthetic_feelings(bundle.train, config.data.synthetic_feelings, seed=config.seed, forbidden=not_generated)
         _add_generated(bundle, "synthetic_feelings", feelings, "hatred of groups beside grievances about things, generalisations beside twins")
+    if config.data.synthetic_name_calling:
+        from training.name_calling import synthetic_name_calling
+
+        calling = synthetic_name_calling(bundle.train, config.data.synthetic_name_calling, seed=config.seed, forbidden=not_generated)
+        _add_generated(bundle, "synthetic_name_calling", calling, "name-calling beside criticism and dismissals without an epithet")
     if config.data.typo_copies:
         from training.augment import typo_copies
 
