@@ -8,9 +8,9 @@ vocative, or one epithet in the middle of a long argument. On in-domain validati
 "Yes. Dummie. Do some research" at 0.03 for insult and an accusing but epithet-free "you" sentence at 0.86. This
 module writes three kinds of rows, where the epithet, not the person addressed or the harshness, decides the label:
 
-- **epithet**: a word that demeans a person's mind, worth or character (idiot, dimwit, buffoon, scumbag; guide
-  rule 8), aimed at a commenter, a public figure, the author or a group of people with no protected trait, alone or
-  beside an argument about a policy (insult 1, hate 0);
+- **epithet**: a word that demeans a person's mind, worth or character (idiot, dimwit, buffoon, scumbag, "the
+  stupid mayor"; guide rule 8), aimed at a commenter, a public figure, the author or a group of people with no
+  protected trait, alone or beside a sentence of argument (insult 1, hate 0);
 - **criticism**: the same targets and policies, criticised harshly with no epithet, "you" included (insult 0, hate 0);
 - **dismissal**: an argument dismissed without naming the person who made it ("Nonsense", "That claim is absurd";
   guide rule 12; insult 0, hate 0).
@@ -43,6 +43,15 @@ PUT_DOWNS = (
     "dumb as a sack of bricks", "thick as two short planks", "dim as a burnt-out bulb", "a few sandwiches short of a picnic",
     "too dense to follow a bus timetable", "not bright enough to run a lemonade stand", "about as sharp as a wet sponge",
 )
+# Adjectives that demean a mind, put before a figure's role ("the stupid mayor"); the criticism twin drops them.
+ADJECTIVES = ("stupid", "brainless", "dim-witted", "idiotic", "moronic", "half-witted", "dopey", "thick-headed", "dimwitted", "dumb")
+# Sentences of argument, neither insult nor criticism of a person, that put the epithet in the middle of a longer comment.
+ARGUMENTS = (
+    "The costs have doubled since last spring.", "Nobody asked the residents before the vote.", "Read the report, it is all there.",
+    "Three other cities tried this and dropped it.", "The numbers in the article tell a different story.",
+    "My taxes went up again this year.", "We were promised consultation and got none.", "This has been going on for years now.",
+)
+
 # Public figures and the author, by role (the guide counts them as targets like anyone else).
 FIGURES = (
     "the mayor", "the premier", "the finance minister", "the columnist", "the author of this piece", "our MP", "the CEO",
@@ -70,6 +79,11 @@ EPITHET_AT_FIGURE = (
     "Of course {t} backs {x}. Total {n_bare}.", "{T} is {p}, and {x} proves it.", "Leave it to {n} like {t} to botch {x}.",
     "{x_cap}? Dreamt up by {n}, namely {t}.", "Another week, another blunder on {x} from {t}, the {n_bare}.",
     "Nobody in their right mind would let {n} like {t} near {x}.",
+)
+# Frames where the figure stands with a demeaning adjective ("{T_adj}"); the criticism kind writes the same frame without it.
+ADJECTIVE_FRAMES = (
+    "{T_adj} has done it again with {x}.", "Leave it to {t_adj} to wreck {x}.", "So {t_adj} wants {x} now. Wonderful.",
+    "Apparently {t_adj} thinks {x} will pay for itself.",
 )
 EPITHET_AT_CROWD = (
     "{T} are a bunch of {ns}.", "What a pack of {ns} {t} are.", "Only {ns} like {t} would push {x}.", "{T} are {ns}, every last one.",
@@ -113,24 +127,37 @@ def _plural(word: str) -> str:
     return word[:-1] + "ies" if word.endswith("y") and word[-2] not in "aeiou" else word + "s"
 
 
-def _fill(frame: str, rng: random.Random, target: str = "") -> str:
+def _fill(frame: str, rng: random.Random, target: str = "", adjective: str = "") -> str:
     epithet, policy = rng.choice(EPITHETS), rng.choice(POLICIES)
-    return frame.format(t=target, T=target[:1].upper() + target[1:], n=_article(epithet), n_bare=epithet, N_bare=epithet.capitalize(),
-                        ns=_plural(epithet), p=rng.choice(PUT_DOWNS), x=policy, x_cap=policy[0].upper() + policy[1:])
+    determiner, _, role = target.partition(" ")
+    t_adj = f"{determiner} {adjective} {role}" if adjective else target
+    return frame.format(t=target, T=target[:1].upper() + target[1:], t_adj=t_adj, T_adj=t_adj[:1].upper() + t_adj[1:], n=_article(epithet),
+                        n_bare=epithet, N_bare=epithet.capitalize(), ns=_plural(epithet), p=rng.choice(PUT_DOWNS), x=policy,
+                        x_cap=policy[0].upper() + policy[1:])
 
 
 def name_calling_text(kind: str, rng: random.Random) -> str:
-    """One comment of the given kind: addressed to a fellow commenter half the time, else about a public figure or a crowd."""
+    """One comment of the given kind: addressed to a fellow commenter half the time, else about a public figure (a tenth of the
+    time named with a demeaning adjective, or the same frame without one) or a crowd."""
     if kind == "dismissal":
-        return _fill(rng.choice(DISMISSALS), rng)
-    target = rng.choices(("commenter", "figure", "crowd"), weights=(5, 3, 2))[0]
-    epithet = kind == "epithet"
-    frames, people = {
-        "commenter": (EPITHET_AT_COMMENTER if epithet else CRITICISM_OF_COMMENTER, ("",)),
-        "figure": (EPITHET_AT_FIGURE if epithet else CRITICISM_OF_FIGURE, FIGURES),
-        "crowd": (EPITHET_AT_CROWD if epithet else CRITICISM_OF_CROWD, CROWDS),
-    }[target]
-    return _fill(rng.choice(frames), rng, rng.choice(people))
+        body = _fill(rng.choice(DISMISSALS), rng)
+    else:
+        target = rng.choices(("commenter", "figure", "adjective", "crowd"), weights=(5, 2, 1, 2))[0]
+        epithet = kind == "epithet"
+        if target == "adjective":
+            body = _fill(rng.choice(ADJECTIVE_FRAMES), rng, rng.choice(FIGURES), rng.choice(ADJECTIVES) if epithet else "")
+        else:
+            frames, people = {
+                "commenter": (EPITHET_AT_COMMENTER if epithet else CRITICISM_OF_COMMENTER, ("",)),
+                "figure": (EPITHET_AT_FIGURE if epithet else CRITICISM_OF_FIGURE, FIGURES),
+                "crowd": (EPITHET_AT_CROWD if epithet else CRITICISM_OF_CROWD, CROWDS),
+            }[target]
+            body = _fill(rng.choice(frames), rng, rng.choice(people))
+    # Two in five get a sentence of argument before or after, so an epithet also sits inside a longer comment.
+    if rng.random() < 0.4:
+        argument = rng.choice(ARGUMENTS)
+        body = f"{argument} {body}" if rng.random() < 0.5 else f"{body} {argument}"
+    return body
 
 
 def synthetic_name_calling(rows: Sequence[LabelledComment], count: int, *, seed: int, forbidden: set[str]) -> list[LabelledComment]:

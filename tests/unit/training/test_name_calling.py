@@ -8,7 +8,7 @@ from collections import Counter
 
 from labels.schema import LabelledComment
 from training.functional import SUITE, load_suite
-from training.name_calling import EPITHETS, PUT_DOWNS, synthetic_name_calling
+from training.name_calling import ADJECTIVES, EPITHETS, PUT_DOWNS, synthetic_name_calling
 
 HOSTS = [
     LabelledComment(id="a", source="t", split="train", thread_id="t1", body="Tariffs again.", article_title="Council passes transit plan",
@@ -17,6 +17,8 @@ HOSTS = [
 # An epithet as a word, in the singular or plural the generator writes
 _EPITHET = re.compile(r"\b(" + "|".join(re.escape(e[:-1]) + r"(y|ies)" if e.endswith("y") else re.escape(e) + "s?" for e in EPITHETS) + r")\b",
                       re.IGNORECASE)
+
+_ADJECTIVE = re.compile(r"\b(" + "|".join(map(re.escape, ADJECTIVES)) + r")\b", re.IGNORECASE)
 
 
 def _kind(row: LabelledComment) -> str:
@@ -33,11 +35,11 @@ def test_three_kinds_in_the_schedules_shares_with_the_guides_labels() -> None:
 
 
 def test_the_epithet_alone_separates_the_kinds() -> None:
-    """Every insulting row carries an epithet or a put-down, no other row does, and both sides address "you" about as
+    """Every insulting row carries an epithet, a put-down or a demeaning adjective, no other row does, and both sides address "you" about as
     often: the second person must not become the insult's sign."""
     rows = synthetic_name_calling(HOSTS, 1000, seed=5, forbidden=set())
     for row in rows:
-        named = bool(_EPITHET.search(row.body)) or any(p in row.body for p in PUT_DOWNS)
+        named = bool(_EPITHET.search(row.body) or _ADJECTIVE.search(row.body)) or any(p in row.body for p in PUT_DOWNS)
         assert named == (_kind(row) == "epithet"), row.body
     you = {kind: sum(bool(re.search(r"\byou", r.body, re.I)) for r in rows if _kind(r) == kind) / 400 for kind in ("epithet", "criticism")}
     assert 0.2 <= you["epithet"] <= 0.6 and abs(you["epithet"] - you["criticism"]) < 0.1, you
