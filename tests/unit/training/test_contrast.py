@@ -12,6 +12,7 @@ import pytest
 from labels.schema import LabelledComment
 from training.contrast import CLAIMS, GROUPS, NEGATED_POSITIVES, synthetic_contrast
 from training.feelings import FEELING_FRAMES, GENERALISATIONS, THINGS, UNPROTECTED, synthetic_feelings
+from tests.fixtures.word_runs import word_runs
 from training.functional import SUITE, load_suite
 
 HOSTS = [
@@ -68,11 +69,6 @@ def test_same_seed_same_rows_forbidden_texts_never_and_no_hosts_no_rows() -> Non
     assert synthetic_contrast(HOSTS[1:], 10, seed=1, forbidden=set()) == []
 
 
-def _grams(text: str, n: int = 5) -> set[tuple[str, ...]]:
-    words = re.findall(r"[a-z']+", text.lower())
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
-
-
 GENERATORS = pytest.mark.parametrize("generate", [synthetic_contrast, synthetic_feelings])
 
 
@@ -83,9 +79,9 @@ def test_no_five_word_run_is_shared_with_the_suites_hate_cases(generate) -> None
     blank = re.compile(r"\b(" + "|".join(map(re.escape, sorted(set(GROUPS) | {c for c in _suite_groups()}, key=len, reverse=True))) + r")\b",
                        re.IGNORECASE)
     suite = [c.body for c in load_suite(SUITE) if "hate" in c.expect]
-    suite_grams = set().union(*(_grams(blank.sub("G", text)) for text in suite))
+    suite_grams = set().union(*(word_runs(blank.sub("G", text)) for text in suite))
     rows = generate(HOSTS, 1500, seed=9, forbidden=set())
-    shared = {gram for r in rows for gram in _grams(blank.sub("G", r.body)) & suite_grams}
+    shared = {gram for r in rows for gram in word_runs(blank.sub("G", r.body)) & suite_grams}
     assert shared == set()
 
 
@@ -100,9 +96,9 @@ def test_no_five_word_run_is_shared_with_hatecheck(generate) -> None:  # type: i
     targets = {w for c in cases for w in re.findall(r"[a-z]+", c.body.lower())} & {g.lower().split()[-1] for g in GROUPS}
     blank = re.compile(r"\b(" + "|".join(map(re.escape, sorted(set(GROUPS) | targets | {"women", "men"}, key=len, reverse=True))) + r")\b",
                        re.IGNORECASE)
-    hatecheck_grams = set().union(*(_grams(blank.sub("G", c.body)) for c in cases))
+    hatecheck_grams = set().union(*(word_runs(blank.sub("G", c.body)) for c in cases))
     rows = generate(HOSTS, 3000, seed=9, forbidden=set())
-    shared = {gram for r in rows for gram in _grams(blank.sub("G", r.body)) & hatecheck_grams}
+    shared = {gram for r in rows for gram in word_runs(blank.sub("G", r.body)) & hatecheck_grams}
     assert shared == set()
 
 

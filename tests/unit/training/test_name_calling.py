@@ -7,6 +7,7 @@ import re
 from collections import Counter
 
 from labels.schema import LabelledComment
+from tests.fixtures.word_runs import word_runs
 from training.functional import SUITE, load_suite
 from training.name_calling import ADJECTIVES, EPITHETS, PUT_DOWNS, synthetic_name_calling
 
@@ -51,17 +52,12 @@ def test_same_seed_same_rows_and_forbidden_texts_never() -> None:
     assert not set(first) & {r.body for r in synthetic_name_calling(HOSTS, 40, seed=1, forbidden=set(first))}
 
 
-def _grams(text: str, n: int = 5) -> set[tuple[str, ...]]:
-    words = re.findall(r"[a-z']+", text.lower())
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
-
-
 def test_no_five_word_run_is_shared_with_the_suite_or_hatecheck() -> None:
     """Written apart from the suite's insult and criticism cases and from HateCheck, so both still measure generalisation."""
     from labels.corpora import load_corpus
     from tests.conftest import DATASETS
 
     texts = [c.body for c in load_suite(SUITE)] + [c.body for c in load_corpus("hatecheck", DATASETS)]
-    evaluation = set().union(*(_grams(t) for t in texts))
+    evaluation = set().union(*(word_runs(t) for t in texts))
     rows = synthetic_name_calling(HOSTS, 3000, seed=9, forbidden=set())
-    assert {gram for r in rows for gram in _grams(r.body) & evaluation} == set()
+    assert {gram for r in rows for gram in word_runs(r.body) & evaluation} == set()
