@@ -72,13 +72,13 @@ def drop_nan_guards(path: Path) -> int:
             dropped += [node, check]
     if not dropped:
         return 0
+    for output in graph.output:
+        if output.name in replaced:
+            raise ValueError(f"{path}: a NaN guard feeds the graph output {output.name!r}")
     for node in dropped:
         graph.node.remove(node)
     for node in graph.node:
         node.input[:] = [replaced.get(name, name) for name in node.input]
-    for output in graph.output:
-        if output.name in replaced:
-            raise ValueError(f"{path}: a NaN guard feeds the graph output {output.name!r}")
     used = {name for node in graph.node for name in node.input}
     unused = [init for init in graph.initializer if init.name not in used]
     for init in unused:
