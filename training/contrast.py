@@ -119,11 +119,11 @@ def synthetic_contrast(rows: Sequence[LabelledComment], count: int, *, seed: int
 
 def generate_rows(rows: Sequence[LabelledComment], count: int, *, seed: int, forbidden: set[str], schedule: Sequence[str],
                   text: Callable[[str, random.Random], str], hateful: Sequence[str], source: str, prefix: str,
-                  insult_unset: Sequence[str] = (), insulting: Sequence[str] = ()) -> list[LabelledComment]:
+                  insult_unset: Sequence[str] = (), insulting: Sequence[str] = (), hate_unset: bool = False) -> list[LabelledComment]:
     """`count` rows of the kinds in `schedule`, in its shares and order, written by `text(kind, rng)`, each under the
     article of a random training row that carries one. A kind in `hateful` is hate 1 with insult unset, one in
     `insult_unset` hate 0 with insult unset, one in `insulting` hate 0 and insult 1, any other hate 0 and insult 0;
-    off_topic is unset (the texts answer no article). Texts in `forbidden` are never produced, a text at most once;
+    with `hate_unset`, hate is unset instead of 0 on every kind outside `hateful`; off_topic is unset (the texts answer no article). Texts in `forbidden` are never produced, a text at most once;
     a kind that misses 200 times running has run out of new texts and is skipped."""
     hosts = [r for r in rows if r.article_title or r.article_text]
     if not hosts or count <= 0:
@@ -151,6 +151,6 @@ def generate_rows(rows: Sequence[LabelledComment], count: int, *, seed: int, for
         out.append(LabelledComment(
             id=f"{prefix}-{kind}-{len(out):05d}", source=source, split="train", thread_id=host.thread_id, body=body,
             article_title=host.article_title, article_text=host.article_text,
-            hate=1 if is_hateful else 0, insult=None if is_hateful or kind in insult_unset else int(kind in insulting), off_topic=None,
+            hate=1 if is_hateful else None if hate_unset else 0, insult=None if is_hateful or kind in insult_unset else int(kind in insulting), off_topic=None,
         ))
     return out

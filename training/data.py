@@ -205,7 +205,8 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
     if config.data.synthetic_name_calling:
         from training.name_calling import synthetic_name_calling
 
-        calling = synthetic_name_calling(bundle.train, config.data.synthetic_name_calling, seed=config.seed, forbidden=not_generated)
+        calling = synthetic_name_calling(bundle.train, config.data.synthetic_name_calling, seed=config.seed, forbidden=not_generated,
+                                         hate_unset=config.data.name_calling_hate == "unset")
         _add_generated(bundle, "synthetic_name_calling", calling, "name-calling beside criticism and dismissals without an epithet")
     if config.data.typo_copies:
         from training.augment import typo_copies

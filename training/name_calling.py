@@ -15,7 +15,9 @@ module writes three kinds of rows, where the epithet, not the person addressed o
 - **dismissal**: an argument dismissed without naming the person who made it ("Nonsense", "That claim is absurd";
   guide rule 12; insult 0, hate 0).
 
-off_topic is unset (the texts answer no article). Frames were written apart from the functional suite's
+off_topic is unset (the texts answer no article). With `hate_unset` the rows leave hate unset too, so they teach
+insult alone: labelled hate 0, the epithet rows also taught "an epithet at a person is not hate", and a first run with
+them (tg-minilm-20261204-a3fc833) lost HateCheck's slurs and the suite's slur cases. Frames were written apart from the functional suite's
 `insult_at_commenter` and `criticism_of_policy` cases and from HateCheck (tests check that no five-word run is
 shared), and `forbidden` drops any text equal to a suite or evaluation case.
 """
@@ -160,8 +162,9 @@ def name_calling_text(kind: str, rng: random.Random) -> str:
     return body
 
 
-def synthetic_name_calling(rows: Sequence[LabelledComment], count: int, *, seed: int, forbidden: set[str]) -> list[LabelledComment]:
-    """`count` comments in SCHEDULE's shares, each under the article of a random training row that carries one.
-    Texts in `forbidden` are never produced; a text is produced at most once."""
+def synthetic_name_calling(rows: Sequence[LabelledComment], count: int, *, seed: int, forbidden: set[str],
+                           hate_unset: bool = False) -> list[LabelledComment]:
+    """`count` comments in SCHEDULE's shares, each under the article of a random training row that carries one, hate 0
+    or, with `hate_unset`, hate unset. Texts in `forbidden` are never produced; a text is produced at most once."""
     return generate_rows(rows, count, seed=seed, forbidden=forbidden, schedule=SCHEDULE, text=name_calling_text, hateful=(),
-                         insulting=INSULTING, source="synthetic_name_calling", prefix="name_calling")
+                         insulting=INSULTING, source="synthetic_name_calling", prefix="name_calling", hate_unset=hate_unset)

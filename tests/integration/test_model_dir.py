@@ -203,6 +203,15 @@ def test_generated_rows_join_training_only_and_are_recorded(tiny_set_path: Path,
     assert any(record.name == key and record.rows == count for record in bundle.records)
 
 
+def test_name_calling_hate_unset_reaches_the_generated_rows(tiny_set_path: Path) -> None:
+    from tests.conftest import tiny_config
+    from training.data import assemble
+
+    data = {"sources": [{"path": str(tiny_set_path), "name": "tiny"}], "eval_corpora": [], "synthetic_name_calling": 20, "name_calling_hate": "unset"}
+    generated = [r for r in assemble(tiny_config(tiny_set_path, data=data), DATASETS, progress=False).train if r.source == "synthetic_name_calling"]
+    assert len(generated) == 20 and {r.hate for r in generated} == {None} and sum(r.insult == 1 for r in generated) == 8
+
+
 def test_typo_copies_join_training_last_misspelling_generated_rows_too(tiny_set_path: Path) -> None:
     from tests.conftest import tiny_config
     from training.data import assemble

@@ -35,6 +35,14 @@ def test_three_kinds_in_the_schedules_shares_with_the_guides_labels() -> None:
     assert len({r.body for r in rows}) == 500
 
 
+def test_hate_unset_masks_hate_and_changes_nothing_else() -> None:
+    """The switch that lets the rows teach insult alone: same texts, same insult labels, hate unset (masked in the loss)."""
+    zero = synthetic_name_calling(HOSTS, 60, seed=3, forbidden=set())
+    unset = synthetic_name_calling(HOSTS, 60, seed=3, forbidden=set(), hate_unset=True)
+    assert [(r.body, r.insult, r.off_topic) for r in unset] == [(r.body, r.insult, r.off_topic) for r in zero]
+    assert {r.hate for r in zero} == {0} and {r.hate for r in unset} == {None}
+
+
 def test_the_epithet_alone_separates_the_kinds() -> None:
     """Every insulting row carries an epithet, a put-down or a demeaning adjective, no other row does, and both sides address "you" about as
     often: the second person must not become the insult's sign."""
