@@ -20,7 +20,7 @@ import numpy as np
 
 from bench.sections import machine, one_line_errors, write_section
 from labels.sets import read_jsonl
-from serving.transformer import ONNX_FILE, ONNX_INT8_FILE, TOKENIZER_FILE, length_sorted_batches, load_tokenizer, onnx_session_options
+from serving.transformer import ONNX_FILE, ONNX_INT8_FILE, TOKENIZER_FILE, cpu_session, length_sorted_batches, load_tokenizer
 from threadguard.settings import PROJECT_ROOT
 from training.export import drop_nan_guards
 
@@ -37,8 +37,6 @@ def _rate(session, batches: list[dict[str, np.ndarray]]) -> tuple[float, np.ndar
 
 
 def main(model_dir: Path, rounds: int) -> str:
-    import onnxruntime as ort
-
     rows = read_jsonl(COMMENTS, hand_labelled=True)[:SAMPLE]
     tokenizer = load_tokenizer(model_dir / TOKENIZER_FILE, 128)
     ids = [e.ids for e in tokenizer.encode_batch([r.body for r in rows])]
@@ -58,8 +56,7 @@ def main(model_dir: Path, rounds: int) -> str:
                 continue
             shutil.copy(model_dir / name, work / name)
             dropped = drop_nan_guards(work / name)
-            guarded, plain = (ort.InferenceSession(str(p), onnx_session_options(), providers=["CPUExecutionProvider"])
-                              for p in (model_dir / name, work / name))
+            guarded, plain = cpu_session(model_dir / name), cpu_session(work / name)
             _rate(guarded, batches), _rate(plain, batches)
             with_guards, without = [], []
             for _ in range(rounds):

@@ -143,6 +143,15 @@ def onnx_session_options(threads: int | None = None, *, int8_precision: bool = T
     return options
 
 
+def cpu_session(model: str | Path | bytes, threads: int | None = None):  # type: ignore[no-untyped-def]
+    """An ONNX Runtime session on the CPU with the service's options: a graph file or serialised graph, as the tests and
+    benches that check what the service computes open one."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), onnx_session_options(threads),
+                                providers=["CPUExecutionProvider"])
+
+
 def available_runtimes(path: Path) -> set[str]:
     """Which runtimes the files in a model dir support."""
     found = set()

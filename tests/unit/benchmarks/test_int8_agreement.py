@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.int8_agreement import exclusion_groups
-from serving.transformer import onnx_session_options
+from serving.transformer import cpu_session
 
 PROJECTIONS = ("attention/self/query", "attention/self/key", "attention/self/value", "attention/output/dense", "intermediate/dense", "output/dense")
 NODES = [f"/encoder/encoder/layer.{i}/{p}/MatMul" for i in range(6) for p in PROJECTIONS]
@@ -23,7 +23,6 @@ def test_each_variant_leaves_its_group_and_only_it_in_fp32() -> None:
 def test_weight_only_variant_stores_8_bit_blocks_and_stays_close_to_fp32(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
     import onnx
-    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
     from bench.int8_agreement import quantize_weight_only
@@ -40,7 +39,7 @@ def test_weight_only_variant_stores_8_bit_blocks_and_stays_close_to_fp32(tmp_pat
     quantize_weight_only(tmp_path / "fp32.onnx", tmp_path / "w8.onnx")
     assert [n.op_type for n in onnx.load(str(tmp_path / "w8.onnx")).graph.node] == ["MatMulNBits"]
     x = rng.normal(size=(8, 64)).astype(np.float32)
-    y = ort.InferenceSession(str(tmp_path / "w8.onnx"), onnx_session_options(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    y = cpu_session(tmp_path / "w8.onnx").run(None, {"x": x})[0]
     assert np.abs(y - x @ weight).max() < 0.02 * np.abs(x @ weight).max()
 
 

@@ -7,15 +7,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from serving.transformer import onnx_session_options
+from serving.transformer import cpu_session
 from training.export import export_onnx, quantize_int8
 from training.int8_aware import simulated_int8
 
 
 def _ort(path: Path, feeds: dict[str, np.ndarray]) -> np.ndarray:
-    import onnxruntime as ort
-
-    return ort.InferenceSession(str(path), onnx_session_options(), providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+    return cpu_session(path).run(None, feeds)[0]
 
 
 def _tiny_encoder(tiny_encoder_path: Path):  # type: ignore[no-untyped-def]

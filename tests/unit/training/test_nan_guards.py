@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 
-from serving.transformer import ONNX_FILE, ONNX_INT8_FILE, onnx_session_options, pad_batch
+from serving.transformer import ONNX_FILE, ONNX_INT8_FILE, cpu_session, pad_batch
 from training.export import drop_nan_guards, export_onnx
 
 
@@ -18,7 +17,7 @@ def _ops(path: Path) -> list[str]:
 
 
 def _embed(path: Path, batch: dict[str, np.ndarray]) -> np.ndarray:
-    return ort.InferenceSession(str(path), onnx_session_options(), providers=["CPUExecutionProvider"]).run(None, batch)[0]
+    return cpu_session(path).run(None, batch)[0]
 
 
 def test_dropping_the_guards_keeps_every_embedding_to_the_bit(tiny_encoder_path: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from labels.schema import LabelledComment
-from serving.transformer import onnx_session_options
+from serving.transformer import cpu_session
 from training.config import TransformerConfig
 from training.export import quantize_int8
 from training.pipeline import smoothing_texts
@@ -40,9 +40,7 @@ def two_projection_graph(path: Path, rng: np.random.Generator) -> tuple[np.ndarr
 
 
 def run(path: Path, x: np.ndarray) -> list[np.ndarray]:
-    import onnxruntime as ort
-
-    return ort.InferenceSession(str(path), onnx_session_options(), providers=["CPUExecutionProvider"]).run(None, {"x": x})
+    return cpu_session(path).run(None, {"x": x})
 
 
 def test_smoothing_keeps_the_fp32_function_with_one_mul_per_distinct_input(tmp_path: Path) -> None:

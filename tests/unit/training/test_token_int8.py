@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from serving.transformer import onnx_session_options
+from serving.transformer import cpu_session
 from training.export import quantize_int8
 from training.token_int8 import quantize_per_token
 
@@ -44,9 +44,7 @@ def encoder_like_graph(path: Path, rng: np.random.Generator, opset: int = 17) ->
 
 
 def run(path: Path, ids: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
-
-    return ort.InferenceSession(str(path), onnx_session_options(), providers=["CPUExecutionProvider"]).run(["y"], {"ids": ids})[0]
+    return cpu_session(path).run(["y"], {"ids": ids})[0]
 
 
 @pytest.fixture()
@@ -81,9 +79,7 @@ def projection_graph(path: Path, weight: np.ndarray) -> None:
 
 
 def run_x(path: Path, x: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
-
-    return ort.InferenceSession(str(path), onnx_session_options(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    return cpu_session(path).run(None, {"x": x})[0]
 
 
 def test_one_loud_token_coarsens_only_itself(tmp_path: Path) -> None:
@@ -136,12 +132,10 @@ def test_embedding_rows_keep_their_quiet_features_beside_loud_ones(tmp_path: Pat
     tensor.CopyFrom(numpy_helper.from_array(table, "table"))
     onnx.save(model, tmp_path / "loud.onnx")
     quantize_per_token(tmp_path / "loud.onnx", tmp_path / "token.onnx")
-    import onnxruntime as ort
-
     ids = np.arange(VOCAB, dtype=np.int64)[None, :]
     token_model = onnx.load(str(tmp_path / "token.onnx"))
     token_model.graph.output.append(onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, None))
-    looked_up = ort.InferenceSession(token_model.SerializeToString(), onnx_session_options(), providers=["CPUExecutionProvider"]).run(["x"], {"ids": ids})[0][0]
+    looked_up = cpu_session(token_model.SerializeToString()).run(["x"], {"ids": ids})[0][0]
     quiet = np.delete(np.arange(WIDTH), 7)
     error = np.abs(looked_up[:, quiet] - table[:, quiet]).max()
     assert error < 0.01 * np.abs(table[:, quiet]).max(), error  # a row scale alone would leave steps of 40/127 of them
@@ -172,11 +166,9 @@ def test_an_all_zero_row_stays_zero(tmp_path: Path) -> None:
                               [numpy_helper.from_array(w, "w")])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "p.onnx")
     quantize_per_token(tmp_path / "p.onnx", tmp_path / "p8.onnx")
-    import onnxruntime as ort
-
     x = np.zeros((3, 8), dtype=np.float32)
     x[1] = np.linspace(-1, 2, 8)
-    y = ort.InferenceSession(str(tmp_path / "p8.onnx"), onnx_session_options(), providers=["CPUExecutionProvider"]).run(None, {"x": x})[0]
+    y = cpu_session(tmp_path / "p8.onnx").run(None, {"x": x})[0]
     assert np.all(np.isfinite(y)) and np.all(y[[0, 2]] == 0)
     assert np.abs(y[1] - x[1] @ w).max() < 0.02 * np.abs(x[1] @ w).max()
 
