@@ -110,6 +110,10 @@ class TransformerConfig(_Strict):
     # it smooths the last few hundred steps' noise, which spreads HateCheck widely across seeds (docs/benchmarks.md).
     weight_average_decay: float = Field(default=0.0, ge=0, lt=1, description="decay of the moving average of the weights that "
                                                                             "validation scores and export keeps (0: the raw weights)")
+    # Fine-tuning blunts the shipped encoder's sense of which article a comment is about, which off_topic's
+    # comment-article cosine reads (docs/benchmarks.md, "Name-calling rows with hate masked"); this term keeps it.
+    topic_anchor: float = Field(default=0.0, ge=0, description="weight of a term that keeps which of its batch's articles each comment "
+                                                               "sits nearest as the shipped encoder has it (finetune.topic_gap; 0: off)")
     head_learning_rate: float = Field(default=1e-3, gt=0, description="learning rate of the two heads (the encoder uses learning_rate)")
     context_grad: bool = Field(default=False, description="back-propagate through the article/parent embeddings too (slower)")
     title_chars: int = 200

@@ -165,11 +165,14 @@ def build_biencoder(encoder, *, context_grad: bool):  # type: ignore[no-untyped-
                     out[present] = self.embed(inputs).float()
             return out
 
-        def forward(self, batch: Batch):  # type: ignore[no-untyped-def]
+        def forward(self, batch: Batch, with_topics: bool = False):  # type: ignore[no-untyped-def]
+            """(n, 3) logits; with `with_topics`, also the raw pooled embeddings of the comments that have an article
+            and of their articles (for topic_anchor)."""
             u = self.embed(batch.comment)
             n = u.shape[0]
             z = self._unit(u)
-            za = self._unit(self._context(batch.article, batch.has_article, n))
+            article = self._context(batch.article, batch.has_article, n)
+            za = self._unit(article)
             zp = self._unit(self._context(batch.parent, batch.has_parent, n))
             cos_a = (z * za).sum(1, keepdim=True) / self.dim
             cos_p = (z * zp).sum(1, keepdim=True) / self.dim
@@ -178,13 +181,34 @@ def build_biencoder(encoder, *, context_grad: bool):  # type: ignore[no-untyped-
             logits = torch.zeros((n, len(LABELS)), device=u.device)
             logits[:, list(COMMENT_LABELS)] = self.comment(z)
             logits[:, CONTEXT_LABEL] = self.context(features)[:, 0]
-            return logits
+            return (logits, u[batch.has_article], article[batch.has_article]) if with_topics else logits
 
         def head_state(self) -> dict:
             """The heads' tensors under serving.heads' names."""
             return {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items() if k.startswith(("comment.", "context."))}
 
     return BiEncoder()
+
+
+TOPIC_TEMPERATURE = 0.1  # softmax temperature over cosines in topic_gap: cosines of unrelated texts differ by ~0.1-0.3
+
+
+def topic_gap(comments, articles, shipped_comments, shipped_articles):  # type: ignore[no-untyped-def]
+    """How far each comment's pointing among the batch's articles has moved from the shipped encoder's: the KL
+    divergence between softmaxes, over the batch's articles, of its cosines to them (contrastive distillation).
+
+    A softmax ignores a shift of all of a comment's cosines, and the cosine ignores rotation and scale, so the term
+    only costs a change in which articles a comment sits nearest: what off_topic's comment-article cosine reads.
+    (A squared gap of the raw cosines did not track it: two runs that lost the wrong-article pairs had moved their
+    cosines less than the default had; docs/benchmarks.md, "Name-calling rows with hate masked".)"""
+    import torch
+    from torch.nn.functional import kl_div, log_softmax, normalize
+
+    if len(comments) < 2:
+        return torch.zeros((), device=comments.device)
+    student = normalize(comments.float(), dim=1) @ normalize(articles.float(), dim=1).T / TOPIC_TEMPERATURE
+    shipped = normalize(shipped_comments.float(), dim=1) @ normalize(shipped_articles.float(), dim=1).T / TOPIC_TEMPERATURE
+    return kl_div(log_softmax(student, dim=1), log_softmax(shipped, dim=1), log_target=True, reduction="batchmean")
 
 
 def masked_bce(logits, labels, weights, pos_weight):  # type: ignore[no-untyped-def]
@@ -360,6 +384,8 @@ def fine_tune(
         from torch.nn.parallel import DistributedDataParallel
 
         trainable = DistributedDataParallel(model)
+    # The shipped encoder, frozen: what topic_anchor keeps each comment's nearest articles near.
+    anchor = AutoModel.from_pretrained(base, add_pooling_layer=False).eval().requires_grad_(False).to(device) if config.topic_anchor else None
     average = weight_average(model, config.weight_average_decay)
     # What validation scores, early stopping keeps and export writes: the moving average when there is one.
     scored = model if average is None else average.module
@@ -411,9 +437,20 @@ def fine_tune(
         skip = step % max(1, len(mine)) if epoch == 0 and step else 0
         for idx in mine[skip:]:
             batch, labels, weights = collate(train, idx, device)
+            topic = None
             with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
-                logits = trainable(batch)
+                if anchor is None or batch.article is None:
+                    logits = trainable(batch)
+                else:
+                    logits, comments, articles = trainable(batch, with_topics=True)
+                    with torch.no_grad():  # the shipped encoder reads only the comments that have an article
+                        placed = {k: v[batch.has_article] for k, v in batch.comment.items()}
+                        shipped = (mean_pool(anchor(**placed).last_hidden_state, placed["attention_mask"]),
+                                   mean_pool(anchor(**batch.article).last_hidden_state, batch.article["attention_mask"]))
+                    topic = topic_gap(comments, articles, *shipped)  # outside no_grad: the gradient reaches the comments
             loss = masked_bce(logits.float(), labels, weights, pos_weight)
+            if topic is not None:
+                loss = loss + config.topic_anchor * topic
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.unscale_(optimizer)

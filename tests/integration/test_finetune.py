@@ -11,7 +11,7 @@ import torch
 from labels.sets import read_jsonl
 from serving.transformer import load_tokenizer
 from tests.conftest import tiny_transformer_config
-from training.finetune import budget_of, collate, encode_rows, fine_tune, masked_bce
+from training.finetune import budget_of, collate, encode_rows, fine_tune, masked_bce, topic_gap
 
 
 def _encoded(config, rows):  # type: ignore[no-untyped-def]
@@ -207,3 +207,43 @@ def test_fine_tune_keeps_and_checkpoints_the_weight_average(tiny_set_path: Path,
     assert resumed.steps == 21
     # one more step moves the average a fifth of the way towards the new raw weights, not onto them
     assert torch.allclose(step_21[weight], 0.8 * averaged[weight] + 0.2 * load_file(str(tmp_path / "model.safetensors"))[weight], atol=1e-6)
+
+
+def test_topic_gap_ignores_rotation_scale_and_shifts_and_sees_a_comment_move_to_another_article() -> None:
+    torch.manual_seed(0)
+    comments, articles = torch.randn(6, 16), torch.randn(6, 16)
+    rotation, _ = torch.linalg.qr(torch.randn(16, 16))
+    assert float(topic_gap(3.0 * comments @ rotation, 0.5 * articles @ rotation, comments, articles)) < 1e-6
+    moved = comments.clone()
+    moved[0] = articles[3]  # comment 0 now sits on article 3
+    assert float(topic_gap(moved, articles, comments, articles)) > 0.01
+    assert float(topic_gap(comments[:1], articles[:1], comments[:1], articles[:1])) == 0.0  # one article: nothing to rank
+
+
+def _topic_gap_to(model, shipped, config, rows) -> float:  # type: ignore[no-untyped-def]
+    """topic_gap of a model against the shipped encoder on the rows' comments and articles (one batch)."""
+    batch, _, _ = collate(_encoded(config, rows), list(range(len(rows))), "cpu")
+    placed = {k: v[batch.has_article] for k, v in batch.comment.items()}
+    parts = []
+    for encoder in (model, shipped):
+        encoder.eval()
+        with torch.inference_mode():
+            parts += [encoder.embed(placed), encoder.embed(batch.article)]
+    return float(topic_gap(*parts))
+
+
+def test_topic_anchor_keeps_each_comments_nearest_articles_near_the_shipped_encoders(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
+    """Same seed and steps, with and without the anchor: where the training comments sit among their articles moves
+    less from the shipped encoder's with it."""
+    from transformers import AutoModel
+
+    from training.finetune import build_biencoder
+
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train" and r.article_title][:48]
+    free = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=40, eval_every=40).transformer
+    shipped = build_biencoder(AutoModel.from_pretrained(tiny_encoder_path, add_pooling_layer=False), context_grad=False)
+    gaps = {}
+    for name, config in (("free", free), ("anchored", free.model_copy(update={"topic_anchor": 20.0}))):
+        model = fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", progress=False).model
+        gaps[name] = _topic_gap_to(model, shipped, config, rows)
+    assert gaps["anchored"] < 0.5 * gaps["free"], gaps
