@@ -123,8 +123,9 @@ def generate_rows(rows: Sequence[LabelledComment], count: int, *, seed: int, for
     """`count` rows of the kinds in `schedule`, in its shares and order, written by `text(kind, rng)`, each under the
     article of a random training row that carries one. A kind in `hateful` is hate 1 with insult unset, one in
     `insult_unset` hate 0 with insult unset, one in `insulting` hate 0 and insult 1, any other hate 0 and insult 0;
-    with `hate_unset`, hate is unset instead of 0 on every kind outside `hateful`; off_topic is unset (the texts answer no article). Texts in `forbidden` are never produced, a text at most once;
-    a kind that misses 200 times running has run out of new texts and is skipped."""
+    with `hate_unset`, hate is unset instead of 0 on every kind outside `hateful`; off_topic is unset (the texts
+    answer no article). Texts in `forbidden` are never produced, a text at most once; a kind that misses 200 times
+    running has run out of new texts and is skipped."""
     hosts = [r for r in rows if r.article_title or r.article_text]
     if not hosts or count <= 0:
         return []
@@ -151,6 +152,7 @@ def generate_rows(rows: Sequence[LabelledComment], count: int, *, seed: int, for
         out.append(LabelledComment(
             id=f"{prefix}-{kind}-{len(out):05d}", source=source, split="train", thread_id=host.thread_id, body=body,
             article_title=host.article_title, article_text=host.article_text,
-            hate=1 if is_hateful else None if hate_unset else 0, insult=None if is_hateful or kind in insult_unset else int(kind in insulting), off_topic=None,
+            hate=1 if is_hateful else None if hate_unset else 0,
+            insult=None if is_hateful or kind in insult_unset else int(kind in insulting), off_topic=None,
         ))
     return out

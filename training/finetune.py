@@ -385,7 +385,9 @@ def fine_tune(
 
         trainable = DistributedDataParallel(model)
     # The shipped encoder, frozen: what topic_anchor keeps each comment's nearest articles near.
-    anchor = AutoModel.from_pretrained(base, add_pooling_layer=False).eval().requires_grad_(False).to(device) if config.topic_anchor else None
+    anchor = None
+    if config.topic_anchor:
+        anchor = AutoModel.from_pretrained(base, add_pooling_layer=False).eval().requires_grad_(False).to(device)
     average = weight_average(model, config.weight_average_decay)
     # What validation scores, early stopping keeps and export writes: the moving average when there is one.
     scored = model if average is None else average.module

@@ -16,8 +16,9 @@ module writes three kinds of rows, where the epithet, not the person addressed o
   guide rule 12; insult 0, hate 0).
 
 off_topic is unset (the texts answer no article). With `hate_unset` the rows leave hate unset too, so they teach
-insult alone: labelled hate 0, the epithet rows also taught "an epithet at a person is not hate", and a first run with
-them (tg-minilm-20261204-a3fc833) lost HateCheck's slurs and the suite's slur cases. Frames were written apart from the functional suite's
+insult alone: labelled hate 0, the epithet rows also say "an epithet at a person is not hate". Masking did not win back
+what the first run (tg-minilm-20261204-a3fc833) lost, HateCheck and the wrong-article pairs, at two seeds
+(docs/benchmarks.md, "Name-calling rows with hate masked"). Frames were written apart from the functional suite's
 `insult_at_commenter` and `criticism_of_policy` cases and from HateCheck (tests check that no five-word run is
 shared), and `forbidden` drops any text equal to a suite or evaluation case.
 """

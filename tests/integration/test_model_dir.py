@@ -207,8 +207,10 @@ def test_name_calling_hate_unset_reaches_the_generated_rows(tiny_set_path: Path)
     from tests.conftest import tiny_config
     from training.data import assemble
 
-    data = {"sources": [{"path": str(tiny_set_path), "name": "tiny"}], "eval_corpora": [], "synthetic_name_calling": 20, "name_calling_hate": "unset"}
-    generated = [r for r in assemble(tiny_config(tiny_set_path, data=data), DATASETS, progress=False).train if r.source == "synthetic_name_calling"]
+    data = {"sources": [{"path": str(tiny_set_path), "name": "tiny"}], "eval_corpora": [],
+            "synthetic_name_calling": 20, "name_calling_hate": "unset"}
+    bundle = assemble(tiny_config(tiny_set_path, data=data), DATASETS, progress=False)
+    generated = [r for r in bundle.train if r.source == "synthetic_name_calling"]
     assert len(generated) == 20 and {r.hate for r in generated} == {None} and sum(r.insult == 1 for r in generated) == 8
 
 
