@@ -211,6 +211,22 @@ def topic_gap(comments, articles, shipped_comments, shipped_articles):  # type: 
     return kl_div(log_softmax(student, dim=1), log_softmax(shipped, dim=1), log_target=True, reduction="batchmean")
 
 
+def shipped_article_embeddings(anchor, encoded: Encoded, idx: Sequence[int], cache: dict, device: str):  # type: ignore[no-untyped-def]
+    """The frozen shipped encoder's pooled embeddings of the articles of a batch's rows that have one, in row order.
+    Each article is embedded once per run (`cache`, keyed by its token ids): a thread's article recurs in batch after
+    batch, and the frozen encoder gives it the same embedding every time."""
+    import torch
+
+    keys = [tuple(encoded.article[i]) for i in idx if encoded.article[i]]
+    new = list(dict.fromkeys(k for k in keys if k not in cache))
+    if new:
+        inputs = _pad([list(k) for k in new], device)
+        with torch.no_grad():
+            pooled = mean_pool(anchor(**inputs).last_hidden_state, inputs["attention_mask"])
+        cache.update(zip(new, pooled, strict=True))
+    return torch.stack([cache[k] for k in keys])
+
+
 def masked_bce(logits, labels, weights, pos_weight):  # type: ignore[no-untyped-def]
     """Binary cross-entropy per (row, label), ignoring labels a corpus does not annotate (NaN)."""
     import torch
@@ -385,7 +401,7 @@ def fine_tune(
 
         trainable = DistributedDataParallel(model)
     # The shipped encoder, frozen: what topic_anchor keeps each comment's nearest articles near.
-    anchor = None
+    anchor, article_cache = None, {}
     if config.topic_anchor:
         anchor = AutoModel.from_pretrained(base, add_pooling_layer=False).eval().requires_grad_(False).to(device)
     average = weight_average(model, config.weight_average_decay)
@@ -447,9 +463,9 @@ def fine_tune(
                     logits, comments, articles = trainable(batch, with_topics=True)
                     with torch.no_grad():  # the shipped encoder reads only the comments that have an article
                         placed = {k: v[batch.has_article] for k, v in batch.comment.items()}
-                        shipped = (mean_pool(anchor(**placed).last_hidden_state, placed["attention_mask"]),
-                                   mean_pool(anchor(**batch.article).last_hidden_state, batch.article["attention_mask"]))
-                    topic = topic_gap(comments, articles, *shipped)  # outside no_grad: the gradient reaches the comments
+                        shipped = mean_pool(anchor(**placed).last_hidden_state, placed["attention_mask"])
+                    # outside no_grad: the gradient reaches the comments
+                    topic = topic_gap(comments, articles, shipped, shipped_article_embeddings(anchor, train, idx, article_cache, device))
             loss = masked_bce(logits.float(), labels, weights, pos_weight)
             if topic is not None:
                 loss = loss + config.topic_anchor * topic

@@ -247,3 +247,26 @@ def test_topic_anchor_keeps_each_comments_nearest_articles_near_the_shipped_enco
         model = fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", progress=False).model
         gaps[name] = _topic_gap_to(model, shipped, config, rows)
     assert gaps["anchored"] < 0.5 * gaps["free"], gaps
+
+
+def test_shipped_article_embeddings_embed_each_article_once_and_match_a_direct_pass(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
+    from transformers import AutoModel
+
+    from training.finetune import mean_pool, shipped_article_embeddings
+
+    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path).transformer
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"][:32]
+    encoded = _encoded(config, rows)
+    shipped = AutoModel.from_pretrained(tiny_encoder_path, add_pooling_layer=False).eval()
+    calls = []
+    shipped.register_forward_hook(lambda module, args, kwargs_or_out: calls.append(1))
+    cache: dict = {}
+    idx = list(range(len(rows)))
+    first = shipped_article_embeddings(shipped, encoded, idx, cache, "cpu")
+    again = shipped_article_embeddings(shipped, encoded, idx[::-1], cache, "cpu")
+    assert len(calls) == 1 and len(cache) == len({tuple(a) for a in encoded.article if a}) < len(first)
+    batch, _, _ = collate(encoded, idx, "cpu")
+    with torch.inference_mode():
+        direct = mean_pool(shipped(**batch.article).last_hidden_state, batch.article["attention_mask"])
+    assert torch.allclose(first, direct, atol=1e-5)
+    assert torch.equal(again, first.flip(0))  # from the cache, in the new batch's row order
