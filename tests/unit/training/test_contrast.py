@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 
 from labels.schema import LabelledComment
+from tests.fixtures.word_runs import word_runs
 from training.contrast import CLAIMS, GROUPS, NEGATED_POSITIVES, synthetic_contrast
 from training.feelings import FEELING_FRAMES, GENERALISATIONS, THINGS, UNPROTECTED, synthetic_feelings
-from tests.fixtures.word_runs import word_runs
 from training.functional import SUITE, load_suite
 
 HOSTS = [
