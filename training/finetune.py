@@ -498,7 +498,9 @@ def fine_tune(
                         save_file({k: v.contiguous() for k, v in best_state.items()}, str(checkpoint_dir / "best.safetensors"))
                     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step, "best": best,
                                 "stale": stale, "rng_seed": seed * 1000 + epoch, "history": history}, checkpoint_dir / "state.pt")
-                log.info("step %d: loss %.4f, validation mean ROC-AUC %.4f (best %.4f)", step, loss.item(), score, best)
+                # the anchor's own term beside the total: what its weight should be set against
+                anchored = f" (topic term {topic.item():.4f} unweighted)" if topic is not None else ""
+                log.info("step %d: loss %.4f%s, validation mean ROC-AUC %.4f (best %.4f)", step, loss.item(), anchored, score, best)
                 if stale >= config.patience:
                     log.info("early stopping at step %d: no improvement in %d validation passes", step, stale)
                     stop = True
