@@ -116,6 +116,10 @@ class TransformerConfig(_Strict):
     topic_anchor: float = Field(default=0.0, ge=0, description="weight of a term that keeps which of its batch's articles each comment "
                                                                "sits nearest as the shipped encoder has it (finetune.topic_gap; 0: off)")
     head_learning_rate: float = Field(default=1e-3, gt=0, description="learning rate of the two heads (the encoder uses learning_rate)")
+    # Layer-wise learning-rate decay: the top encoder layer trains at learning_rate, each layer below at `decay` times the
+    # one above, the embeddings below the lowest layer. The lower layers, where what a text is about lives, then move less.
+    layer_lr_decay: float = Field(default=1.0, gt=0, le=1, description="learning rate of each encoder layer as a share of the one above "
+                                                                        "(1: every layer at learning_rate)")
     context_grad: bool = Field(default=False, description="back-propagate through the article/parent embeddings too (slower)")
     title_chars: int = 200
     parent_chars: int = 400

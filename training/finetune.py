@@ -10,9 +10,11 @@ import logging
 import math
 import os
 import random
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -227,6 +229,27 @@ def shipped_article_embeddings(anchor, encoded: Encoded, idx: Sequence[int], cac
     return torch.stack([cache[k] for k in keys])
 
 
+_LAYER = re.compile(r"\.layers?\.(\d+)\.")
+
+
+def layer_param_groups(named: Sequence[tuple[str, Any]], learning_rate: float, decay: float) -> list[dict]:
+    """Optimizer groups for an encoder's parameters under layer-wise learning-rate decay: a parameter of layer i (of L,
+    read from `.layer.i.` in its name) learns at learning_rate * decay ** (L - 1 - i), the embeddings at decay ** L, and
+    anything else (a final norm) at learning_rate. One group per rate, in order of depth; decay 1 gives one group."""
+    depths = {n: int(m.group(1)) for n, _ in named if (m := _LAYER.search(n))}
+    layers = max(depths.values(), default=-1) + 1
+    rates: dict[float, list] = {}
+    for name, parameter in named:
+        if name in depths:
+            rate = learning_rate * decay ** (layers - 1 - depths[name])
+        elif "embeddings" in name:
+            rate = learning_rate * decay**layers
+        else:
+            rate = learning_rate
+        rates.setdefault(rate, []).append(parameter)
+    return [{"params": params, "lr": rate} for rate, params in sorted(rates.items())]
+
+
 def masked_bce(logits, labels, weights, pos_weight):  # type: ignore[no-untyped-def]
     """Binary cross-entropy per (row, label), ignoring labels a corpus does not annotate (NaN)."""
     import torch
@@ -413,9 +436,9 @@ def fine_tune(
     total_steps = config.max_steps or max(1, int(steps_per_epoch * config.epochs))
     # The heads start from random and sit on unit-scaled embeddings: they learn at their own, higher rate.
     head_params = [p for n, p in model.named_parameters() if n.startswith(("comment.", "context."))]
-    encoder_params = [p for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
+    encoder_params = [(n, p) for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
     optimizer = torch.optim.AdamW(
-        [{"params": encoder_params, "lr": config.learning_rate}, {"params": head_params, "lr": config.head_learning_rate}],
+        [*layer_param_groups(encoder_params, config.learning_rate, config.layer_lr_decay), {"params": head_params, "lr": config.head_learning_rate}],
         weight_decay=config.weight_decay,
     )
     warmup = int(total_steps * config.warmup_ratio)

@@ -270,3 +270,43 @@ def test_shipped_article_embeddings_embed_each_article_once_and_match_a_direct_p
         direct = mean_pool(shipped(**batch.article).last_hidden_state, batch.article["attention_mask"])
     assert torch.allclose(first, direct, atol=1e-5)
     assert torch.equal(again, first.flip(0))  # from the cache, in the new batch's row order
+
+
+def test_layer_param_groups_decay_the_rate_from_the_top_layer_down(tiny_encoder_path: Path) -> None:
+    from transformers import AutoModel
+
+    from training.finetune import build_biencoder, layer_param_groups
+
+    model = build_biencoder(AutoModel.from_pretrained(tiny_encoder_path, add_pooling_layer=False), context_grad=False)
+    named = [(n, p) for n, p in model.named_parameters() if n.startswith("encoder.")]
+    rate_of = {id(p): g["lr"] for g in layer_param_groups(named, 1e-4, 0.5) for p in g["params"]}
+    by_name = {n: rate_of[id(p)] for n, p in named}
+    assert len(by_name) == len(named)  # every parameter in exactly one group
+    def rates(part: str) -> list[float]:
+        found = sorted({r for n, r in by_name.items() if part in n})
+        assert found, part
+        return found
+
+    assert rates(".layer.1.") == pytest.approx([1e-4])  # the tiny encoder's top layer
+    assert rates(".layer.0.") == pytest.approx([5e-5])
+    assert rates("embeddings") == pytest.approx([2.5e-5])
+    flat = layer_param_groups(named, 1e-4, 1.0)
+    assert len(flat) == 1 and flat[0]["lr"] == 1e-4 and len(flat[0]["params"]) == len(named)
+
+
+def test_layer_lr_decay_moves_the_embeddings_less_than_the_top_layer(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
+    """Same seed and steps with and without decay: the embeddings move far less with it, the top layer about as far."""
+    from transformers import AutoModel
+
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"][:64]
+    start = {n: p.detach().clone() for n, p in AutoModel.from_pretrained(tiny_encoder_path, add_pooling_layer=False).named_parameters()}
+    free = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=30, eval_every=30).transformer
+
+    def moved(model, part: str) -> float:  # type: ignore[no-untyped-def]
+        return sum(float((p.detach() - start[n.removeprefix("encoder.")]).norm()) for n, p in model.named_parameters()
+                   if n.startswith("encoder.") and part in n)
+
+    runs = {name: fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", progress=False).model
+            for name, config in (("free", free), ("decayed", free.model_copy(update={"layer_lr_decay": 0.25})))}
+    assert moved(runs["decayed"], "embeddings") < 0.2 * moved(runs["free"], "embeddings")
+    assert moved(runs["decayed"], ".layer.1.") > 0.5 * moved(runs["free"], ".layer.1.")
