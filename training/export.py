@@ -79,7 +79,10 @@ def drop_nan_guards(path: Path) -> int:
         graph.node.remove(node)
     for node in graph.node:
         node.input[:] = [replaced.get(name, name) for name in node.input]
-    used = {name for node in graph.node for name in node.input}
+    used = {name for node in graph.node for name in node.input} | {output.name for output in graph.output}
+    # The guards' zeros came from Constant nodes; left behind, ONNX Runtime warns about each at every session start.
+    for node in [n for n in graph.node if n.op_type == "Constant" and not set(n.output) & used]:
+        graph.node.remove(node)
     unused = [init for init in graph.initializer if init.name not in used]
     for init in unused:
         graph.initializer.remove(init)

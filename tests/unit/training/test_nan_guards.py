@@ -33,6 +33,9 @@ def test_dropping_the_guards_keeps_every_embedding_to_the_bit(tiny_encoder_path:
     batch = pad_batch([rng.integers(1000, 5000, size=n).tolist() for n in (2, 9, 17, 17, 30)])  # padded rows, as served
     assert np.array_equal(_embed(tmp_path / "guarded.onnx", batch), _embed(tmp_path / "plain.onnx", batch))
     assert drop_nan_guards(tmp_path / "plain.onnx") == 0  # nothing left to drop
+    graph = onnx.load(str(tmp_path / "plain.onnx")).graph
+    read = {name for node in graph.node for name in node.input} | {output.name for output in graph.output}
+    assert not [n.name for n in graph.node if not set(n.output) & read]  # no node left computing what nothing reads
 
 
 def test_a_trained_dirs_onnx_files_carry_no_guards(tiny_transformer_dir: Path) -> None:
