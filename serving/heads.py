@@ -101,9 +101,13 @@ class Heads:
         """(n, len(LABELS)) logits from raw mean-pooled embeddings of the three parts."""
         z, features = head_inputs(comment, article, parent, has_a, has_p)
         out = np.zeros((len(z), len(LABELS)), dtype=np.float32)
-        out[:, list(COMMENT_LABELS)] = z @ self.comment_weight.T + self.comment_bias
+        out[:, list(COMMENT_LABELS)] = self.comment_logits(comment)
         out[:, CONTEXT_LABEL] = (features @ self.context_weight.T + self.context_bias)[:, 0]
         return out
+
+    def comment_logits(self, comment: np.ndarray) -> np.ndarray:
+        """(n, len(COMMENT_LABELS)) hate and insult logits from raw mean-pooled comment embeddings alone."""
+        return (unit(comment) @ self.comment_weight.T + self.comment_bias).astype(np.float32)
 
     def spam_probability(self, comment: np.ndarray) -> np.ndarray:
         """(n,) probability that each comment is a pitch, from its raw mean-pooled embedding (zeros without a spam head)."""

@@ -3,7 +3,9 @@
 Each comment, article ("title. lead") and parent comment is embedded on its own (mean-pooled encoder
 output); serving.heads turns the three embeddings into logits. Texts are deduplicated and embedded in
 length-sorted batches so padding stays small, and article embeddings are kept in a small LRU cache
-(every comment under a story shares its article). Per-label calibration (a temperature dividing the
+(every comment under a story shares its article). A comment longer than max_length tokens is also read a
+sentence at a time past its first window (serving/windows.py); a later window that scores hate or insult at 0.5 or
+more on its own raises the comment's score to its own. Per-label calibration (a temperature dividing the
 logit, then a bias) is applied before the sigmoid; a spam head, where the dir has one, then raises off_topic
 (serving/heads.py), and is off_topic's whole score for a comment sent without its article.
 """
@@ -22,8 +24,9 @@ import numpy as np
 
 from labels.schema import LABELS
 from serving.context import ContextBudget, context_parts
-from serving.heads import HEADS_FILE, Heads
+from serving.heads import COMMENT_LABELS, HEADS_FILE, Heads
 from serving.linear import HasContext
+from serving.windows import tail_windows
 from threadguard.errors import ArtifactError
 
 log = logging.getLogger(__name__)
@@ -165,7 +168,8 @@ def available_runtimes(path: Path) -> set[str]:
 
 
 class PartEmbeddings(NamedTuple):
-    """What the heads read: (n, dim) embeddings of comment, article and parent, and whether each item has the last two."""
+    """What the heads read: (n, dim) embeddings of comment, article and parent, and whether each item has the last two.
+    `comment` is each comment's first max_length tokens, as training saw it."""
 
     comment: np.ndarray
     article: np.ndarray
@@ -174,10 +178,25 @@ class PartEmbeddings(NamedTuple):
     has_parent: np.ndarray
 
 
+class CommentWindows(NamedTuple):
+    """Embeddings of a batch of comments window by window: `first` (n, dim) is each comment's first max_length tokens,
+    `tails` (m, dim) the further windows of the comments longer than that, and `owner` (m,) the comment each belongs to."""
+
+    first: np.ndarray
+    tails: np.ndarray
+    owner: np.ndarray
+
+
 class TransformerBackend:
     """predict_proba over comments with context, with one of three runtimes for the encoder."""
 
     ARTICLE_CACHE = 1024
+    # Where a window of a long comment must cut inside a sentence, the tokens it shares with the one before
+    # (serving/windows.py): a phrase of up to this many tokens is whole in one of them.
+    WINDOW_OVERLAP = 32
+    # The calibrated score a later window of a long comment must reach on its own to count: the cut-off where a
+    # label becomes more likely than not.
+    TAIL_GATE = 0.5
 
     def __init__(self, path: Path, params: dict[str, Any], *, device: str = "cpu", runtime: str | None = None, threads: int | None = None,
                  int8_precision: bool = True) -> None:
@@ -192,6 +211,14 @@ class TransformerBackend:
         self.device = device if self.runtime in ("torch", "onnx") else "cpu"
         self.tokenizer = load_tokenizer(path / TOKENIZER_FILE, self.max_length)
         self.tokenizer.no_padding()  # pad_batch pads each length-sorted batch itself
+        # A comment longer than max_length is read window by window for hate and insult (logits): truncated, anything
+        # after its first max_length tokens went unseen, so 120 words of council business hid "Muslims are animals".
+        self.whole_tokenizer = load_tokenizer(path / TOKENIZER_FILE, self.max_length)
+        self.whole_tokenizer.no_padding()
+        self.whole_tokenizer.no_truncation()
+        specials = self.tokenizer.encode("").ids  # what wraps every window: [CLS] ... [SEP] for BERT's tokenizer
+        self.window_ends = (specials[:1], specials[1:]) if len(specials) == 2 else None
+        self.read_whole_comments = self.window_ends is not None
         self.heads = Heads.load(path / HEADS_FILE)
         self._articles: OrderedDict[str, np.ndarray] = OrderedDict()
         if self.runtime == "torch":
@@ -240,16 +267,57 @@ class TransformerBackend:
         feed = {k: v for k, v in batch.items() if k in self.input_names}
         return self.session.run([EMBEDDING_OUTPUT], feed)[0]
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """(n, dim) mean-pooled embeddings, each distinct text embedded once, in length-sorted batches."""
-        distinct = list(dict.fromkeys(texts))
-        ids = [e.ids for e in self.tokenizer.encode_batch(distinct)] if distinct else []
-        vectors: list[np.ndarray | None] = [None] * len(distinct)
+    def _embed_ids(self, ids: Sequence[Sequence[int]]) -> list[np.ndarray]:
+        """Mean-pooled embeddings of token id lists, in input order, run in length-sorted batches."""
+        vectors: list[np.ndarray] = [np.empty(0, np.float32)] * len(ids)
         for idx, batch in length_sorted_batches(ids, self.batch_size):
             for i, vector in zip(idx, self._run(batch), strict=True):
                 vectors[i] = vector
+        return vectors
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) mean-pooled embeddings of each text's first max_length tokens, each distinct text embedded once,
+        in length-sorted batches."""
+        distinct = list(dict.fromkeys(texts))
+        vectors = self._embed_ids([e.ids for e in self.tokenizer.encode_batch(distinct)] if distinct else [])
         position = {text: i for i, text in enumerate(distinct)}
         return np.stack([vectors[position[t]] for t in texts]).astype(np.float32) if texts else np.zeros((0, 0), np.float32)
+
+    def window_ids(self, text: str) -> list[list[int]]:
+        """Token ids of the windows after the first of `text` (serving/windows.py), each wrapped in the special tokens."""
+        if self.window_ends is None:
+            return []
+        encoding = self.whole_tokenizer.encode(text, add_special_tokens=False)
+        head, tail = self.window_ends
+        capacity = self.max_length - len(head) - len(tail)
+        ranges = tail_windows(encoding.offsets, text, capacity, min(self.WINDOW_OVERLAP, capacity // 2))
+        return [head + encoding.ids[start:end] + tail for start, end in ranges]
+
+    def embed_windows(self, texts: Sequence[str]) -> CommentWindows:
+        """Each text's first window (what `embed` gives) and the further windows of those longer than max_length, all
+        in one length-sorted pass: a short text costs what it did, a long one a pass per window."""
+        distinct = list(dict.fromkeys(texts))
+        encodings = self.tokenizer.encode_batch(distinct) if distinct else []
+        ids = [e.ids for e in encodings]
+        tail_of: list[int] = []
+        for i, (text, encoding) in enumerate(zip(distinct, encodings, strict=True)):
+            if len(encoding.ids) >= self.max_length:  # the tokenizer may have cut it
+                for window in self.window_ids(text):
+                    ids.append(window)
+                    tail_of.append(i)
+        vectors = self._embed_ids(ids)
+        position = {text: i for i, text in enumerate(distinct)}
+        first = np.stack([vectors[position[t]] for t in texts]).astype(np.float32) if texts else np.zeros((0, 0), np.float32)
+        windows_of: dict[int, list[np.ndarray]] = {}
+        for k, of in enumerate(tail_of):
+            windows_of.setdefault(of, []).append(vectors[len(distinct) + k])
+        tails, owner = [], []
+        for i, text in enumerate(texts):  # a text given twice owns its windows twice, like its first
+            for vector in windows_of.get(position[text], []):
+                tails.append(vector)
+                owner.append(i)
+        dim = first.shape[1] if texts else 0
+        return CommentWindows(first, np.stack(tails).astype(np.float32) if tails else np.zeros((0, dim), np.float32), np.array(owner, dtype=np.int64))
 
     @property
     def cached_articles(self) -> int:
@@ -273,8 +341,12 @@ class TransformerBackend:
 
     def embed_parts(self, items: Sequence[HasContext]) -> PartEmbeddings:
         """Raw mean-pooled embeddings of each item's comment, article and parent (zeros where a part is absent)."""
+        return self._embed_parts(items)[0]
+
+    def _embed_parts(self, items: Sequence[HasContext], *, windows: bool = False) -> tuple[PartEmbeddings, CommentWindows | None]:
         parts = [context_parts(item, self.budget) for item in items]
-        comments = self.embed([p.comment for p in parts])
+        whole = self.embed_windows([p.comment for p in parts]) if windows else None
+        comments = whole.first if whole is not None else self.embed([p.comment for p in parts])
         has_a = np.array([bool(p.article) for p in parts])
         has_p = np.array([bool(p.parent) for p in parts])
         articles = np.zeros_like(comments)
@@ -283,16 +355,30 @@ class TransformerBackend:
             articles[has_a] = self._embed_articles([p.article for p in parts if p.article])
         if has_p.any():
             parents[has_p] = self.embed([p.parent for p in parts if p.parent])
-        return PartEmbeddings(comments, articles, parents, has_a, has_p)
+        return PartEmbeddings(comments, articles, parents, has_a, has_p), whole
+
+    def _logits(self, items: Sequence[HasContext]) -> tuple[np.ndarray, PartEmbeddings]:
+        parts, whole = self._embed_parts(items, windows=self.read_whole_comments)
+        out = self.heads.logits(*parts)
+        if whole is not None and len(whole.owner):
+            # hate and insult: a later window raises the comment's logit to its own where, read alone, it scores the
+            # label at TAIL_GATE or more. Ungated, every long comment got more chances to score high and in-domain
+            # validation lost 0.02-0.03 ROC-AUC on hate and insult (docs/benchmarks.md, "Long comments"). off_topic
+            # and the spam head keep the first window, what the comment opens with and what they were trained on.
+            for column, logit in zip(COMMENT_LABELS, self.heads.comment_logits(whole.tails).T, strict=True):
+                calibrated = 1.0 / (1.0 + np.exp(-(logit / self.temperatures[column] + self.biases[column])))
+                counts = calibrated >= self.TAIL_GATE
+                np.maximum.at(out[:, column], whole.owner[counts], logit[counts])
+        return out, parts
 
     def logits(self, items: Sequence[HasContext]) -> np.ndarray:
         """Raw (n, 3) logits in input order."""
-        return self.heads.logits(*self.embed_parts(items))
+        return self._logits(items)[0]
 
     def predict_proba(self, items: Sequence[HasContext]) -> np.ndarray:
         """Calibrated (n, 3) probabilities in LABELS order."""
         if not items:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        parts = self.embed_parts(items)
-        scaled = self.heads.logits(*parts) / self.temperatures + self.biases
+        raw, parts = self._logits(items)
+        scaled = raw / self.temperatures + self.biases
         return self.heads.with_spam_in_off_topic((1.0 / (1.0 + np.exp(-scaled))).astype(np.float32), parts.comment, parts.has_article)
