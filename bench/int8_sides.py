@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +24,13 @@ from bench.sections import machine, one_line_errors, write_section
 from labels.sets import read_jsonl
 from serving.context import context_parts
 from serving.model import open_scorer
-from serving.transformer import ONNX_FILE, TransformerBackend
+from serving.transformer import ONNX_FILE, PartEmbeddings, TransformerBackend
 from threadguard.errors import ArtifactError
 from threadguard.settings import PROJECT_ROOT
 
 
-def split_logits(heads_of: TransformerBackend, comment_side: TransformerBackend, context_side: TransformerBackend, items: Sequence) -> np.ndarray:
-    """serving's logits with the comment embedded by one backend and the article and parent by another."""
+def split_parts(heads_of: TransformerBackend, comment_side: TransformerBackend, context_side: TransformerBackend, items: Sequence) -> PartEmbeddings:
+    """serving's part embeddings (first windows) with the comment embedded by one backend and the article and parent by another."""
     parts = [context_parts(item, heads_of.budget) for item in items]
     comments = comment_side.embed([p.comment for p in parts])
     has_a = np.array([bool(p.article) for p in parts])
@@ -39,7 +40,27 @@ def split_logits(heads_of: TransformerBackend, comment_side: TransformerBackend,
         articles[has_a] = context_side.embed([p.article for p in parts if p.article])
     if has_p.any():
         parents[has_p] = context_side.embed([p.parent for p in parts if p.parent])
-    return heads_of.heads.logits(comments, articles, parents, has_a, has_p)
+    return PartEmbeddings(comments, articles, parents, has_a, has_p)
+
+
+def split_logits(heads_of: TransformerBackend, comment_side: TransformerBackend, context_side: TransformerBackend, items: Sequence) -> np.ndarray:
+    """serving's logits (first windows) with the comment embedded by one backend and the article and parent by another."""
+    return heads_of.heads.logits(*split_parts(heads_of, comment_side, context_side, items))
+
+
+@contextmanager
+def scoring_sides(backend: TransformerBackend, comment_side: TransformerBackend, context_side: TransformerBackend) -> Iterator[None]:
+    """`backend` (this instance only) scores with its comments embedded by one side and their context by the other; its
+    calibration, spam head and the scorer's thresholds still apply. Later windows of long comments are not read."""
+    def logits(items: Sequence) -> tuple[np.ndarray, PartEmbeddings]:
+        parts = split_parts(backend, comment_side, context_side, items)
+        return backend.heads.logits(*parts), parts
+
+    backend._logits = logits  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del backend._logits
 
 
 def main(model_dir: Path) -> None:
@@ -47,6 +68,7 @@ def main(model_dir: Path) -> None:
         raise ArtifactError(f"{model_dir} has no {ONNX_FILE}: rebuild the model with `threadguard train` first")
     rows = read_jsonl(PROJECT_ROOT / "labels" / "data" / "inhouse.jsonl")[:SAMPLE]
     fp32, int8 = open_scorer(model_dir, device="cpu", runtime="onnx"), open_scorer(model_dir, device="cpu", runtime="onnx-int8")
+    fp32.backend.read_whole_comments = False  # the split scoring reads first windows: so does the reference
     reference = fp32.score(rows)
     backends = {"fp32": fp32.backend, "int8": int8.backend}
     lines = [
@@ -58,15 +80,8 @@ def main(model_dir: Path) -> None:
     ]
     backend = int8.backend
     for comment, context in (("int8", "int8"), ("int8", "fp32"), ("fp32", "int8")):
-
-        def logits(items: Sequence, comment: str = comment, context: str = context) -> np.ndarray:
-            return split_logits(backend, backends[comment], backends[context], items)  # type: ignore[arg-type]
-
-        backend.logits = logits  # type: ignore[method-assign]  # this instance only; the scorer's thresholds and calibration apply
-        try:
+        with scoring_sides(backend, backends[comment], backends[context]):  # type: ignore[arg-type]
             share = agreement(reference, int8.score(rows))
-        finally:
-            del backend.logits
         lines.append(f"| {comment} | {context} | {share:.1%} |")
         print(lines[-1], flush=True)
     write_section("int8-sides", "\n".join(lines))
