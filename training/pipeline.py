@@ -227,7 +227,13 @@ def calibrate(scorer: Scorer, validation: list) -> dict[str, dict[str, float]]:
     backend = scorer.backend
     # Through the scorer's normalisation, as every served comment goes: raw validation text would fit the temperature to
     # inputs the model never sees in service.
-    raw = backend.logits(scorer.as_trained(validation))  # type: ignore[attr-defined]
+    # First windows only: a long comment's later windows count through a gate on the calibrated score (serving/windows.py),
+    # which needs the calibration first, and what is fitted is each window's own scale.
+    whole, backend.read_whole_comments = getattr(backend, "read_whole_comments", False), False  # type: ignore[attr-defined]
+    try:
+        raw = backend.logits(scorer.as_trained(validation))  # type: ignore[attr-defined]
+    finally:
+        backend.read_whole_comments = whole  # type: ignore[attr-defined]
     y = label_matrix(validation)
     report: dict[str, dict[str, float]] = {}
     temperatures, biases = [], []

@@ -100,3 +100,22 @@ def test_the_default_model_sees_abuse_after_the_first_window(tail: str) -> None:
         assert scorer.score([padded])[0].decision is Decision.allow  # truncated, it went unseen
     finally:
         backend.read_whole_comments = True
+
+
+def test_calibration_is_fitted_on_first_windows_and_leaves_the_windows_on(tiny_transformer_dir: Path) -> None:
+    """The gate is a calibrated score, so calibration cannot depend on it: it fits what each window scores alone."""
+    from labels.schema import LabelledComment
+    from training.pipeline import calibrate
+
+    rows = [LabelledComment(id=str(i), source="s", split="validation", thread_id="t", body=body, hate=i % 2, insult=(i // 2) % 2, off_topic=0,
+                            article_title="City budget vote delayed")
+            for i, body in enumerate([COUNCIL + "you clown " * 40, "A fair point.", COUNCIL + "Shame on all of you.", "Clown.",
+                                      "The bus routes matter.", COUNCIL + "I agree with the mayor.", "Vermin.", "Thanks for this."])]
+    scorer, backend = _backend(tiny_transformer_dir)
+    first = calibrate(scorer, rows)
+    assert backend.read_whole_comments is True
+    backend.read_whole_comments = False
+    try:
+        assert calibrate(scorer, rows) == first
+    finally:
+        backend.read_whole_comments = True
