@@ -34,7 +34,7 @@ from training.functional import load_suite, overall, run_suite
 from training.report import paired_auc_difference
 
 INHOUSE = PROJECT_ROOT / "labels" / "data" / "inhouse-extended.jsonl"
-LONG_FUNCTIONALITIES = ("hate_after_long_preamble", "insult_after_long_preamble", "long_comment_without_abuse")
+LONG_FUNCTIONALITIES = ("hate_after_long_preamble", "insult_after_long_preamble", "spam_after_long_preamble", "long_comment_without_abuse")
 COMMENT_LABELS = (Label.hate, Label.insult)
 
 

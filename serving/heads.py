@@ -116,13 +116,13 @@ class Heads:
         logit = unit(comment) @ self.spam_weight[0] + self.spam_bias[0]
         return (1.0 / (1.0 + np.exp(-logit))).astype(np.float32)
 
-    def with_spam_in_off_topic(self, probs: np.ndarray, comment: np.ndarray, has_article: np.ndarray) -> np.ndarray:
-        """Calibrated (n, len(LABELS)) probabilities with off_topic raised by the spam head: 1 - (1 - p_off)(1 - p_spam)
-        where the comment came with its article, p_spam alone where it did not (off_topic's own head reads nothing it
-        was trained on without an article, serving.model.judged_labels). Unchanged without a spam head."""
+    def with_spam_in_off_topic(self, probs: np.ndarray, p_spam: np.ndarray, has_article: np.ndarray) -> np.ndarray:
+        """Calibrated (n, len(LABELS)) probabilities with off_topic raised by the spam head's probability `p_spam` (n,):
+        1 - (1 - p_off)(1 - p_spam) where the comment came with its article, p_spam alone where it did not (off_topic's
+        own head reads nothing it was trained on without an article, serving.model.judged_labels). Unchanged without a
+        spam head."""
         if not self.has_spam:
             return probs
         out = probs.copy()
-        p_spam = self.spam_probability(comment)
         out[:, CONTEXT_LABEL] = np.where(has_article, 1.0 - (1.0 - probs[:, CONTEXT_LABEL]) * (1.0 - p_spam), p_spam)
         return out

@@ -4,8 +4,8 @@ Each comment, article ("title. lead") and parent comment is embedded on its own 
 output); serving.heads turns the three embeddings into logits. Texts are deduplicated and embedded in
 length-sorted batches so padding stays small, and article embeddings are kept in a small LRU cache
 (every comment under a story shares its article). A comment longer than max_length tokens is also read a
-sentence at a time past its first window (serving/windows.py); a later window that scores hate or insult at 0.5 or
-more on its own raises the comment's score to its own. Per-label calibration (a temperature dividing the
+sentence at a time past its first window (serving/windows.py); a later window that scores hate or insult (or, with
+a spam head, spam) at 0.5 or more on its own raises the comment's score to its own. Per-label calibration (a temperature dividing the
 logit, then a bias) is applied before the sigmoid; a spam head, where the dir has one, then raises off_topic
 (serving/heads.py), and is off_topic's whole score for a comment sent without its article.
 """
@@ -357,19 +357,27 @@ class TransformerBackend:
             parents[has_p] = self.embed([p.parent for p in parts if p.parent])
         return PartEmbeddings(comments, articles, parents, has_a, has_p), whole
 
-    def _logits(self, items: Sequence[HasContext]) -> tuple[np.ndarray, PartEmbeddings]:
+    def _logits(self, items: Sequence[HasContext]) -> tuple[np.ndarray, PartEmbeddings, np.ndarray]:
+        """Raw (n, 3) logits, the part embeddings, and each comment's highest spam probability among its later windows
+        that reach TAIL_GATE (0 where none does, or without a spam head)."""
         parts, whole = self._embed_parts(items, windows=self.read_whole_comments)
         out = self.heads.logits(*parts)
+        tail_spam = np.zeros(len(out), dtype=np.float32)
         if whole is not None and len(whole.owner):
             # hate and insult: a later window raises the comment's logit to its own where, read alone, it scores the
             # label at TAIL_GATE or more. Ungated, every long comment got more chances to score high and in-domain
-            # validation lost 0.02-0.03 ROC-AUC on hate and insult (docs/benchmarks.md, "Long comments"). off_topic
-            # and the spam head keep the first window, what the comment opens with and what they were trained on.
+            # validation lost 0.02-0.03 ROC-AUC on hate and insult (docs/benchmarks.md, "Long comments"). off_topic's
+            # head keeps the first window, what the comment opens with and what it was trained on; the spam head, which
+            # asks whether a text is a pitch whatever it answers, reads the later windows through the same gate.
             for column, logit in zip(COMMENT_LABELS, self.heads.comment_logits(whole.tails).T, strict=True):
                 calibrated = 1.0 / (1.0 + np.exp(-(logit / self.temperatures[column] + self.biases[column])))
                 counts = calibrated >= self.TAIL_GATE
                 np.maximum.at(out[:, column], whole.owner[counts], logit[counts])
-        return out, parts
+            if self.heads.has_spam:
+                spam = self.heads.spam_probability(whole.tails)
+                counts = spam >= self.TAIL_GATE
+                np.maximum.at(tail_spam, whole.owner[counts], spam[counts])
+        return out, parts, tail_spam
 
     def logits(self, items: Sequence[HasContext]) -> np.ndarray:
         """Raw (n, 3) logits in input order."""
@@ -379,6 +387,7 @@ class TransformerBackend:
         """Calibrated (n, 3) probabilities in LABELS order."""
         if not items:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        raw, parts = self._logits(items)
+        raw, parts, tail_spam = self._logits(items)
         scaled = raw / self.temperatures + self.biases
-        return self.heads.with_spam_in_off_topic((1.0 / (1.0 + np.exp(-scaled))).astype(np.float32), parts.comment, parts.has_article)
+        spam = np.maximum(self.heads.spam_probability(parts.comment), tail_spam)
+        return self.heads.with_spam_in_off_topic((1.0 / (1.0 + np.exp(-scaled))).astype(np.float32), spam, parts.has_article)

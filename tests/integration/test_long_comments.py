@@ -119,3 +119,15 @@ def test_calibration_is_fitted_on_first_windows_and_leaves_the_windows_on(tiny_t
         assert calibrate(scorer, rows) == first
     finally:
         backend.read_whole_comments = True
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="needs the default model")
+def test_the_default_models_spam_head_sees_a_pitch_after_the_first_window() -> None:
+    scorer, backend = _backend(DEFAULT_MODEL)
+    padded = _comment(COUNCIL + "Buy gold now! Returns of 300% guaranteed, visit goldhub.example today.")
+    assert scorer.score([padded])[0].decision is not Decision.allow
+    backend.read_whole_comments = False
+    try:
+        assert scorer.score([padded])[0].decision is Decision.allow  # truncated, the pitch went unseen
+    finally:
+        backend.read_whole_comments = True

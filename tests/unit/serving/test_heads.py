@@ -51,11 +51,11 @@ def test_spam_probability_raises_only_off_topic_as_a_noisy_or() -> None:
     p_spam = heads.spam_probability(comments)
     assert p_spam[0] > 0.99 and p_spam[1] < 0.01  # a pitch-like comment and its opposite
     with_article = np.ones(5, dtype=bool)
-    out = heads.with_spam_in_off_topic(probs, comments, with_article)
+    out = heads.with_spam_in_off_topic(probs, p_spam, with_article)
     np.testing.assert_allclose(out[:, CONTEXT_LABEL], 1 - (1 - probs[:, CONTEXT_LABEL]) * (1 - p_spam), rtol=1e-6)
     assert np.array_equal(np.delete(out, CONTEXT_LABEL, axis=1), np.delete(probs, CONTEXT_LABEL, axis=1))
     assert np.all(out[:, CONTEXT_LABEL] >= probs[:, CONTEXT_LABEL])
-    assert out is not probs and np.array_equal(_heads(rng).with_spam_in_off_topic(probs, comments, with_article), probs)  # no spam head: unchanged
-    bare = heads.with_spam_in_off_topic(probs, comments, np.array([False, True, False, True, True]))  # no article: the spam head alone
+    assert out is not probs and np.array_equal(_heads(rng).with_spam_in_off_topic(probs, p_spam, with_article), probs)  # no spam head: unchanged
+    bare = heads.with_spam_in_off_topic(probs, p_spam, np.array([False, True, False, True, True]))  # no article: the spam head alone
     np.testing.assert_allclose(bare[[0, 2], CONTEXT_LABEL], p_spam[[0, 2]], rtol=1e-6)
     np.testing.assert_allclose(bare[[1, 3, 4], CONTEXT_LABEL], out[[1, 3, 4], CONTEXT_LABEL], rtol=1e-6)
