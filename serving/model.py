@@ -179,11 +179,12 @@ def warm_up(scorer: Scorer) -> None:
 
 
 def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None, threads: int | None = None, normalise: bool | None = None,
-                int8_precision: bool = True) -> Scorer:
+                int8_precision: bool = True, read_whole_comments: bool = True) -> Scorer:
     """Validate a model dir and load its backend; every consumer (serve, score, evaluate) comes through here.
 
     `normalise` None follows the model dir (`text_normalisation` in its backend config); True/False override it (measuring).
     `int8_precision` False lets int8 saturate on x86 CPUs without VNNI for speed (serving.transformer.onnx_session_options).
+    `read_whole_comments` False has a transformer score each comment's first max_length tokens alone (serving/windows.py).
     """
     try:
         scorer = _open_scorer(Path(path), device=device, runtime=runtime, threads=threads, int8_precision=int8_precision)
@@ -192,6 +193,8 @@ def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None,
     except Exception as exc:  # corrupt weights surface as whatever the loading library raises
         raise ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from exc
     scorer.normalise = bool(scorer.model_dir.config.backend.get("text_normalisation", False)) if normalise is None else normalise
+    if not read_whole_comments and hasattr(scorer.backend, "read_whole_comments"):
+        scorer.backend.read_whole_comments = False
     return scorer
 
 

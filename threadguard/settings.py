@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # int8 without saturation on x86 CPUs lacking VNNI (serving.transformer.onnx_session_options): exact, and slower
     # there; false trades that precision for speed. CPUs with VNNI are unaffected either way.
     int8_precision: bool = True
+    # A transformer model reads hate, insult and spam past a comment's first max_length tokens (serving/windows.py);
+    # false scores the first max_length tokens alone, as before 2026-12-04: faster on long comments, blind past them.
+    read_whole_comments: bool = True
     rate_limit_per_minute: int = 0  # requests per API key per minute on /v1/ (0 = no limit); each replica counts its own
     model_poll_seconds: float = 5.0  # how often a replica checks the database for a newly activated or shadow model
     shadow_backlog: int = 1024  # comments waiting for the shadow model beyond this are skipped (counted in /metrics)

@@ -131,3 +131,11 @@ def test_the_default_models_spam_head_sees_a_pitch_after_the_first_window() -> N
         assert scorer.score([padded])[0].decision is Decision.allow  # truncated, the pitch went unseen
     finally:
         backend.read_whole_comments = True
+
+
+def test_the_service_setting_turns_the_later_windows_off(tiny_transformer_dir: Path) -> None:
+    from serving.api import default_scorer_factory
+    from threadguard.settings import Settings
+
+    assert default_scorer_factory(Settings(model_dir=tiny_transformer_dir)).backend.read_whole_comments is True
+    assert default_scorer_factory(Settings(model_dir=tiny_transformer_dir, read_whole_comments=False)).backend.read_whole_comments is False
