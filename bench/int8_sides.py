@@ -52,7 +52,7 @@ def split_logits(heads_of: TransformerBackend, comment_side: TransformerBackend,
 def scoring_sides(backend: TransformerBackend, comment_side: TransformerBackend, context_side: TransformerBackend) -> Iterator[None]:
     """`backend` (this instance only) scores with its comments embedded by one side and their context by the other; its
     calibration, spam head and the scorer's thresholds still apply. Later windows of long comments are not read."""
-    def logits(items: Sequence) -> tuple[np.ndarray, PartEmbeddings, np.ndarray]:
+    def logits(items: Sequence, windows: bool | None = None) -> tuple[np.ndarray, PartEmbeddings, np.ndarray]:
         parts = split_parts(backend, comment_side, context_side, items)
         return backend.heads.logits(*parts), parts, np.zeros(len(items), dtype=np.float32)
 

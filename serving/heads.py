@@ -101,13 +101,16 @@ class Heads:
         """(n, len(LABELS)) logits from raw mean-pooled embeddings of the three parts."""
         z, features = head_inputs(comment, article, parent, has_a, has_p)
         out = np.zeros((len(z), len(LABELS)), dtype=np.float32)
-        out[:, list(COMMENT_LABELS)] = self.comment_logits(comment)
+        out[:, list(COMMENT_LABELS)] = self._comment_head(z)
         out[:, CONTEXT_LABEL] = (features @ self.context_weight.T + self.context_bias)[:, 0]
         return out
 
+    def _comment_head(self, z: np.ndarray) -> np.ndarray:
+        return (z @ self.comment_weight.T + self.comment_bias).astype(np.float32)
+
     def comment_logits(self, comment: np.ndarray) -> np.ndarray:
         """(n, len(COMMENT_LABELS)) hate and insult logits from raw mean-pooled comment embeddings alone."""
-        return (unit(comment) @ self.comment_weight.T + self.comment_bias).astype(np.float32)
+        return self._comment_head(unit(comment))
 
     def spam_probability(self, comment: np.ndarray) -> np.ndarray:
         """(n,) probability that each comment is a pitch, from its raw mean-pooled embedding (zeros without a spam head)."""

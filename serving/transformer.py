@@ -283,28 +283,35 @@ class TransformerBackend:
         position = {text: i for i, text in enumerate(distinct)}
         return np.stack([vectors[position[t]] for t in texts]).astype(np.float32) if texts else np.zeros((0, 0), np.float32)
 
-    def window_ids(self, text: str) -> list[list[int]]:
-        """Token ids of the windows after the first of `text` (serving/windows.py), each wrapped in the special tokens."""
-        if self.window_ends is None:
-            return []
-        encoding = self.whole_tokenizer.encode(text, add_special_tokens=False)
-        head, tail = self.window_ends
+    def _tail_ids(self, text: str, encoding: Any) -> list[list[int]]:
+        """The windows after the first of `text`, from its whole encoding without special tokens, each wrapped in them."""
+        head, tail = self.window_ends  # type: ignore[misc]
         capacity = self.max_length - len(head) - len(tail)
         ranges = tail_windows(encoding.offsets, text, capacity, min(self.WINDOW_OVERLAP, capacity // 2))
         return [head + encoding.ids[start:end] + tail for start, end in ranges]
 
+    def window_ids(self, text: str) -> list[list[int]]:
+        """Token ids of the windows after the first of `text` (serving/windows.py), each wrapped in the special tokens."""
+        if self.window_ends is None:
+            return []
+        return self._tail_ids(text, self.whole_tokenizer.encode(text, add_special_tokens=False))
+
     def embed_windows(self, texts: Sequence[str]) -> CommentWindows:
         """Each text's first window (what `embed` gives) and the further windows of those longer than max_length, all
-        in one length-sorted pass: a short text costs what it did, a long one a pass per window."""
+        in one length-sorted pass: a short text costs what it did, a long one a pass per window. Each distinct text
+        is tokenized once, whole; its first window is the truncating tokenizer's ids, cut from that."""
+        if self.window_ends is None:
+            return CommentWindows(self.embed(texts), np.zeros((0, 0), np.float32), np.zeros(0, dtype=np.int64))
+        head, tail = self.window_ends
+        capacity = self.max_length - len(head) - len(tail)
         distinct = list(dict.fromkeys(texts))
-        encodings = self.tokenizer.encode_batch(distinct) if distinct else []
-        ids = [e.ids for e in encodings]
+        encodings = self.whole_tokenizer.encode_batch(distinct, add_special_tokens=False) if distinct else []
+        ids = [head + e.ids[:capacity] + tail for e in encodings]
         tail_of: list[int] = []
         for i, (text, encoding) in enumerate(zip(distinct, encodings, strict=True)):
-            if len(encoding.ids) >= self.max_length:  # the tokenizer may have cut it
-                for window in self.window_ids(text):
-                    ids.append(window)
-                    tail_of.append(i)
+            for window in self._tail_ids(text, encoding):
+                ids.append(window)
+                tail_of.append(i)
         vectors = self._embed_ids(ids)
         position = {text: i for i, text in enumerate(distinct)}
         first = np.stack([vectors[position[t]] for t in texts]).astype(np.float32) if texts else np.zeros((0, 0), np.float32)
@@ -357,10 +364,10 @@ class TransformerBackend:
             parents[has_p] = self.embed([p.parent for p in parts if p.parent])
         return PartEmbeddings(comments, articles, parents, has_a, has_p), whole
 
-    def _logits(self, items: Sequence[HasContext]) -> tuple[np.ndarray, PartEmbeddings, np.ndarray]:
+    def _logits(self, items: Sequence[HasContext], windows: bool | None = None) -> tuple[np.ndarray, PartEmbeddings, np.ndarray]:
         """Raw (n, 3) logits, the part embeddings, and each comment's highest spam probability among its later windows
-        that reach TAIL_GATE (0 where none does, or without a spam head)."""
-        parts, whole = self._embed_parts(items, windows=self.read_whole_comments)
+        that reach TAIL_GATE (0 where none does, or without a spam head). `windows` None: read_whole_comments decides."""
+        parts, whole = self._embed_parts(items, windows=self.read_whole_comments if windows is None else windows)
         out = self.heads.logits(*parts)
         tail_spam = np.zeros(len(out), dtype=np.float32)
         if whole is not None and len(whole.owner):
@@ -379,9 +386,10 @@ class TransformerBackend:
                 np.maximum.at(tail_spam, whole.owner[counts], spam[counts])
         return out, parts, tail_spam
 
-    def logits(self, items: Sequence[HasContext]) -> np.ndarray:
-        """Raw (n, 3) logits in input order."""
-        return self._logits(items)[0]
+    def logits(self, items: Sequence[HasContext], *, windows: bool | None = None) -> np.ndarray:
+        """Raw (n, 3) logits in input order; `windows` False reads each comment's first max_length tokens alone (None:
+        read_whole_comments decides)."""
+        return self._logits(items, windows)[0]
 
     def predict_proba(self, items: Sequence[HasContext]) -> np.ndarray:
         """Calibrated (n, 3) probabilities in LABELS order."""

@@ -229,11 +229,7 @@ def calibrate(scorer: Scorer, validation: list) -> dict[str, dict[str, float]]:
     # inputs the model never sees in service.
     # First windows only: a long comment's later windows count through a gate on the calibrated score (serving/windows.py),
     # which needs the calibration first, and what is fitted is each window's own scale.
-    whole, backend.read_whole_comments = getattr(backend, "read_whole_comments", False), False  # type: ignore[attr-defined]
-    try:
-        raw = backend.logits(scorer.as_trained(validation))  # type: ignore[attr-defined]
-    finally:
-        backend.read_whole_comments = whole  # type: ignore[attr-defined]
+    raw = backend.logits(scorer.as_trained(validation), windows=False)  # type: ignore[attr-defined]
     y = label_matrix(validation)
     report: dict[str, dict[str, float]] = {}
     temperatures, biases = [], []

@@ -23,8 +23,9 @@ class RecordingBackend:
         self.temperatures = np.ones(3, dtype=np.float32)
         self.biases = np.zeros(3, dtype=np.float32)
 
-    def logits(self, items: Sequence[HasContext]) -> np.ndarray:
+    def logits(self, items: Sequence[HasContext], *, windows: bool | None = None) -> np.ndarray:
         self.seen += [item.body for item in items]
+        self.windows = windows
         return np.array([[0.0, 2.0 if i % 2 == 0 else -2.0, 0.0] for i in range(len(items))], dtype=np.float32)
 
 
@@ -42,6 +43,7 @@ def test_calibration_sees_the_text_the_scorer_serves(normalise: bool) -> None:
     report = calibrate(scorer, rows())
     expected = [normalise_comment(body, None)[0] for body in OBFUSCATED] if normalise else OBFUSCATED
     assert backend.seen == expected
+    assert backend.windows is False  # fitted on first windows: the later windows' gate needs the calibration
     if normalise:
         assert expected != OBFUSCATED  # the cases do change under normalisation
     assert set(report) == {"hate", "insult", "off_topic"}
