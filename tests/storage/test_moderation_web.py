@@ -156,6 +156,22 @@ def test_deleting_the_top_highlighted_word_lowers_that_labels_score(tiny_scorer)
     assert after < before
 
 
+def test_abuse_past_the_first_words_of_a_long_comment_is_highlighted_too(tiny_scorer) -> None:  # type: ignore[no-untyped-def]
+    from serving.explain import MAX_WORDS, top_word, word_weights
+    from serving.schemas import CommentIn
+
+    preamble = "The council met on Tuesday and the budget debate about the library and the bus routes ran long. " * 14
+    comment = CommentIn(body=preamble + "Honestly you are a complete idiot about this.", article_title="Council budget")
+    assert len(comment.body.split()) > 2 * MAX_WORDS
+    pieces = word_weights(tiny_scorer, comment)
+    assert "".join(p.text for p in pieces) == comment.body
+    # The insult sits past word 250: before, only the first MAX_WORDS words were weighed, and none of these carried weight.
+    attack = "Honestly you are a complete idiot about this.".split()
+    assert top_word(pieces, "insult") in attack
+    assert [p.text for p in pieces if p.weights][-len(attack):] == attack
+    assert sum(1 for p in pieces if p.weights) <= MAX_WORDS
+
+
 def test_the_service_erases_text_past_retention_on_its_own(db_url: str, tiny_model_dir: Path) -> None:
     import datetime as dt
     import time
