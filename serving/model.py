@@ -76,11 +76,11 @@ class ContextText:
     parent_body: str | None = None
 
 
-def normalised(item: HasContext) -> ContextText:
+def normalised(item: HasContext, *, repair_spelling: bool = False) -> ContextText:
     """The comment and its parent after threadguard.normalise."""
     from threadguard.normalise import normalise_comment
 
-    body, parent = normalise_comment(item.body, item.parent_body)
+    body, parent = normalise_comment(item.body, item.parent_body, repair_spelling=repair_spelling)
     return ContextText(body, item.article_title, item.article_text, parent)
 
 
@@ -88,14 +88,16 @@ class Scorer:
     """A loaded model dir: predict_proba for metrics, score for decisions. Thread-safe for reads.
 
     With `normalise` (the model dir's `text_normalisation`, unless overridden) every comment is normalised before
-    the backend sees it, as its training rows were.
+    the backend sees it, as its training rows were; with `repair_spelling` too (`spelling_repair`), misspelt abuse is
+    repaired as the normaliser's last step.
     """
 
-    def __init__(self, model_dir: ModelDir, backend: Backend, device: str, *, normalise: bool = False) -> None:
+    def __init__(self, model_dir: ModelDir, backend: Backend, device: str, *, normalise: bool = False, repair_spelling: bool = False) -> None:
         self.model_dir = model_dir
         self.backend = backend
         self.device = device
         self.normalise = normalise
+        self.repair_spelling = repair_spelling
 
     @property
     def name(self) -> str:
@@ -117,7 +119,7 @@ class Scorer:
 
     def as_trained(self, items: Sequence[HasContext]) -> Sequence[HasContext]:
         """The items as the backend must see them: normalised when the model was trained on normalised text."""
-        return [normalised(item) for item in items] if self.normalise else items
+        return [normalised(item, repair_spelling=self.repair_spelling) for item in items] if self.normalise else items
 
     def predict_proba(self, items: Sequence[HasContext], batch_size: int = 2048) -> np.ndarray:
         """(n, 3) scores in LABELS order."""
@@ -179,10 +181,11 @@ def warm_up(scorer: Scorer) -> None:
 
 
 def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None, threads: int | None = None, normalise: bool | None = None,
-                int8_precision: bool = True, read_whole_comments: bool = True) -> Scorer:
+                repair_spelling: bool | None = None, int8_precision: bool = True, read_whole_comments: bool = True) -> Scorer:
     """Validate a model dir and load its backend; every consumer (serve, score, evaluate) comes through here.
 
-    `normalise` None follows the model dir (`text_normalisation` in its backend config); True/False override it (measuring).
+    `normalise` None follows the model dir (`text_normalisation` in its backend config); True/False override it (measuring);
+    `repair_spelling` likewise follows `spelling_repair` (it acts only where the scorer normalises).
     `int8_precision` False lets int8 saturate on x86 CPUs without VNNI for speed (serving.transformer.onnx_session_options).
     `read_whole_comments` False has a transformer score each comment's first max_length tokens alone (serving/windows.py).
     """
@@ -192,7 +195,9 @@ def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None,
         raise
     except Exception as exc:  # corrupt weights surface as whatever the loading library raises
         raise ArtifactError(f"{path}: cannot load the model ({type(exc).__name__}: {exc})") from exc
-    scorer.normalise = bool(scorer.model_dir.config.backend.get("text_normalisation", False)) if normalise is None else normalise
+    backend = scorer.model_dir.config.backend
+    scorer.normalise = bool(backend.get("text_normalisation", False)) if normalise is None else normalise
+    scorer.repair_spelling = bool(backend.get("spelling_repair", False)) if repair_spelling is None else repair_spelling
     if not read_whole_comments and hasattr(scorer.backend, "read_whole_comments"):
         scorer.backend.read_whole_comments = False
     return scorer

@@ -235,6 +235,8 @@ def check(
     model: Annotated[Path | None, typer.Argument(help="Model dir (default: models/current).")] = None,
     suite: Annotated[Path | None, typer.Option(help="Suite TOML (default: tests/functional/suite.toml).")] = None,
     normalise: Annotated[bool | None, typer.Option("--normalise/--no-normalise", help="Override the model's text normalisation (to measure it).")] = None,
+    repair_spelling: Annotated[bool | None, typer.Option("--repair-spelling/--no-repair-spelling",
+                                                         help="Override the model's spelling repair, a normalisation step (to measure it).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of the table.")] = False,
 ) -> None:
     """Run the functional test suite: pass rates per functionality, positives and negatives apart, at the 0.5 cut-off."""
@@ -243,12 +245,13 @@ def check(
 
     settings = get_settings()
     cases = load_suite(suite or SUITE)
-    scorer = open_scorer(model or settings.model_dir, device="cpu", normalise=normalise)
+    scorer = open_scorer(model or settings.model_dir, device="cpu", normalise=normalise, repair_spelling=repair_spelling)
     results = run_suite(scorer.predict_proba, cases)
     if as_json:
-        typer.echo(json.dumps({"model": scorer.name, "normalise": scorer.normalise} | summary(results)))  # the model card's keys
+        typer.echo(json.dumps({"model": scorer.name, "normalise": scorer.normalise, "repair_spelling": scorer.repair_spelling} | summary(results)))  # the model card's keys
         return
-    typer.echo(f"{scorer.name}, text normalisation {'on' if scorer.normalise else 'off'}, {len(cases)} cases")
+    repair = ", spelling repair on" if scorer.normalise and scorer.repair_spelling else ""
+    typer.echo(f"{scorer.name}, text normalisation {'on' if scorer.normalise else 'off'}{repair}, {len(cases)} cases")
     typer.echo("\n".join(table(results)))
 
 

@@ -10,6 +10,8 @@ Steps, each only where it cannot damage ordinary text:
 4. Leet: inside a word with at least two letters, 0 1 3 4 5 7 @ $ ! become o i e a s t a s i
    ("1d10t" -> "idiot", "n1gg@" -> "nigga"), but not numbers, ordinals or units ("2026", "3rd", "10km"), words with a
    number ("covid19"), @mentions or e-mail addresses.
+5. Only with `repair_spelling` (a model dir's `spelling_repair`): a non-word that misspells a word of abuse, or runs
+   one together with another word, is repaired ("I haet them", "Ihate them" -> "I hate them"; threadguard.spelling).
 """
 
 from __future__ import annotations
@@ -67,15 +69,21 @@ def _join_letters(run: str) -> str:
     return "".join(parts)
 
 
-def normalise_text(text: str) -> str:
-    """The normalised text (idempotent; plain ASCII prose comes back unchanged)."""
+def normalise_text(text: str, *, repair_spelling: bool = False) -> str:
+    """The normalised text (idempotent; plain ASCII prose without misspelt abuse comes back unchanged)."""
     text = unicodedata.normalize("NFKC", text).translate(ZERO_WIDTH)
     text = _MIXED_SCRIPT.sub(lambda m: _fix_lookalikes(m.group(0)), text)
     text = _SPLIT_LETTERS.sub(lambda m: _join_letters(m.group(0)), text)
-    return _LEET_TOKEN.sub(lambda m: m.group(0) if m.group("email") else _fix_leet(m.group(0)), text)
+    text = _LEET_TOKEN.sub(lambda m: m.group(0) if m.group("email") else _fix_leet(m.group(0)), text)
+    if repair_spelling:  # last: "h4et" is leet first, then a swapped "hate"
+        from threadguard.spelling import repair_spelling as repair
+
+        text = repair(text)
+    return text
 
 
-def normalise_comment(body: str, parent_body: str | None) -> tuple[str, str | None]:
+def normalise_comment(body: str, parent_body: str | None, *, repair_spelling: bool = False) -> tuple[str, str | None]:
     """A comment and its parent as the model sees them (the article is the publisher's text and is left as it is);
     training rows and scored comments both go through here, so both sides see the same text."""
-    return normalise_text(body), normalise_text(parent_body) if parent_body else parent_body
+    parent = normalise_text(parent_body, repair_spelling=repair_spelling) if parent_body else parent_body
+    return normalise_text(body, repair_spelling=repair_spelling), parent

@@ -173,10 +173,21 @@ class TrainConfig(_Strict):
     # threadguard.normalise before tokenisation: applied to the training rows here and, through the exported
     # config, to every comment the model scores (serving, evaluate, check), so both sides see the same text.
     text_normalisation: bool = False
+    # With text_normalisation, also repair misspelt words of abuse ("I haet them", "Ihate them"; threadguard.spelling).
+    # Training rows and served comments alike; `threadguard calibrate DIR --set spelling_repair=true` turns it on for a
+    # trained dir, whose encoder then serves repaired text it was not trained on (0.7 % of minilm.toml's training rows
+    # change, docs/robustness.md).
+    spelling_repair: bool = False
     data: DataConfig
     linear: LinearConfig = LinearConfig()
     transformer: TransformerConfig = TransformerConfig()
     thresholds: ThresholdConfig = ThresholdConfig()
+
+    @model_validator(mode="after")
+    def _repair_is_a_normalisation_step(self) -> TrainConfig:
+        if self.spelling_repair and not self.text_normalisation:
+            raise ValueError("spelling_repair needs text_normalisation = true (it is the normaliser's last step)")
+        return self
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -259,7 +259,7 @@ def train_and_export(
 
     bundle = assemble(config, datasets_dir, progress=progress)
     log.info("training on %d rows, validating on %d, %d test sets", len(bundle.train), len(bundle.validation), len(bundle.tests))
-    fit_on = normalised_bundle(bundle) if config.text_normalisation else bundle
+    fit_on = normalised_bundle(bundle, repair_spelling=config.spelling_repair) if config.text_normalisation else bundle
     if config.kind == "linear":
         files, params = _fit_linear(config, fit_on, progress)
     else:
@@ -267,8 +267,6 @@ def train_and_export(
         if fitted is None:
             return None
         files, params = fitted
-    params = {**params, "text_normalisation": config.text_normalisation}
-
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current)
 
 
@@ -281,14 +279,15 @@ def functional_summary(scorer: Scorer) -> dict | None:
     return summary(run_suite(scorer.predict_proba, load_suite(SUITE)))
 
 
-def normalised_bundle(bundle: DataBundle) -> DataBundle:
+def normalised_bundle(bundle: DataBundle, *, repair_spelling: bool = False) -> DataBundle:
     """The training and validation rows as the model will see them; test sets stay raw (the scorer normalises them)."""
     from dataclasses import replace
 
     from threadguard.normalise import normalise_comment
 
     def fix(rows: list) -> list:  # type: ignore[type-arg]
-        return [r.model_copy(update=dict(zip(("body", "parent_body"), normalise_comment(r.body, r.parent_body), strict=True))) for r in rows]
+        return [r.model_copy(update=dict(zip(("body", "parent_body"), normalise_comment(r.body, r.parent_body, repair_spelling=repair_spelling),
+                                             strict=True))) for r in rows]
 
     return replace(bundle, train=fix(bundle.train), validation=fix(bundle.validation),
                    validation_sets=[NamedSet(named.name, fix(named.rows)) for named in bundle.validation_sets])
@@ -298,6 +297,8 @@ def finalize(
     config: TrainConfig, bundle: DataBundle, files: dict[str, bytes], params: dict, *, models_root: Path, make_current: bool = False, tag: str = ""
 ) -> Path:
     """Stage the files, calibrate (transformers), choose thresholds and score the tests through serving, write the dir."""
+    # How served comments are normalised follows the config, for a trained dir and a recalibrated one (--set spelling_repair=true).
+    params = {**params, "text_normalisation": config.text_normalisation, "spelling_repair": config.spelling_repair}
     now = dt.datetime.now(dt.UTC)
     sha7 = hashlib.sha256((_identity(config, bundle) + tag).encode()).hexdigest()[:7] if tag else _identity(config, bundle)
     name = f"tg-{config.name}{tag}-{now:%Y%m%d}-{sha7}"

@@ -337,3 +337,32 @@ def test_new_int8_settings_on_a_dir_without_fp32_graph_are_refused_before_any_da
         recalibrate_model_dir(int8_only, datasets_dir=DATASETS / "missing", models_root=tmp_path / "out",
                               overrides=["transformer.int8_outlier_channels=2"])
     assert not (tmp_path / "out").exists()
+
+
+def test_calibrate_can_turn_spelling_repair_on_for_a_trained_dir(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    from serving.model import ContextText
+    from tests.conftest import DATASETS
+    from training.pipeline import recalibrate_model_dir
+
+    new = recalibrate_model_dir(tiny_transformer_dir, datasets_dir=DATASETS, models_root=tmp_path,
+                                overrides=["text_normalisation=true", "spelling_repair=true"])
+    assert json.loads((new / "config.json").read_text())["backend"]["spelling_repair"] is True
+    before, after = open_scorer(tiny_transformer_dir, device="cpu"), open_scorer(new, device="cpu")
+    assert not before.repair_spelling and after.normalise and after.repair_spelling
+    misspelt, meant = [ContextText("Shut up, you idoit, I haet you.")], [ContextText("Shut up, you idiot, I hate you.")]
+    assert [i.body for i in after.as_trained(misspelt)] == [meant[0].body]
+    assert not np.allclose(before.predict_proba(misspelt), before.predict_proba(meant))  # the tiny model reads them apart
+    np.testing.assert_array_equal(after.predict_proba(misspelt), after.predict_proba(meant))  # the repaired dir does not
+    assert not open_scorer(new, device="cpu", repair_spelling=False).repair_spelling  # measuring: the override wins
+
+
+def test_spelling_repair_without_normalisation_is_refused_in_one_line(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", "from threadguard.cli import run; run()", "calibrate", str(tiny_transformer_dir),
+                             "--set", "spelling_repair=true", "--models-dir", str(tmp_path)],
+                            capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120, check=False)
+    errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+    assert result.returncode == 2 and len(errors) == 1 and "spelling_repair needs text_normalisation" in errors[0], result.stderr
+    assert not list(tmp_path.iterdir())
