@@ -39,11 +39,11 @@ def training_rows(model_dir: Path):  # type: ignore[no-untyped-def]
     from training.config import TrainConfig
     from training.data import assemble
     from training.finetune import budget_of, encode_rows
-    from training.pipeline import normalised_bundle
+    from training.pipeline import as_the_model_reads
 
     config = TrainConfig.model_validate(json.loads((model_dir / "config.json").read_text())["train_config"])
     bundle = assemble(config, Settings().datasets_dir, progress=False)
-    bundle = normalised_bundle(bundle) if config.text_normalisation else bundle
+    bundle = as_the_model_reads(config, bundle)
     tokenizer = load_tokenizer(model_dir / TOKENIZER_FILE, config.transformer.max_length)
     return config, encode_rows(tokenizer, bundle.train, bundle.train_weights, budget_of(config.transformer))
 

@@ -44,11 +44,11 @@ def calibration_texts(model_dir: Path) -> list[str]:
     """The texts `threadguard train` would calibrate this model dir's smoothing on."""
     from training.config import TrainConfig
     from training.data import assemble
-    from training.pipeline import normalised_bundle, smoothing_texts
+    from training.pipeline import as_the_model_reads, smoothing_texts
 
     config = TrainConfig.model_validate(json.loads((model_dir / "config.json").read_text())["train_config"])
     bundle = assemble(config, Settings().datasets_dir, progress=False)
-    bundle = normalised_bundle(bundle) if config.text_normalisation else bundle
+    bundle = as_the_model_reads(config, bundle)
     return smoothing_texts(bundle.train, config.transformer, seed=config.seed)
 
 

@@ -259,7 +259,7 @@ def train_and_export(
 
     bundle = assemble(config, datasets_dir, progress=progress)
     log.info("training on %d rows, validating on %d, %d test sets", len(bundle.train), len(bundle.validation), len(bundle.tests))
-    fit_on = normalised_bundle(bundle, repair_spelling=config.spelling_repair) if config.text_normalisation else bundle
+    fit_on = as_the_model_reads(config, bundle)
     if config.kind == "linear":
         files, params = _fit_linear(config, fit_on, progress)
     else:
@@ -277,6 +277,12 @@ def functional_summary(scorer: Scorer) -> dict | None:
     if not SUITE.is_file():
         return None
     return summary(run_suite(scorer.predict_proba, load_suite(SUITE)))
+
+
+def as_the_model_reads(config: TrainConfig, bundle: DataBundle) -> DataBundle:
+    """The bundle's training and validation rows normalised as the config's model reads text (unchanged without
+    text_normalisation): what fine-tuning and int8 calibration see."""
+    return normalised_bundle(bundle, repair_spelling=config.spelling_repair) if config.text_normalisation else bundle
 
 
 def normalised_bundle(bundle: DataBundle, *, repair_spelling: bool = False) -> DataBundle:
@@ -379,7 +385,7 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
     params = {**without_calibration(source.config.backend), "recalibrated": {"from": source.config.name, "overrides": list(overrides)}}
     files = weight_files(source.path)
     if requantise:
-        files, params = _requantised(config, bundle, source.path, files, params)
+        files, params = _requantised(config, as_the_model_reads(config, bundle), source.path, files, params)
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal")
 
 

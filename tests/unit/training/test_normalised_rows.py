@@ -31,3 +31,14 @@ def test_spelling_repair_needs_normalisation() -> None:
     assert config_from_dict({**base, "text_normalisation": True, "spelling_repair": True}, [], origin="t").spelling_repair
     with pytest.raises(ConfigError, match="spelling_repair needs text_normalisation"):
         config_from_dict(base, ["spelling_repair=true"], origin="t")
+
+
+def test_the_config_decides_how_training_rows_are_read() -> None:
+    from training.pipeline import as_the_model_reads
+
+    base = {"name": "x", "data": {"sources": [{"path": "labels/data/seed.jsonl"}]}}
+    bundle = DataBundle(train=[_row(1, "train", "you 1d01t")])
+    assert as_the_model_reads(config_from_dict(base, [], origin="t"), bundle) is bundle
+    assert as_the_model_reads(config_from_dict(base, ["text_normalisation=true"], origin="t"), bundle).train[0].body == "you idoit"
+    repaired = as_the_model_reads(config_from_dict(base, ["text_normalisation=true", "spelling_repair=true"], origin="t"), bundle)
+    assert repaired.train[0].body == "you idiot"
