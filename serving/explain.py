@@ -97,6 +97,13 @@ def word_weights(scorer: Scorer, comment: CommentIn) -> list[Piece]:
     return pieces
 
 
+def read_as(scorer: Scorer, comment: CommentIn) -> str | None:
+    """The comment as the model read it, where its normalisation changed more than spacing ("I h4et them, you idoit"
+    is read as "I hate them, you idiot"), so a moderator sees why it scored as it did; None where nothing changed."""
+    seen = scorer.as_trained([comment])[0].body
+    return seen if seen.split() != comment.body.split() else None
+
+
 def top_word(pieces: list[Piece], label: str) -> str | None:
     """The word whose deletion lowers `label` most (None if no word raises it)."""
     best = max((p for p in pieces if p.weights), key=lambda p: p.weights[label], default=None)

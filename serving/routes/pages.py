@@ -24,7 +24,7 @@ from serving import assignments
 from serving import queue as q
 from serving.accounts import Role, add_user, authenticate, consume_setup_token, count_users, create_api_key
 from serving.deps import DbDep, ScorerDep
-from serving.explain import Piece, word_weights
+from serving.explain import Piece, read_as, word_weights
 from serving.schemas import CommentIn
 from serving.site_thresholds import list_sites, set_site_threshold
 from serving.web import AdminDep, UserDep, check_csrf, csrf_token, end_session, ensure_csrf_cookie, start_session
@@ -144,15 +144,18 @@ def moderate(request: Request, user: UserDep, session: DbDep, scorer: ScorerDep,
     items = q.list_items(session, status, labelling=labelling, sort=chosen_sort, label=label, thread=thread)
     pieces: list[Piece] = []
     scale = 0.0
-    if current is not None and current.comment.body and current.scores:
+    model_read: str | None = None
+    if current is not None and current.comment.body:
         c = current.comment
         comment = CommentIn(body=c.body, article_title=c.article_title, article_text=c.article_text, parent_body=c.parent_body)
-        pieces = word_weights(scorer, comment)
-        # Words are coloured for the labels that flagged the comment (or its top label), scaled to the strongest word.
-        shown = {l for l, v in current.scores.items() if v >= scorer.thresholds[l].review} or {max(current.scores, key=current.scores.get)}
-        pieces = [Piece(p.text, {l: w for l, w in p.weights.items() if l in shown}) for p in pieces]
-        strongest = max((w for p in pieces for w in p.weights.values()), default=0.0)
-        scale = 1.0 / strongest if strongest > 0 else 0.0
+        model_read = read_as(scorer, comment)
+        if current.scores:
+            pieces = word_weights(scorer, comment)
+            # Words are coloured for the labels that flagged the comment (or its top label), scaled to the strongest word.
+            shown = {l for l, v in current.scores.items() if v >= scorer.thresholds[l].review} or {max(current.scores, key=current.scores.get)}
+            pieces = [Piece(p.text, {l: w for l, w in p.weights.items() if l in shown}) for p in pieces]
+            strongest = max((w for p in pieces for w in p.weights.values()), default=0.0)
+            scale = 1.0 / strongest if strongest > 0 else 0.0
     params = {"queue": queue, "sort": chosen_sort.value if sort else None, "label": label, "thread": thread}
 
     def query_url(**changes: object) -> str:
@@ -162,7 +165,7 @@ def moderate(request: Request, user: UserDep, session: DbDep, scorer: ScorerDep,
     return render(request, "moderate.html", {
         "user": user, "counts": q.counts(session), "queue": queue, "items": items, "current": current, "pieces": pieces,
         "thresholds": scorer.thresholds, "labels": [l.value for l in LABELS], "sorts": [s.value for s in q.Sort],
-        "scale": scale if pieces else 0.0, "sort": chosen_sort.value, "label": label, "thread": thread, "message": message, "query_url": query_url, "back": query_url(),
+        "scale": scale if pieces else 0.0, "read_as": model_read, "sort": chosen_sort.value, "label": label, "thread": thread, "message": message, "query_url": query_url, "back": query_url(),
     })
 
 

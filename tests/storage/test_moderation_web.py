@@ -234,3 +234,28 @@ def test_a_thread_export_uploaded_on_the_page_fills_the_labelling_queue(app_clie
     forged = app_client.post("/moderate/import", data={"csrf": "nope"}, files={"file": (seed.name, seed.read_bytes(), "text/plain")})
     assert forged.status_code == 403
     assert _counts(app_client.get("/moderate?queue=labelling").text)["labelling"] == expected
+
+
+@pytest.fixture(scope="module")
+def repairing_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_set_path: Path) -> Path:
+    """A tiny linear model trained, and serving, with normalisation and spelling repair."""
+    from tests.conftest import DATASETS, tiny_config
+    from training.pipeline import train_and_export
+
+    config = tiny_config(tiny_set_path, name="tinyrepair", text_normalisation=True, spelling_repair=True)
+    return train_and_export(config, datasets_dir=DATASETS, models_root=tmp_path_factory.mktemp("repairing"), progress=False)  # type: ignore[return-value]
+
+
+def test_the_page_shows_what_the_model_read_where_normalisation_changed_the_text(db_url: str, repairing_model_dir: Path) -> None:
+    with TestClient(create_app(Settings(model_dir=repairing_model_dir, database_url=db_url, device="cpu"))) as client:
+        for i, body in enumerate(("I h4et you, you idoit", "you are wrong about the tariffs")):
+            assert client.post("/v1/reports", json={"comment": {"id": f"r{i}", "body": body}, "reason": "abuse"}).status_code == 201
+        _login(client, "ann")
+        shown = {}
+        for _ in range(2):
+            html = client.get("/moderate?queue=reported").text
+            item = re.search(r'name="item_id" value="(\d+)"', html).group(1)  # type: ignore[union-attr]
+            read = re.search(r'id="read-as"><span class="tag">the model read</span> ([^<]*)</p>', html)
+            shown[item] = read.group(1) if read else None
+            client.post("/moderate/decide", data={"item_id": item, "action": "approve", "csrf": _csrf(client), "back": "/moderate?queue=reported"})
+    assert sorted(shown.values(), key=str) == ["I hate you, you idiot", None]
