@@ -74,6 +74,16 @@ def _spam_head_lines(config: ModelConfig) -> list[str]:
              "as a noisy OR, 1 - (1 - p_off)(1 - p_spam), before thresholds: a pitch is off-topic under any article."), ""]
 
 
+def _input_text_lines(config: ModelConfig) -> list[str]:
+    """How a comment's text is changed before the model reads it, in training and in service alike."""
+    if not config.backend.get("text_normalisation"):
+        return ["- Input text: read as written (no normalisation).", ""]
+    repair = (" Misspelt abuse is repaired last (threadguard/spelling.py: \"I haet them\" is read as \"I hate them\")."
+              if config.backend.get("spelling_repair") else "")
+    return ["- Input text: comment and parent are normalised before the model reads them (threadguard/normalise.py: "
+            "NFKC, zero-width characters, look-alikes, split letters, leet)." + repair, ""]
+
+
 def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], metrics: Metrics) -> str:
     """The model card: intended use, data with hashes and licences, thresholds, metrics, limits."""
     lines = [
@@ -81,7 +91,7 @@ def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], met
         "",
         f"- Version: `{config.version}`; kind: `{config.kind}`; created {config.created_at}; git `{config.git_sha or 'unknown'}`",
         "- Labels (independent sigmoid scores): `hate`, `insult`, `off_topic`.",
-        "",
+        *_input_text_lines(config),
         *_refit_lines(config),
         *_recalibrated_lines(config),
         *_runtime_lines(config),

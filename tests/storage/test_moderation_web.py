@@ -246,6 +246,11 @@ def repairing_model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_set_path:
     return train_and_export(config, datasets_dir=DATASETS, models_root=tmp_path_factory.mktemp("repairing"), progress=False)  # type: ignore[return-value]
 
 
+def test_the_model_card_says_how_input_text_is_read(repairing_model_dir: Path, tiny_model_dir: Path) -> None:
+    assert "Misspelt abuse is repaired last" in (repairing_model_dir / "MODEL_CARD.md").read_text()
+    assert "- Input text: read as written (no normalisation)." in (tiny_model_dir / "MODEL_CARD.md").read_text()
+
+
 def test_the_page_shows_what_the_model_read_where_normalisation_changed_the_text(db_url: str, repairing_model_dir: Path) -> None:
     with TestClient(create_app(Settings(model_dir=repairing_model_dir, database_url=db_url, device="cpu"))) as client:
         for i, body in enumerate(("I h4et you, you idoit", "you are wrong about the tariffs")):
