@@ -51,7 +51,7 @@ def _auc(rows, probs: np.ndarray, label: Label) -> float | None:  # type: ignore
 
 
 def main(model_dir: Path) -> None:
-    scorer = open_scorer(model_dir, device="cpu", normalise=True)
+    scorer = open_scorer(model_dir, device="cpu")  # the dir's own normalisation: the check below reads it
     if not scorer.normalise:
         raise UsageError(f"{model_dir}: spelling repair is a normalisation step, and this dir does not normalise")
     config = TrainConfig.model_validate(scorer.model_dir.config.train_config)
