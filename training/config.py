@@ -60,6 +60,8 @@ class DataConfig(_Strict):
                                                                "things, and hateful generalisations beside harmless twins (training/feelings.py)")
     synthetic_name_calling: int = Field(default=0, ge=0, description="synthetic name-calling beside harsh criticism of the same targets "
                                                                    "without an epithet (training/name_calling.py)")
+    synthetic_threats: int = Field(default=0, ge=0, description="synthetic threats against groups beside the same violent words about "
+                                                               "things and unprotected people, and refusals of violence (training/threats.py)")
     name_calling_hate: Literal["zero", "unset"] = Field(default="zero", description="the hate label of the name-calling rows: 0, or unset "
                                                                                     "(masked) so they teach insult alone")
     parent_swap_pairs: bool = Field(default=False, description="off_topic pairs also put each reply under a parent from another thread "

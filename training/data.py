@@ -183,7 +183,7 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         bundle.train += copies
         bundle.train_weights += weights
     if (config.data.synthetic_spam or config.data.synthetic_contrast or config.data.synthetic_feelings or config.data.synthetic_name_calling
-            or config.data.typo_copies):
+            or config.data.synthetic_threats or config.data.typo_copies):
         from training.functional import SUITE, load_suite
 
         not_generated = forbidden | {case.body for case in load_suite(SUITE)}  # the suite still measures generalisation
@@ -202,6 +202,11 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
 
         feelings = synthetic_feelings(bundle.train, config.data.synthetic_feelings, seed=config.seed, forbidden=not_generated)
         _add_generated(bundle, "synthetic_feelings", feelings, "hatred of groups beside grievances about things, generalisations beside twins")
+    if config.data.synthetic_threats:
+        from training.threats import synthetic_threats
+
+        threats = synthetic_threats(bundle.train, config.data.synthetic_threats, seed=config.seed, forbidden=not_generated)
+        _add_generated(bundle, "synthetic_threats", threats, "threats against groups beside violent hyperbole about things, and refusals")
     if config.data.synthetic_name_calling:
         from training.name_calling import synthetic_name_calling
 

@@ -186,6 +186,7 @@ def test_train_only_pairs_leave_validation_and_test_untouched(tiny_set_path: Pat
     ("synthetic_spam", 25, lambda rows: all(r.off_topic == 1 and r.article_title for r in rows)),
     ("synthetic_contrast", 28, lambda rows: sum(r.hate == 1 for r in rows) == 8 and all(r.off_topic is None for r in rows)),
     ("synthetic_feelings", 20, lambda rows: sum(r.hate == 1 for r in rows) == 8 and all(r.off_topic is None for r in rows)),
+    ("synthetic_threats", 20, lambda rows: sum(r.hate == 1 for r in rows) == 5 and all(r.off_topic is None for r in rows)),
     ("synthetic_name_calling", 20, lambda rows: sum(r.insult == 1 for r in rows) == 8 and all(r.hate == 0 and r.off_topic is None for r in rows)),
 ])
 def test_generated_rows_join_training_only_and_are_recorded(tiny_set_path: Path, key: str, count: int, labelled_as_generated) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
-"""Synthetic contrast rows: hateful claims beside their negations and condemnations (training/contrast.py), and
-hatred said outright beside the same words about things (training/feelings.py), labelled as the guide says, under
+"""Synthetic contrast rows: hateful claims beside their negations and condemnations (training/contrast.py),
+hatred said outright beside the same words about things (training/feelings.py), and threats beside violent hyperbole
+and refusals (training/threats.py), labelled as the guide says, under
 training articles, and sharing no wording with the functional suite they are meant to help on, nor with HateCheck."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from tests.fixtures.word_runs import word_runs
 from training.contrast import CLAIMS, GROUPS, NEGATED_POSITIVES, synthetic_contrast
 from training.feelings import FEELING_FRAMES, GENERALISATIONS, THINGS, UNPROTECTED, synthetic_feelings
 from training.functional import SUITE, load_suite
+from training.threats import REFUSALS, VIOLENT_FRAMES, VIOLENT_THINGS, synthetic_threats
 
 HOSTS = [
     LabelledComment(id="a", source="t", split="train", thread_id="t1", body="Tariffs again.", article_title="Senate blocks tariff bill on steel imports",
@@ -69,7 +71,7 @@ def test_same_seed_same_rows_forbidden_texts_never_and_no_hosts_no_rows() -> Non
     assert synthetic_contrast(HOSTS[1:], 10, seed=1, forbidden=set()) == []
 
 
-GENERATORS = pytest.mark.parametrize("generate", [synthetic_contrast, synthetic_feelings])
+GENERATORS = pytest.mark.parametrize("generate", [synthetic_contrast, synthetic_feelings, synthetic_threats])
 
 
 @GENERATORS
@@ -134,3 +136,24 @@ def test_feelings_targets_are_not_the_suites() -> None:
 
     suite = set(tomllib.loads(SUITE.read_text())["placeholders"]["unprotected"])
     assert not suite & set(UNPROTECTED) and not suite & set(THINGS)
+
+
+def test_threat_rows_call_violence_on_a_group_or_rage_at_a_thing_in_the_same_words() -> None:
+    rows = synthetic_threats(HOSTS, 800, seed=4, forbidden=set())
+    kinds = Counter(r.id.split("-")[1] for r in rows)
+    assert kinds == {"threat": 200, "hyperbole": 200, "aversion": 200, "refusal": 200}
+    expected = {"threat": (1, None), "aversion": (0, None), "hyperbole": (0, 0), "refusal": (0, 0)}
+    for row in rows:
+        assert (row.hate, row.insult, row.off_topic) == (*expected[row.id.split("-")[1]], None)
+        assert (row.source, row.split, row.article_title) == ("synthetic_threats", "train", HOSTS[0].article_title)
+    bodies = {kind: [r.body for r in rows if r.id.split("-")[1] == kind] for kind in kinds}
+    # The target decides: every frame appears about a group, about a thing and about people with no protected trait.
+    for frame in VIOLENT_FRAMES:
+        tail = frame.split("{target}")[-1]
+        assert all(any(b.endswith(tail) for b in bodies[kind]) for kind in ("threat", "hyperbole", "aversion")), frame
+    assert all(any(g.lower() in b.lower() for g in GROUPS) for b in bodies["threat"] + bodies["refusal"])
+    assert all(any(t.lower() in b.lower() for t in VIOLENT_THINGS) for b in bodies["hyperbole"])
+    assert all(any(u.lower() in b.lower() for u in UNPROTECTED) for b in bodies["aversion"])
+    assert set(bodies["refusal"]) <= {r.format(group=g) for r in REFUSALS for g in GROUPS}
+    assert all(b[0].isupper() for b in bodies["threat"] + bodies["hyperbole"] + bodies["aversion"])
+    assert len({r.body for r in rows}) == 800
