@@ -36,7 +36,8 @@ from training.feelings import UNPROTECTED
 SCHEDULE = ("threat", "hyperbole", "aversion", "refusal")
 HATEFUL = ("threat",)
 
-# Frames that read as a threat about people and as hyperbole about a thing (no verb agrees with the target).
+# Frames that read as a threat about people and as hyperbole about a thing (no verb agrees with the target); none
+# opens with the target, so every row starts with a capital whatever the target.
 VIOLENT_FRAMES = (
     "Give me five minutes alone with {target} and a crowbar.",
     "I'd take a baseball bat to {target} if I got the chance.",
@@ -76,8 +77,7 @@ def threats_text(kind: str, rng: random.Random) -> str:
     if kind == "refusal":
         return rng.choice(REFUSALS).format(group=rng.choice(GROUPS))
     pool = {"threat": GROUPS, "hyperbole": VIOLENT_THINGS, "aversion": UNPROTECTED}[kind]
-    text = rng.choice(VIOLENT_FRAMES).format(target=rng.choice(pool))
-    return text[0].upper() + text[1:]
+    return rng.choice(VIOLENT_FRAMES).format(target=rng.choice(pool))
 
 
 def synthetic_threats(rows: Sequence[LabelledComment], count: int, *, seed: int, forbidden: set[str]) -> list[LabelledComment]:
