@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from labels.corpora import CORPORA, corpus_file_hashes, iter_texts, load_corpus, load_hub_dataset
 from labels.pairs import with_wrong_context_pairs
@@ -14,7 +17,7 @@ from labels.sets import read_jsonl, sha256_of_file, sha256_of_rows
 from threadguard.artifact import DataSetRecord
 from threadguard.errors import DataError
 from threadguard.settings import PROJECT_ROOT
-from training.config import SourceConfig, TrainConfig
+from training.config import DataConfig, SourceConfig, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +92,19 @@ def drop_non_commercial_origins(rows: list[LabelledComment], label: str) -> list
     if len(kept) != len(rows):
         log.info("commercial_only: dropped %d rows of %s whose text comes from non-commercial corpora", len(rows) - len(kept), label)
     return kept
+
+
+# The generators, in the order they run (a later one may take an earlier one's rows as hosts): the config key, which is
+# also the generator's name in training/<key without "synthetic_">.py, what its rows are, and any options it takes
+# from the data config.
+GENERATORS: tuple[tuple[str, str, Callable[[DataConfig], dict[str, Any]] | None], ...] = (
+    ("synthetic_spam", "off-topic pitches under training articles", None),
+    ("synthetic_contrast", "hateful claims, denials, condemnations and positive statements", None),
+    ("synthetic_feelings", "hatred of groups beside grievances about things, generalisations beside twins", None),
+    ("synthetic_threats", "threats against groups beside violent hyperbole about things, and refusals", None),
+    ("synthetic_name_calling", "name-calling beside criticism and dismissals without an epithet",
+     lambda data: {"hate_unset": data.name_calling_hate == "unset"}),
+)
 
 
 def _add_generated(bundle: DataBundle, source: str, rows: list[LabelledComment], what: str) -> None:
@@ -182,37 +198,16 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
         log.info("identity counterfactuals: %d copies of training rows with another group swapped in", len(copies))
         bundle.train += copies
         bundle.train_weights += weights
-    if (config.data.synthetic_spam or config.data.synthetic_contrast or config.data.synthetic_feelings or config.data.synthetic_name_calling
-            or config.data.synthetic_threats or config.data.typo_copies):
+    counts = {key: getattr(config.data, key) for key, _, _ in GENERATORS}
+    if any(counts.values()) or config.data.typo_copies:
         from training.functional import SUITE, load_suite
 
         not_generated = forbidden | {case.body for case in load_suite(SUITE)}  # the suite still measures generalisation
-    if config.data.synthetic_spam:
-        from training.spam import synthetic_spam
-
-        spam = synthetic_spam(bundle.train, config.data.synthetic_spam, seed=config.seed, forbidden=not_generated)
-        _add_generated(bundle, "synthetic_spam", spam, "off-topic pitches under training articles")
-    if config.data.synthetic_contrast:
-        from training.contrast import synthetic_contrast
-
-        contrast = synthetic_contrast(bundle.train, config.data.synthetic_contrast, seed=config.seed, forbidden=not_generated)
-        _add_generated(bundle, "synthetic_contrast", contrast, "hateful claims, denials, condemnations and positive statements")
-    if config.data.synthetic_feelings:
-        from training.feelings import synthetic_feelings
-
-        feelings = synthetic_feelings(bundle.train, config.data.synthetic_feelings, seed=config.seed, forbidden=not_generated)
-        _add_generated(bundle, "synthetic_feelings", feelings, "hatred of groups beside grievances about things, generalisations beside twins")
-    if config.data.synthetic_threats:
-        from training.threats import synthetic_threats
-
-        threats = synthetic_threats(bundle.train, config.data.synthetic_threats, seed=config.seed, forbidden=not_generated)
-        _add_generated(bundle, "synthetic_threats", threats, "threats against groups beside violent hyperbole about things, and refusals")
-    if config.data.synthetic_name_calling:
-        from training.name_calling import synthetic_name_calling
-
-        calling = synthetic_name_calling(bundle.train, config.data.synthetic_name_calling, seed=config.seed, forbidden=not_generated,
-                                         hate_unset=config.data.name_calling_hate == "unset")
-        _add_generated(bundle, "synthetic_name_calling", calling, "name-calling beside criticism and dismissals without an epithet")
+    for key, what, options in GENERATORS:
+        if counts[key]:
+            generate = getattr(importlib.import_module(f"training.{key.removeprefix('synthetic_')}"), key)
+            rows = generate(bundle.train, counts[key], seed=config.seed, forbidden=not_generated, **(options(config.data) if options else {}))
+            _add_generated(bundle, key, rows, what)
     if config.data.typo_copies:
         from training.augment import typo_copies
 
