@@ -64,14 +64,59 @@ def pad_batch(ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
     return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
 
 
-def length_sorted_batches(ids: Sequence[Sequence[int]], batch_size: int) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+# What one more encoder run costs on CPU, in padded tokens: on 2 cores a run took about 1.5 ms (ONNX Runtime int8) to
+# 4.5 ms (PyTorch fp32) plus 0.07-0.1 ms per padded token, and of 8 to 128 here, 64 scored a batch fastest on both
+# (docs/benchmarks.md, "Padding").
+RUN_OVERHEAD_TOKENS = 64
+
+
+def padding_plan(lengths: Sequence[int], batch_size: int, run_overhead: int) -> list[tuple[int, int]]:
+    """Cut `lengths` (ascending) into consecutive [start, end) runs of at most `batch_size` rows that minimise the
+    padded tokens plus `run_overhead` per run: sum(run_overhead + rows * longest row). One batch of 32 comments of
+    5 to 128 tokens pads every row to 128; a few runs of similar lengths pad little and cost a few runs."""
+    n = len(lengths)
+    longest = np.asarray(lengths, dtype=np.float64)
+    cost = np.zeros(n + 1)
+    start = np.zeros(n + 1, dtype=np.int64)
+    for end in range(1, n + 1):
+        first = max(0, end - batch_size)
+        starts = np.arange(first, end)
+        # rows starts..end-1 padded to the longest of them, lengths[end - 1], since the lengths ascend
+        candidates = cost[first:end] + run_overhead + (end - starts) * longest[end - 1]
+        best = int(np.argmin(candidates))
+        cost[end], start[end] = candidates[best], first + best
+    runs = []
+    end = n
+    while end > 0:
+        runs.append((int(start[end]), end))
+        end = int(start[end])
+    return runs[::-1]
+
+
+def length_sorted_batches(ids: Sequence[Sequence[int]], batch_size: int, run_overhead: int | None = None
+                          ) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
     """(positions in `ids`, padded batch) for consecutive batches of the rows sorted by length: padding is most of
-    the cost on short comments, and dynamic int8 takes its scales from each batch, so scoring and the export's
-    smoothing calibration must batch alike."""
+    the cost on short comments. Batches are of `batch_size` rows, or with `run_overhead` (padded tokens one more run
+    costs) cut where padding_plan says. Dynamic int8 with one scale per batch tensor takes its scales from each batch,
+    so the export's smoothing calibration and such a model's scoring must batch alike: fixed batches for both."""
     order = np.argsort([len(x) for x in ids], kind="stable")
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
+    if run_overhead is None:
+        runs = [(start, min(start + batch_size, len(order))) for start in range(0, len(order), batch_size)]
+    else:
+        runs = padding_plan([len(ids[i]) for i in order], batch_size, run_overhead)
+    for start, end in runs:
+        idx = order[start:end]
         yield idx, pad_batch([ids[i] for i in idx])
+
+
+def run_overhead_tokens(runtime: str, device: str, int8: dict[str, Any]) -> int | None:
+    """Padded tokens one more encoder run costs (length_sorted_batches), or None for fixed batches of batch_size: on
+    CUDA, where launching a run costs far more than its tokens, and for int8 with one activation scale per batch
+    tensor (`int8` = config.json's backend.int8; dirs from before per-token int8 record none), whose scores move with
+    a comment's batch-mates and were calibrated on fixed batches. Per-token int8, fp32 ONNX and PyTorch score a comment
+    alike in any batch."""
+    per_batch_scales = runtime == "onnx-int8" and int8.get("activations", "per_tensor") != "per_token"
+    return None if device != "cpu" or per_batch_scales else RUN_OVERHEAD_TOKENS
 
 
 def choose_runtime(device: str, requested: str | None, available: set[str]) -> Runtime:
@@ -225,6 +270,7 @@ class TransformerBackend:
             self._load_torch()
         else:
             self._load_onnx(ONNX_INT8_FILE if self.runtime == "onnx-int8" else ONNX_FILE, onnx_session_options(threads, int8_precision=int8_precision))
+        self.run_overhead = run_overhead_tokens(self.runtime, self.device, params.get("int8", {}))
         log.info("transformer runtime %s on %s", self.runtime, self.device)
 
     def _load_onnx(self, name: str, options: Any) -> None:
@@ -270,7 +316,7 @@ class TransformerBackend:
     def _embed_ids(self, ids: Sequence[Sequence[int]]) -> list[np.ndarray]:
         """Mean-pooled embeddings of token id lists, in input order, run in length-sorted batches."""
         vectors: list[np.ndarray] = [np.empty(0, np.float32)] * len(ids)
-        for idx, batch in length_sorted_batches(ids, self.batch_size):
+        for idx, batch in length_sorted_batches(ids, self.batch_size, self.run_overhead):
             for i, vector in zip(idx, self._run(batch), strict=True):
                 vectors[i] = vector
         return vectors

@@ -121,6 +121,28 @@ def test_int8_scores_a_comment_the_same_alone_as_in_any_batch(tiny_transformer_d
     assert np.abs(reversed_batch - batched).max() < 1e-5
 
 
+@pytest.mark.parametrize("runtime", ["onnx-int8", "onnx", "torch"])
+def test_batches_cut_by_length_pad_less_and_score_the_same(tiny_transformer_dir: Path, runtime: str) -> None:
+    """On CPU a batch of comments of mixed lengths runs as a few batches of similar lengths (serving.transformer.padding_plan)."""
+    from serving.transformer import RUN_OVERHEAD_TOKENS
+
+    scorer = open_scorer(tiny_transformer_dir, device="cpu", runtime=runtime)
+    backend = scorer.backend
+    assert backend.run_overhead == RUN_OVERHEAD_TOKENS
+    shapes: list[tuple[int, int]] = []
+    run = backend._run
+    backend._run = lambda batch: (shapes.append(batch["input_ids"].shape), run(batch))[1]
+    rows = _sample(64)
+    cut = scorer.predict_proba(rows)
+    cut_shapes, shapes[:] = list(shapes), []
+    backend.run_overhead = None
+    backend._articles.clear()  # so the articles run again, in fixed batches
+    fixed = scorer.predict_proba(rows)
+    assert np.abs(cut - fixed).max() < 1e-5
+    assert len(cut_shapes) > len(shapes)
+    assert sum(n * width for n, width in cut_shapes) < 0.7 * sum(n * width for n, width in shapes)
+
+
 def test_cpu_default_is_int8_onnx_and_round_trip_is_stable(tiny_transformer_dir: Path) -> None:
     scorer = open_scorer(tiny_transformer_dir, device="cpu")
     assert scorer.backend.runtime == "onnx-int8"
