@@ -23,6 +23,7 @@ from labels.schema import LABELS
 from labels.sets import read_jsonl
 from serving.model import open_scorer
 from threadguard.settings import PROJECT_ROOT
+from training.calibration import expected_calibration_error
 from training.report import bootstrap_auc, paired_auc_difference
 
 DATA = PROJECT_ROOT / "labels" / "data"
@@ -35,6 +36,12 @@ def _cell(y: np.ndarray, p: np.ndarray) -> str:
         return f"({int(y.sum())})"
     auc = bootstrap_auc(y, p)
     return "n/a" if auc is None else f"{auc[0]:.3f} [{auc[1]:.2f}, {auc[2]:.2f}] ({int(y.sum())})"
+
+
+def _calibration_cell(y: np.ndarray, p: np.ndarray) -> str:
+    """ECE (10 bins) with the mean score beside the positive rate: on a split whose threads draw less abuse than
+    validation's, calibrated scores run above the rate and ECE shows it."""
+    return f"{expected_calibration_error(p, y.astype(float)):.3f} ({p.mean():.3f} / {y.mean():.3f})"
 
 
 def main(model_dirs: list[Path], labelled: Path, first_draw: Path) -> str:
@@ -62,6 +69,14 @@ def main(model_dirs: list[Path], labelled: Path, first_draw: Path) -> str:
                 for j, label in enumerate(LABELS):
                     y = np.array([getattr(r, label.value) for r in rows])[mask]
                     cells.append(_cell(y, probs[d][mask, j]))
+                lines.append(f"| {split} | {part} ({int(mask.sum())}) | `{names[d]}` | " + " | ".join(cells) + " |")
+    lines += ["", "Calibration as served: ECE (mean calibrated score / positive rate):", "",
+              "| split | rows | model | " + " | ".join(label.value for label in LABELS) + " |", "|---|---|---|" + "---|" * len(LABELS)]
+    for split in SPLITS:
+        for part, keep in (("all", lambda r: True), ("first draw", lambda r: r.id in first_ids)):
+            mask = np.array([r.split == split and keep(r) for r in rows])
+            for d in model_dirs:
+                cells = [_calibration_cell(np.array([getattr(r, label.value) for r in rows])[mask], probs[d][mask, j]) for j, label in enumerate(LABELS)]
                 lines.append(f"| {split} | {part} ({int(mask.sum())}) | `{names[d]}` | " + " | ".join(cells) + " |")
     if len(model_dirs) > 1:
         base = model_dirs[0]

@@ -31,3 +31,11 @@ def test_a_small_gain_on_few_positives_is_not_separated() -> None:
 def test_one_class_gives_none() -> None:
     y = np.zeros(10, dtype=int)
     assert paired_auc_difference(y, np.arange(10.0), np.arange(10.0)) is None
+
+
+def test_calibration_cell_shows_scores_running_above_the_rate() -> None:
+    from bench.inhouse_yardstick import _calibration_cell
+
+    y = np.array([0] * 90 + [1] * 10)
+    assert _calibration_cell(y, np.full(100, 0.1)) == "0.000 (0.100 / 0.100)"
+    assert _calibration_cell(y, np.full(100, 0.3)) == "0.200 (0.300 / 0.100)"
