@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.score_throughput import REPEATS, SAMPLE, _runtimes
+from bench.score_throughput import SAMPLE, _runtimes, batch_rate
 from bench.sections import machine, one_line_errors, write_section
 from labels.corpora import load_corpus
 from serving.model import Scorer, open_scorer
@@ -46,14 +44,7 @@ def padded_tokens(scorer: Scorer, sample: list, overhead: int | None) -> tuple[i
 def measure(scorer: Scorer, sample: list, overhead: int | None) -> tuple[float, np.ndarray]:
     scorer.backend.run_overhead = overhead  # type: ignore[attr-defined]
     scorer.backend._articles.clear()  # type: ignore[attr-defined]
-    scorer.score(sample[:64])  # warm-up
-    rates = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        for i in range(0, len(sample), 32):
-            scorer.score(sample[i : i + 32])
-        rates.append(len(sample) / (time.perf_counter() - started))
-    return statistics.median(rates), scorer.predict_proba(sample)
+    return batch_rate(scorer, sample), scorer.predict_proba(sample)
 
 
 def main(model_dir: Path) -> str:
