@@ -65,8 +65,9 @@ def pad_batch(ids: Sequence[Sequence[int]]) -> dict[str, np.ndarray]:
 
 
 # What one more encoder run costs on CPU, in padded tokens: on 2 cores a run took about 1.5 ms (ONNX Runtime int8) to
-# 4.5 ms (PyTorch fp32) plus 0.07-0.1 ms per padded token, and of 8 to 128 here, 64 scored a batch fastest on both
-# (docs/benchmarks.md, "Padding").
+# 4.5 ms (PyTorch fp32) plus 0.07-0.1 ms per padded token. Of 16 to 256, 64 scored fastest with PyTorch and fp32 ONNX
+# and within 4 % of the fastest (32) with int8; every one of them ran 2.5-3x the comments/s of fixed batches of 32
+# (bench/padding.py, docs/benchmarks.md "Padding").
 RUN_OVERHEAD_TOKENS = 64
 
 
