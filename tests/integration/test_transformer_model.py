@@ -136,7 +136,7 @@ def test_batches_cut_by_length_pad_less_and_score_the_same(tiny_transformer_dir:
     cut = scorer.predict_proba(rows)
     cut_shapes, shapes[:] = list(shapes), []
     backend.run_overhead = None
-    backend._articles.clear()  # so the articles run again, in fixed batches
+    backend.forget_articles()  # so the articles run again, in fixed batches
     fixed = scorer.predict_proba(rows)
     assert np.abs(cut - fixed).max() < 1e-5
     assert len(cut_shapes) > len(shapes)
