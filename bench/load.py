@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -24,7 +25,7 @@ from pathlib import Path
 from bench.sections import BENCHMARKS, machine, one_line_errors, write_section
 from labels.corpora import load_corpus
 from serving.model import open_scorer
-from tests.fixtures.server import running_server
+from tests.fixtures.server import CLI, running_server
 from threadguard.settings import PROJECT_ROOT, Settings
 
 SAMPLE = 2000
@@ -58,14 +59,24 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def drive(base: str, data: Path, concurrency: int, batch: int, seconds: float, rate: float) -> dict:
+def api_key(db_url: str) -> str:
+    """A key made with `threadguard keys create`, as a deployment has: the service then checks each request's key
+    against its few-second cache. With no key at all the API is open, and each request asks the database whether a
+    key has appeared since (serving/key_cache.py), which no production service pays."""
+    out = subprocess.run([*CLI, "keys", "create", "--name", "load-bench"], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT,
+                         env={**os.environ, "THREADGUARD_DATABASE_URL": db_url})
+    return out.stdout.strip().splitlines()[-1]
+
+
+def drive(base: str, data: Path, concurrency: int, batch: int, seconds: float, rate: float, key: str | None = None) -> dict:
     """One row. When one round of every client's request takes longer than the window (64 clients × 32 comments is
     about 25 s of scoring), the warm-up and the window stretch to one and three rounds, so each client is counted."""
     round_seconds = concurrency * batch / rate
     warmup = max(3.0, round_seconds * 1.2)
     seconds = max(seconds, round_seconds * 3)
     out = subprocess.run([sys.executable, "-m", "bench.load_client", f"{base}/v1/score", str(data), "--concurrency", str(concurrency),
-                          "--batch", str(batch), "--seconds", f"{seconds:.1f}", "--warmup", f"{warmup:.1f}"], capture_output=True, text=True,
+                          "--batch", str(batch), "--seconds", f"{seconds:.1f}", "--warmup", f"{warmup:.1f}", *(["--key", key] if key else [])],
+                         capture_output=True, text=True,
                          check=True, cwd=PROJECT_ROOT)
     result = json.loads(out.stdout)
     lat = [x * 1000 for x in result.pop("latencies")]
@@ -110,10 +121,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "comments.jsonl"
         data.write_text("".join(json.dumps(c) + "\n" for c in comments))
-        with running_server(args.model_dir, f"sqlite:///{tmp}/load.db", Path(tmp) / "server.log") as server:
+        db_url = f"sqlite:///{tmp}/load.db"
+        with running_server(args.model_dir, db_url, Path(tmp) / "server.log") as server:
+            key = api_key(db_url)
             for batch in BATCHES:
                 for concurrency in CONCURRENCY:
-                    row = drive(server.base, data, concurrency, batch, args.seconds, local)
+                    row = drive(server.base, data, concurrency, batch, args.seconds, local, key)
                     print(json.dumps({k: v for k, v in row.items()}), flush=True)
                     rows.append(row)
     plot(rows)
@@ -125,7 +138,7 @@ def main() -> None:
         f"Measured {dt.date.today()} on {machine()}, in one run on the same comments.",
         f"Command: `.venv/bin/python -m bench.load {args.model_dir} --seconds {args.seconds:g}`",
         (f"Model `{args.model_dir.resolve().name}` (int8 ONNX), {SAMPLE} Kaggle-insults comments (seeded sample). The service runs with its defaults "
-        f"(batch_max_comments {settings.batch_max_comments}, batch_max_wait_ms {settings.batch_max_wait_ms:g}, SQLite); the load comes from "
+        f"(batch_max_comments {settings.batch_max_comments}, batch_max_wait_ms {settings.batch_max_wait_ms:g}, SQLite, one API key that every request sends); the load comes from "
         f"`bench.load_client` in a second process on loopback (closed loop, {args.seconds:g} s per row after a 3 s warm-up, stretched to three "
         "rounds of requests after a one-round warm-up where a round is longer). Both share the 2 cores. comments/s is clients × comments per "
         "request ÷ mean latency (Little's law for a closed loop)."),

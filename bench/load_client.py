@@ -15,13 +15,14 @@ from pathlib import Path
 import httpx
 
 
-async def _run(url: str, comments: list[dict], concurrency: int, batch: int, seconds: float, warmup: float) -> dict:
+async def _run(url: str, comments: list[dict], concurrency: int, batch: int, seconds: float, warmup: float, key: str | None = None) -> dict:
     latencies: list[float] = []
     errors: dict[str, int] = {}
     sent = {"requests": 0, "comments": 0}
     last = {"done": 0.0}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as client:
         started = time.perf_counter()
         measure_from = started + warmup
         stop_at = measure_from + seconds
@@ -63,9 +64,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--warmup", type=float, default=3)
+    parser.add_argument("--key", help="an API key, sent as Authorization: Bearer KEY")
     args = parser.parse_args()
     comments = [json.loads(line) for line in args.comments.read_text().splitlines()]
-    print(json.dumps(asyncio.run(_run(args.url, comments, args.concurrency, args.batch, args.seconds, args.warmup))))
+    print(json.dumps(asyncio.run(_run(args.url, comments, args.concurrency, args.batch, args.seconds, args.warmup, args.key))))
 
 
 if __name__ == "__main__":
