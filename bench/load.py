@@ -1,8 +1,9 @@
 """The HTTP service under closed-loop load, beside the in-process throughput of the same model, in one run.
 
 1. In-process: the served model scores the comments in batches of 32 (no HTTP), median of 3 runs.
-2. A real `threadguard serve` (default settings: dynamic batching, SQLite) on loopback; bench.load_client, a second
-   process, drives it at concurrency 1, 8, 32 and 64 with one-comment requests and with batches of 32.
+2. A real `threadguard serve` (default settings: dynamic batching, SQLite; one API key, as deployments have) on loopback;
+   bench.load_client, a second process, sends that key and drives it at concurrency 1, 8, 32 and 64 with one-comment
+   requests and with batches of 32.
 Writes the `load` section of docs/benchmarks.md and docs/load.png (throughput and p99 against concurrency).
 
 Run: .venv/bin/python -m bench.load [MODEL_DIR] [--seconds 15]
