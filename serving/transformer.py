@@ -271,7 +271,7 @@ class TransformerBackend:
             self._load_torch()
         else:
             self._load_onnx(ONNX_INT8_FILE if self.runtime == "onnx-int8" else ONNX_FILE, onnx_session_options(threads, int8_precision=int8_precision))
-        self.run_overhead = run_overhead_tokens(self.runtime, self.device, params.get("int8", {}))
+        self.run_overhead = run_overhead_tokens(self.runtime, self.device, params.get("int8") or {})
         log.info("transformer runtime %s on %s", self.runtime, self.device)
 
     def _load_onnx(self, name: str, options: Any) -> None:
