@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from bench.sections import machine, one_line_errors, write_section
-from labels.schema import LABELS
+from labels.schema import LABELS, LabelledComment
 from labels.sets import read_jsonl
 from serving.model import open_scorer
 from threadguard.settings import PROJECT_ROOT
 from training.calibration import expected_calibration_error
+from training.evaluate import label_matrix
 from training.report import bootstrap_auc, paired_auc_difference
 
 DATA = PROJECT_ROOT / "labels" / "data"
@@ -49,6 +51,22 @@ def main(model_dirs: list[Path], labelled: Path, first_draw: Path) -> str:
     first_ids = {r.id for r in read_jsonl(first_draw, hand_labelled=True)}
     probs = {d: open_scorer(d, device="cpu").predict_proba(rows) for d in model_dirs}
     names = {d: d.resolve().name for d in model_dirs}
+    y = label_matrix(rows).astype(int)  # hand-labelled rows carry every label
+    parts: dict[str, Callable[[LabelledComment], bool]] = {
+        "all": lambda r: True, "first draw": lambda r: r.id in first_ids, "added": lambda r: r.id not in first_ids}
+    header = ["| split | rows | model | " + " | ".join(label.value for label in LABELS) + " |", "|---|---|---|" + "---|" * len(LABELS)]
+
+    def table(part_names: tuple[str, ...], cell: Callable[[np.ndarray, np.ndarray], str]) -> list[str]:
+        """One line per split, part of it and model: `cell` of each label's labels and scores on those rows."""
+        out = []
+        for split in SPLITS:
+            for part in part_names:
+                mask = np.array([r.split == split and parts[part](r) for r in rows])
+                for d in model_dirs:
+                    cells = [cell(y[mask, j], probs[d][mask, j]) for j in range(len(LABELS))]
+                    out.append(f"| {split} | {part} ({int(mask.sum())}) | `{names[d]}` | " + " | ".join(cells) + " |")
+        return out
+
     lines = [
         (f"{labelled.relative_to(PROJECT_ROOT) if labelled.is_relative_to(PROJECT_ROOT) else labelled}: "
         f"{sum(r.split == 'validation' for r in rows)} validation and {sum(r.split == 'test' for r in rows)} test rows; "
@@ -58,26 +76,12 @@ def main(model_dirs: list[Path], labelled: Path, first_draw: Path) -> str:
         "",
         f"ROC-AUC with a 95 % bootstrap interval and (positives; fewer than {MIN_POSITIVES} gives no ROC-AUC), each model's scorer as served:",
         "",
-        "| split | rows | model | " + " | ".join(label.value for label in LABELS) + " |",
-        "|---|---|---|" + "---|" * len(LABELS),
+        *header,
+        *table(("all", "first draw", "added"), _cell),
+        "", "Calibration as served: ECE (mean calibrated score / positive rate):", "",
+        *header,
+        *table(("all", "first draw"), _calibration_cell),
     ]
-    for split in SPLITS:
-        for part, keep in (("all", lambda r: True), ("first draw", lambda r: r.id in first_ids), ("added", lambda r: r.id not in first_ids)):
-            mask = np.array([r.split == split and keep(r) for r in rows])
-            for d in model_dirs:
-                cells = []
-                for j, label in enumerate(LABELS):
-                    y = np.array([getattr(r, label.value) for r in rows])[mask]
-                    cells.append(_cell(y, probs[d][mask, j]))
-                lines.append(f"| {split} | {part} ({int(mask.sum())}) | `{names[d]}` | " + " | ".join(cells) + " |")
-    lines += ["", "Calibration as served: ECE (mean calibrated score / positive rate):", "",
-              "| split | rows | model | " + " | ".join(label.value for label in LABELS) + " |", "|---|---|---|" + "---|" * len(LABELS)]
-    for split in SPLITS:
-        for part, keep in (("all", lambda r: True), ("first draw", lambda r: r.id in first_ids)):
-            mask = np.array([r.split == split and keep(r) for r in rows])
-            for d in model_dirs:
-                cells = [_calibration_cell(np.array([getattr(r, label.value) for r in rows])[mask], probs[d][mask, j]) for j, label in enumerate(LABELS)]
-                lines.append(f"| {split} | {part} ({int(mask.sum())}) | `{names[d]}` | " + " | ".join(cells) + " |")
     if len(model_dirs) > 1:
         base = model_dirs[0]
         lines += ["", f"Paired difference in ROC-AUC against `{names[base]}` (all rows of the split; * = the interval excludes 0):", "",
@@ -86,9 +90,8 @@ def main(model_dirs: list[Path], labelled: Path, first_draw: Path) -> str:
             mask = np.array([r.split == split for r in rows])
             for d in model_dirs[1:]:
                 cells = []
-                for j, label in enumerate(LABELS):
-                    y = np.array([getattr(r, label.value) for r in rows])[mask]
-                    diff = paired_auc_difference(y, probs[base][mask, j], probs[d][mask, j])
+                for j in range(len(LABELS)):
+                    diff = paired_auc_difference(y[mask, j], probs[base][mask, j], probs[d][mask, j])
                     cells.append("n/a" if diff is None else f"{diff.point:+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]{' *' if diff.separates else ''}")
                 lines.append(f"| {split} | `{names[d]}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
