@@ -28,13 +28,17 @@ OVERHEADS: tuple[int | None, ...] = (None, 16, 32, RUN_OVERHEAD_TOKENS, 128, 256
 COMMENTS = 640  # the first of score-throughput's sample: 6 settings x 3 runtimes x 3 repeats stay within minutes
 
 
-def padded_tokens(scorer: Scorer, sample: list, overhead: int | None) -> tuple[int, int, int]:
-    """(encoder runs, padded tokens, real tokens) of the first windows of `sample` scored 32 to a call."""
-    backend = scorer.backend
+def call_ids(scorer: Scorer, sample: list) -> list[list[list[int]]]:
+    """The token ids of each call's comments (first windows), `sample` scored 32 to a call, as the scorer reads them."""
+    tokenizer = scorer.backend.tokenizer  # type: ignore[attr-defined]
+    return [[e.ids for e in tokenizer.encode_batch([r.body for r in scorer.as_trained(sample[i : i + 32])])] for i in range(0, len(sample), 32)]
+
+
+def padded_tokens(calls: list[list[list[int]]], batch_size: int, overhead: int | None) -> tuple[int, int, int]:
+    """(encoder runs, padded tokens, real tokens) of the calls' batches."""
     runs = padded = real = 0
-    for i in range(0, len(sample), 32):
-        ids = [e.ids for e in backend.tokenizer.encode_batch([r.body for r in scorer.as_trained(sample[i : i + 32])])]  # type: ignore[attr-defined]
-        for _, batch in length_sorted_batches(ids, backend.batch_size, overhead):  # type: ignore[attr-defined]
+    for ids in calls:
+        for _, batch in length_sorted_batches(ids, batch_size, overhead):
             runs += 1
             padded += batch["input_ids"].size
         real += sum(map(len, ids))
@@ -65,9 +69,10 @@ def main(model_dir: Path) -> str:
     ]
     for runtime in runtimes:
         scorer = open_scorer(model_dir, device="cpu", runtime=runtime)
+        calls = call_ids(scorer, sample)
         reference = None
         for overhead in OVERHEADS:
-            runs, padded, real = padded_tokens(scorer, sample, overhead)
+            runs, padded, real = padded_tokens(calls, scorer.backend.batch_size, overhead)  # type: ignore[attr-defined]
             rate, probs = measure(scorer, sample, overhead)
             reference = probs if reference is None else reference
             name = "fixed" if overhead is None else (f"**{overhead}**" if overhead == RUN_OVERHEAD_TOKENS else str(overhead))
