@@ -24,10 +24,12 @@ SINGLES = 300
 
 
 def _runtimes(model_dir: Path) -> list[str | None]:
+    from labels.schema import LABELS
     from serving.transformer import available_runtimes
+    from threadguard.artifact import read_model_dir
 
-    config = (model_dir / "config.json").read_text()
-    if '"kind": "transformer"' not in config:
+    # the model-dir reader, so a missing or broken dir is a one-line error (one_line_errors), not a traceback
+    if read_model_dir(model_dir, expected_labels=[label.value for label in LABELS]).config.kind != "transformer":
         return [None]
     order = ["torch", "onnx", "onnx-int8"]
     return [r for r in order if r in available_runtimes(model_dir)]

@@ -52,7 +52,7 @@ def test_every_bench_entry_point_reports_a_missing_model_dir_in_one_line(tmp_pat
 
     root = Path(sections.__file__).resolve().parent.parent
     missing = tmp_path / "no-such-model"
-    for bench in ("inhouse_pairs", "int8_agreement", "compare_runs"):
+    for bench in ("inhouse_pairs", "int8_agreement", "compare_runs", "padding", "score_throughput"):
         done = subprocess.run([sys.executable, "-m", f"bench.{bench}", str(missing)], check=False, cwd=root, capture_output=True, text=True, timeout=120)
         assert done.returncode != 0, bench
         assert "Traceback" not in done.stderr, (bench, done.stderr)
