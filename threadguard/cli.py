@@ -165,6 +165,23 @@ def calibrate(
     typer.echo(str(dest))
 
 
+@app.command()
+def soup(
+    model_dirs: Annotated[list[Path], typer.Argument(help="Two or more transformer model dirs of one config (e.g. seeds), with their hf/ weights.")],
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key of the first dir's recorded training config: --set spelling_repair=true")] = None,
+    models_dir: Annotated[Path | None, typer.Option(help="Where the new model dir is written (default: beside the first).")] = None,
+    activate: Annotated[bool, typer.Option(help="Point models/current at the new model.")] = False,
+    datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora.")] = None,
+) -> None:
+    """Average the encoder and heads of several runs into one model, then export, calibrate, choose thresholds and evaluate as training does."""
+    from training.soup import soup_model_dirs
+
+    settings = get_settings()
+    dest = soup_model_dirs(model_dirs, datasets_dir=datasets_dir or settings.datasets_dir,
+                           models_root=models_dir or model_dirs[0].resolve().parent, make_current=activate, overrides=set_ or [])
+    typer.echo(str(dest))
+
+
 @app.command("refit-heads")
 def refit_heads(
     model_dir: Annotated[Path, typer.Argument(help="A transformer model dir; its encoder is kept as it is.")],
