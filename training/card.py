@@ -37,6 +37,19 @@ def _recalibrated_lines(config: ModelConfig) -> list[str]:
                 if recal.get("int8_requantised") else "")), ""]
 
 
+def _soup_lines(config: ModelConfig) -> list[str]:
+    """Where the encoder and heads are the mean of several runs' (training/soup.py)."""
+    soup = config.backend.get("soup")
+    if not soup:
+        return []
+    runs = ", ".join(f"`{name}` (seed {seed})" for name, seed in zip(soup["from"], soup["seeds"], strict=True))
+    return ["## How it was made",
+            (f"`threadguard soup` of {len(soup['from'])} runs: {runs}. The encoder and the hate, insult and off_topic heads are the "
+             "element-wise mean of theirs; the spam head, calibration and thresholds were fit anew on the mean, and the ONNX graphs "
+             "exported from it. Each run was trained on the sets its own card lists (their hashes are in config.json, "
+             "`backend.soup.train_data`); the data below is the first run's config, as calibration and evaluation read it."), ""]
+
+
 def _runtime_lines(config: ModelConfig) -> list[str]:
     """How a transformer dir's int8 file was made from its fp32 weights, for an operator who reads only the card."""
     int8 = config.backend.get("int8")
@@ -94,6 +107,7 @@ def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], met
         *_input_text_lines(config),
         *_refit_lines(config),
         *_recalibrated_lines(config),
+        *_soup_lines(config),
         *_runtime_lines(config),
         *_spam_head_lines(config),
         "## Intended use",

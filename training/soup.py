@@ -101,7 +101,9 @@ def soup_model_dirs(dirs: Sequence[Path], *, datasets_dir: Path, models_root: Pa
     files = transformer_files(model, str(first.path / HF_DIR), recipe=recipe, calibration_texts=calibration, max_length=tcfg.max_length,
                               batch_size=tcfg.eval_batch_size)
     params = {**without_calibration(first.config.backend), "int8": int8_record(recipe, calibration),
-              "soup": {"from": [s.config.name for s in sources], "seeds": [s.config.train_config.get("seed") for s in sources]}}
+              "soup": {"from": [s.config.name for s in sources], "seeds": [s.config.train_config.get("seed") for s in sources],
+                       # seeds draw their sampled and synthetic rows apart: each run's training sets, by hash, as its card lists them
+                       "train_data": {s.config.name: {f"{r.name}/{r.split}": r.sha256 for r in s.config.data if r.role == "train"} for s in sources}}}
     for stale in ("steps", "best_valid_mean_auc", "history", "recalibrated", "spam_head"):
         params.pop(stale, None)
     log.info("soup of %s", ", ".join(s.config.name for s in sources))

@@ -52,7 +52,10 @@ def test_soup_averages_encoder_and_heads_and_exports_a_served_model(tiny_transfo
 
     config = json.loads((soup / "config.json").read_text())
     names = [json.loads((d / "config.json").read_text())["name"] for d in (tiny_transformer_dir, second_seed_dir)]
-    assert config["backend"]["soup"] == {"from": names, "seeds": [3, 4]}
+    assert {k: config["backend"]["soup"][k] for k in ("from", "seeds")} == {"from": names, "seeds": [3, 4]}
+    assert sorted(config["backend"]["soup"]["train_data"]) == sorted(names)
+    card = (soup / "MODEL_CARD.md").read_text()
+    assert f"`threadguard soup` of 2 runs: `{names[0]}` (seed 3), `{names[1]}` (seed 4)" in card
     assert set(config["backend"]["temperature"]) == {"hate", "insult", "off_topic"}  # calibrated anew
     assert "steps" not in config["backend"] and "history" not in config["backend"]  # the first run's training record is not the soup's
 
