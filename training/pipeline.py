@@ -300,13 +300,16 @@ def normalised_bundle(bundle: DataBundle, *, repair_spelling: bool = False) -> D
 
 
 def finalize(
-    config: TrainConfig, bundle: DataBundle, files: dict[str, bytes], params: dict, *, models_root: Path, make_current: bool = False, tag: str = ""
+    config: TrainConfig, bundle: DataBundle, files: dict[str, bytes], params: dict, *, models_root: Path, make_current: bool = False, tag: str = "",
+    made_from: Sequence[str] = (),
 ) -> Path:
     """Stage the files, calibrate (transformers), choose thresholds and score the tests through serving, write the dir."""
     # How served comments are normalised follows the config, for a trained dir and a recalibrated one (--set spelling_repair=true).
     params = {**params, "text_normalisation": config.text_normalisation, "spelling_repair": config.spelling_repair}
     now = dt.datetime.now(dt.UTC)
-    sha7 = hashlib.sha256((_identity(config, bundle) + tag).encode()).hexdigest()[:7] if tag else _identity(config, bundle)
+    # A derived dir's name also hashes what it was made from (`made_from`, a soup's runs), so two soups of one config
+    # made the same day get two names
+    sha7 = hashlib.sha256((_identity(config, bundle) + tag + "".join(made_from)).encode()).hexdigest()[:7] if tag else _identity(config, bundle)
     name = f"tg-{config.name}{tag}-{now:%Y%m%d}-{sha7}"
     model_config = ModelConfig(
         name=name,

@@ -107,4 +107,5 @@ def soup_model_dirs(dirs: Sequence[Path], *, datasets_dir: Path, models_root: Pa
     for stale in ("steps", "best_valid_mean_auc", "history", "recalibrated", "spam_head"):
         params.pop(stale, None)
     log.info("soup of %s", ", ".join(s.config.name for s in sources))
-    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-soup")
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-soup",
+                    made_from=[s.config.name for s in sources])

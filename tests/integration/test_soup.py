@@ -70,6 +70,10 @@ def test_soup_averages_encoder_and_heads_and_exports_a_served_model(tiny_transfo
     first_probs = open_scorer(tiny_transformer_dir, device="cpu", runtime="torch").predict_proba(rows)
     assert np.abs(torch_probs - first_probs).max() > 1e-3  # not the first ingredient under another name
 
+    # another soup of the same config on the same day gets its own name
+    other = soup_model_dirs([tiny_transformer_dir, tiny_transformer_dir], datasets_dir=DATASETS, models_root=tmp_path)
+    assert other != soup and other.is_dir() and soup.is_dir()
+
 
 def test_soup_cli_refuses_one_dir_and_a_dir_without_full_weights_in_one_line(tiny_transformer_dir: Path, tmp_path: Path) -> None:
     import shutil
