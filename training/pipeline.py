@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -131,8 +131,34 @@ def stopping_rows(config: TrainConfig, bundle: DataBundle) -> tuple[list, list[i
     return rows, groups, weights
 
 
-def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, checkpoint_dir: Path | None, progress: bool) -> tuple[dict[str, bytes], dict] | None:
+class TransformerExport(NamedTuple):
+    """A fitted bi-encoder's files and the backend params that describe them, as training exports them."""
+
+    files: dict[str, bytes]
+    params: dict[str, Any]  # architecture, encoder, context budget, placeholder temperatures (finalize calibrates)
+    int8: dict[str, Any]  # how model.int8.onnx was made from model.onnx (int8_record)
+
+
+def export_transformer(model, base_path: str, config: TrainConfig, fit_on: DataBundle) -> TransformerExport:  # type: ignore[no-untyped-def]
+    """Export a fitted bi-encoder (`model.encoder`, `model.head_state()`) by the config's recipe, its int8 file calibrated
+    on texts of `fit_on` (the bundle as the model reads it): what training does, and what a soup of runs does
+    (training/soup.py)."""
     from training.export import transformer_files
+
+    tcfg = config.transformer
+    calibration = int8_calibration_texts(config, fit_on)
+    recipe = Int8Recipe.of(tcfg)
+    files = transformer_files(model, base_path, recipe=recipe, calibration_texts=calibration, max_length=tcfg.max_length,
+                              batch_size=tcfg.eval_batch_size)
+    params = {
+        "architecture": "biencoder-meanpool", "base_model": tcfg.base_model, "max_length": tcfg.max_length, "batch_size": tcfg.eval_batch_size,
+        "context": {"title_chars": tcfg.title_chars, "parent_chars": tcfg.parent_chars, "lead_chars": tcfg.lead_chars},
+        "temperature": {label.value: 1.0 for label in LABELS},
+    }
+    return TransformerExport(files, params, int8_record(recipe, calibration))
+
+
+def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, checkpoint_dir: Path | None, progress: bool) -> tuple[dict[str, bytes], dict] | None:
     from training.finetune import fine_tune
 
     tcfg = config.transformer
@@ -141,20 +167,14 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
                        valid_groups=groups, group_weights=weights, group_names=stopping_group_names(config, bundle))
     if result.model is None:
         return None  # not rank 0 of a distributed run: rank 0 exports
-    calibration = int8_calibration_texts(config, bundle)
-    recipe = Int8Recipe.of(tcfg)
-    files = transformer_files(result.model, result.base_path, recipe=recipe, calibration_texts=calibration, max_length=tcfg.max_length,
-                              batch_size=tcfg.eval_batch_size)
+    exported = export_transformer(result.model, result.base_path, config, bundle)
     params = {
-        "architecture": "biencoder-meanpool", "base_model": tcfg.base_model, "max_length": tcfg.max_length, "batch_size": tcfg.eval_batch_size,
-        "context": {"title_chars": tcfg.title_chars, "parent_chars": tcfg.parent_chars, "lead_chars": tcfg.lead_chars},
-        "temperature": {label.value: 1.0 for label in LABELS}, "steps": result.steps, "best_valid_mean_auc": round(result.best_score, 4),
-        "history": result.history,
+        **exported.params, "steps": result.steps, "best_valid_mean_auc": round(result.best_score, 4), "history": result.history,
         # how model.int8.onnx was made from model.onnx (training/smoothing.py when smoothing_alpha is set, training/token_int8.py
         # for per-token activations)
-        "int8": {**int8_record(recipe, calibration), "consistency_steps": tcfg.int8_consistency_steps, "consistency_history": result.int8_consistency},
+        "int8": {**exported.int8, "consistency_steps": tcfg.int8_consistency_steps, "consistency_history": result.int8_consistency},
     }
-    return files, params
+    return exported.files, params
 
 
 def int8_calibration_texts(config: TrainConfig, bundle: DataBundle) -> list[str]:

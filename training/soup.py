@@ -75,9 +75,8 @@ def soup_model_dirs(dirs: Sequence[Path], *, datasets_dir: Path, models_root: Pa
     from serving.transformer import HF_DIR
     from training.config import config_from_dict
     from training.data import assemble
-    from training.export import Int8Recipe, transformer_files
     from training.finetune import build_biencoder
-    from training.pipeline import as_the_model_reads, finalize, int8_calibration_texts, int8_record, without_calibration
+    from training.pipeline import as_the_model_reads, export_transformer, finalize
 
     sources = _ingredients(dirs)
     first = sources[0]
@@ -95,17 +94,12 @@ def soup_model_dirs(dirs: Sequence[Path], *, datasets_dir: Path, models_root: Pa
     model.load_state_dict({**model.state_dict(), **{k: torch.from_numpy(v) for k, v in head_state.items()}})
 
     bundle = assemble(config, datasets_dir, progress=False)
-    tcfg = config.transformer
-    recipe = Int8Recipe.of(tcfg)
-    calibration = int8_calibration_texts(config, as_the_model_reads(config, bundle))
-    files = transformer_files(model, str(first.path / HF_DIR), recipe=recipe, calibration_texts=calibration, max_length=tcfg.max_length,
-                              batch_size=tcfg.eval_batch_size)
-    params = {**without_calibration(first.config.backend), "int8": int8_record(recipe, calibration),
+    # the params describe the soup as exported, not the first run's training record (steps, history, a refit or recalibration)
+    exported = export_transformer(model, str(first.path / HF_DIR), config, as_the_model_reads(config, bundle))
+    params = {**exported.params, "int8": exported.int8,
               "soup": {"from": [s.config.name for s in sources], "seeds": [s.config.train_config.get("seed") for s in sources],
                        # seeds draw their sampled and synthetic rows apart: each run's training sets, by hash, as its card lists them
                        "train_data": {s.config.name: {f"{r.name}/{r.split}": r.sha256 for r in s.config.data if r.role == "train"} for s in sources}}}
-    for stale in ("steps", "best_valid_mean_auc", "history", "recalibrated", "spam_head"):
-        params.pop(stale, None)
     log.info("soup of %s", ", ".join(s.config.name for s in sources))
-    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-soup",
+    return finalize(config, bundle, exported.files, params, models_root=models_root, make_current=make_current, tag="-soup",
                     made_from=[s.config.name for s in sources])
