@@ -1,6 +1,10 @@
 """Closed-loop HTTP load from its own process: `concurrency` workers, each sending its next request as soon as the
 last one is answered, for `seconds` after a warm-up. Prints one JSON object: requests, comments, errors, latencies.
 
+The client is aiohttp: with httpx, the client's own connection pool took 4.4 ms of CPU per request at concurrency 32
+and 12.7 ms at 64 (0.7 of a core), on the 2 cores the service shares with it; aiohttp takes about 0.4 ms
+(docs/benchmarks.md, "load").
+
 Run by bench.load; by hand: .venv/bin/python -m bench.load_client URL COMMENTS.jsonl --concurrency 8 --batch 1 --seconds 15
 """
 
@@ -12,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-import httpx
+import aiohttp
 
 
 async def _run(url: str, comments: list[dict], concurrency: int, batch: int, seconds: float, warmup: float, key: str | None = None) -> dict:
@@ -20,9 +24,9 @@ async def _run(url: str, comments: list[dict], concurrency: int, batch: int, sec
     errors: dict[str, int] = {}
     sent = {"requests": 0, "comments": 0}
     last = {"done": 0.0}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with httpx.AsyncClient(timeout=60, limits=limits, headers=headers) as client:
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers, timeout=aiohttp.ClientTimeout(total=60)) as client:
         started = time.perf_counter()
         measure_from = started + warmup
         stop_at = measure_from + seconds
@@ -35,9 +39,10 @@ async def _run(url: str, comments: list[dict], concurrency: int, batch: int, sec
                 body = chunk[0] if batch == 1 else {"comments": chunk}
                 t0 = time.perf_counter()
                 try:
-                    response = await client.post(url, json=body)
-                    status = str(response.status_code)
-                except httpx.HTTPError as exc:
+                    async with client.post(url, json=body) as response:
+                        await response.read()
+                        status = str(response.status)
+                except (aiohttp.ClientError, TimeoutError) as exc:
                     status = type(exc).__name__
                 t1 = time.perf_counter()
                 if t0 < measure_from:

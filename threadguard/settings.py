@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     # batch_max_wait_ms, then scored together in one call off the event loop (inference_workers at a time).
     batch_max_comments: int = 64
     batch_max_wait_ms: float = 5.0
-    inference_workers: int = 1
+    # Two: while one pool is scored the other's responses go out and the next requests are read, so the cores do not
+    # idle between pools (one-comment requests at concurrency 32: 112 -> 176 comments/s, docs/benchmarks.md "load")
+    inference_workers: int = 2
     inference_threads: int | None = None  # ONNX Runtime intra-op threads per model; None = one per core
     # int8 without saturation on x86 CPUs lacking VNNI (serving.transformer.onnx_session_options): exact, and slower
     # there; false trades that precision for speed. CPUs with VNNI are unaffected either way.

@@ -109,3 +109,24 @@ def test_an_error_reaches_every_request_of_the_pool_and_the_next_pool_still_runs
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="at least"):
         MicroBatcher(lambda items: items, max_comments=0, max_wait=0.01)
+
+
+def test_with_the_default_settings_the_next_pool_scores_while_one_is_running() -> None:
+    """Under load, a pool's responses go out and the next requests are parsed on the event loop while the other
+    worker keeps a core busy; with one worker the cores idled in between (docs/benchmarks.md, "load")."""
+    from threadguard.settings import Settings
+
+    both_running = threading.Barrier(2, timeout=5)  # broken (an error) unless two pools run at once
+
+    def run(items: list[int]) -> list[int]:
+        both_running.wait()
+        return items
+
+    settings = Settings()
+    batcher: MicroBatcher[int, int] = MicroBatcher(run, max_comments=1, max_wait=settings.batch_max_wait_ms / 1000,
+                                                   workers=settings.inference_workers)
+
+    async def body():  # type: ignore[no-untyped-def]
+        return await asyncio.gather(batcher.submit([1]), batcher.submit([2]))
+
+    assert asyncio.run(_with_batcher(batcher, body)) == [[1], [2]]
