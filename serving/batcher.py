@@ -2,9 +2,11 @@
 
 A request's comments join a queue; a collector takes waiting requests until `max_comments` comments are
 pooled or the oldest has waited `max_wait` seconds, and hands the pool to a worker thread. While a pool is
-being scored the next one fills, so under load pools are full and nobody waits on the timer. The backend
-sorts each pool by length and splits it into padded batches itself (serving.transformer.embed), so padding
-stays small whatever order requests arrive in. A request larger than `max_comments` is scored as one pool.
+being scored the next one fills, so under load pools are full and nobody waits on the timer. A request that
+finds nothing being scored and nothing else waiting goes at once: waiting would only leave the cores idle,
+and a forum's comments mostly arrive one at a time (docs/benchmarks.md, "load"). The backend sorts each pool
+by length and splits it into padded batches itself (serving.transformer.embed), so padding stays small
+whatever order requests arrive in. A request larger than `max_comments` is scored as one pool.
 """
 
 from __future__ import annotations
@@ -73,6 +75,9 @@ class MicroBatcher(Generic[Item, Result]):
         while True:
             first = await self._queue.get()
             pool = [first]
+            if not self._inflight and self._queue.empty():
+                await self._launch(pool)  # idle: nothing to wait for
+                continue
             size = len(first.items)
             deadline = first.arrived + self._max_wait
             while size < self._max_comments:

@@ -20,3 +20,10 @@ def test_the_bench_key_is_one_the_service_accepts(tmp_path: Path) -> None:
         row = check_api_key(session, key)
         assert row is not None and row.name == "load-bench"
         assert check_api_key(session, key + "x") is None
+
+
+def test_the_one_window_latencies_are_those_of_requests_whose_comment_fits() -> None:
+    from bench.load import one_window_ms
+
+    row = {"latencies": [0.010, 0.200, 0.012, 0.011], "firsts": [0, 1, 2, 0]}
+    assert one_window_ms(row, [True, False, True]) == [10.0, 12.0, 11.0]

@@ -130,3 +130,45 @@ def test_with_the_default_settings_the_next_pool_scores_while_one_is_running() -
         return await asyncio.gather(batcher.submit([1]), batcher.submit([2]))
 
     assert asyncio.run(_with_batcher(batcher, body)) == [[1], [2]]
+
+
+def test_a_request_on_an_idle_batcher_is_scored_at_once() -> None:
+    pools: list[list[int]] = []
+    batcher: MicroBatcher[int, int] = MicroBatcher(_doubler(pools), max_comments=64, max_wait=2.0)
+
+    async def body():  # type: ignore[no-untyped-def]
+        started = time.monotonic()
+        result = await batcher.submit([1])
+        return result, time.monotonic() - started
+
+    result, seconds = asyncio.run(_with_batcher(batcher, body))
+    assert result == [2] and seconds < 1.0
+
+
+def test_requests_arriving_while_a_pool_is_scored_wait_to_fill_the_next_pool() -> None:
+    pools: list[list[int]] = []
+    release = threading.Event()
+
+    def run(items: list[int]) -> list[int]:
+        pools.append(list(items))
+        if items == [0]:
+            release.wait(5)
+        return items
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(run, max_comments=64, max_wait=0.3, workers=2)
+
+    async def body():  # type: ignore[no-untyped-def]
+        first = asyncio.ensure_future(batcher.submit([0]))
+        while not pools:
+            await asyncio.sleep(0.01)
+        later = []
+        for i in range(1, 4):  # arrive one by one, 20 ms apart, while the first pool is scored
+            later.append(asyncio.ensure_future(batcher.submit([i])))
+            await asyncio.sleep(0.02)
+        answers = await asyncio.gather(*later)
+        release.set()
+        return await first, answers
+
+    first, answers = asyncio.run(_with_batcher(batcher, body))
+    assert first == [0] and answers == [[1], [2], [3]]
+    assert pools == [[0], [1, 2, 3]]
