@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.sections import BENCHMARKS, machine, one_line_errors, write_section
+from bench.sections import BENCHMARKS, cpu_ticks, machine, one_line_errors, stolen_share, write_section
 from labels.corpora import load_corpus
 from serving.model import open_scorer
 from tests.fixtures.server import CLI, running_server
@@ -40,8 +40,9 @@ def _comments() -> list[dict]:
     return [{"body": r.body} for r in random.Random(0).sample(rows, SAMPLE)]
 
 
-def in_process(model_dir: Path, comments: list[dict]) -> tuple[float, list[bool]]:
-    """Comments/s in batches of 32 (median of 3 runs), and which comments the model reads in one window."""
+def in_process(model_dir: Path, comments: list[dict]) -> tuple[float, list[bool], float | None]:
+    """Comments/s in batches of 32 (median of 3 runs), which comments the model reads in one window, and the share
+    of the CPU time the runs asked for that the hypervisor gave to other guests."""
     from serving.schemas import CommentIn
 
     items = [CommentIn(**c) for c in comments]
@@ -50,17 +51,22 @@ def in_process(model_dir: Path, comments: list[dict]) -> tuple[float, list[bool]
     one_window = [not windows(item.body) for item in scorer.as_trained(items)] if windows else [True] * len(items)
     scorer.score(items[:64])
     rates = []
+    ticks = cpu_ticks()
     for _ in range(3):
         started = time.perf_counter()
         for i in range(0, len(items), 32):
             scorer.score(items[i : i + 32])
         rates.append(len(items) / (time.perf_counter() - started))
-    return statistics.median(rates), one_window
+    return statistics.median(rates), one_window, stolen_share(ticks, cpu_ticks())
 
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
 
 
 def one_window_ms(row: dict, one_window: list[bool]) -> list[float]:
@@ -84,11 +90,13 @@ def drive(base: str, data: Path, concurrency: int, batch: int, seconds: float, r
     round_seconds = concurrency * batch / rate
     warmup = max(3.0, round_seconds * 1.2)
     seconds = max(seconds, round_seconds * 3)
+    ticks = cpu_ticks()
     out = subprocess.run([sys.executable, "-m", "bench.load_client", f"{base}/v1/score", str(data), "--concurrency", str(concurrency),
                           "--batch", str(batch), "--seconds", f"{seconds:.1f}", "--warmup", f"{warmup:.1f}", *(["--key", key] if key else [])],
                          capture_output=True, text=True,
                          check=True, cwd=PROJECT_ROOT)
     result = json.loads(out.stdout)
+    result["stolen"] = stolen_share(ticks, cpu_ticks())
     lat = [x * 1000 for x in result["latencies"]]
     # Closed loop: every client always has one request open, so comments/s = clients × comments per request / mean latency
     # (Little's law). Counting answers inside the window instead is skewed by the few long requests cut at its edges.
@@ -125,7 +133,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     args = parser.parse_args()
     comments = _comments()
-    local, one_window = in_process(args.model_dir, comments)
+    local, one_window, local_stolen = in_process(args.model_dir, comments)
     print(f"in-process: {local:.1f} comments/s", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,17 +160,18 @@ def main() -> None:
         f"{settings.inference_workers}, SQLite, one API key that every request sends); the load comes from "
         f"`bench.load_client` (aiohttp) in a second process on loopback (closed loop, {args.seconds:g} s per row after a 3 s warm-up, stretched to three "
         "rounds of requests after a one-round warm-up where a round is longer). Both share the 2 cores. comments/s is clients × comments per "
-        "request ÷ mean latency (Little's law for a closed loop)."),
+        "request ÷ mean latency (Little's law for a closed loop). CPU stolen is the share of the CPU time asked for that the "
+        "hypervisor gave to other guests (/proc/stat); a row with much of it measured the neighbours."),
         "",
-        f"In-process, batches of 32: **{local:.1f} comments/s**.",
+        f"In-process, batches of 32: **{local:.1f} comments/s** (CPU stolen {_share(local_stolen)}).",
         "",
-        "| requests | concurrency | comments/s | requests answered | p50 ms | p95 ms | p99 ms | errors |",
-        "|---|---|---|---|---|---|---|---|",
+        "| requests | concurrency | comments/s | requests answered | p50 ms | p95 ms | p99 ms | errors | CPU stolen |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         kind = "1 comment" if r["batch"] == 1 else f"batch of {r['batch']}"
         lines.append(f"| {kind} | {r['concurrency']} | {r['throughput']:.1f} | {r['requests']} | {r['p50']:.0f} | {r['p95']:.0f} | "
-                     f"{r['p99']:.0f} | {sum(r['errors'].values())} |")
+                     f"{r['p99']:.0f} | {sum(r['errors'].values())} | {_share(r['stolen'])} |")
     ratio = c32["throughput"] / local
     spread = c1["p99"] / c1["p50"]
     short = one_window_ms(c1, one_window)

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.sections import machine, one_line_errors, write_section
+from bench.sections import cpu_ticks, machine, one_line_errors, stolen_share, write_section
 from labels.corpora import load_corpus
 from serving.model import Scorer, open_scorer
 from threadguard.settings import Settings
@@ -67,11 +67,14 @@ def timed(scorer: Scorer, sample: list) -> tuple[float, float, float]:
 def main(model_dirs: list[Path]) -> None:
     rows = load_corpus("kaggle_insults", Settings().datasets_dir)
     sample = random.Random(0).sample(rows, SAMPLE)
+    ticks = cpu_ticks()
     results = [measure(d, r, sample) for d in model_dirs for r in _runtimes(d)]
+    stolen = stolen_share(ticks, cpu_ticks())
     lines = [
         f"Measured {dt.date.today()} on {machine()}, 2 threads, in one run on the same comments.",
         f"Command: `.venv/bin/python -m bench.score_throughput {' '.join(str(d) for d in model_dirs)}`",
         f"{SAMPLE} Kaggle-insults comments (seeded sample), batches of 32, median of {REPEATS} runs; one-comment latency over {SINGLES} calls.",
+        "CPU time the runs asked for that the hypervisor gave to other guests (/proc/stat steal): " + ("n/a" if stolen is None else f"{stolen:.0%}."),
         "",
         "| model (runtime) | comments/s (batch 32) | one comment p50 | one comment p99 |",
         "|---|---|---|---|",

@@ -35,6 +35,28 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, git {sha or 'unknown'}"
 
 
+def cpu_ticks(stat: Path = Path("/proc/stat")) -> tuple[int, int] | None:
+    """(ticks the CPUs ran something, ticks stolen) since boot, summed over CPUs; None where /proc/stat is absent.
+
+    On a shared virtual machine the hypervisor can run other guests while ours waits ("steal"): a bench that loses
+    a third of its CPU that way measures the neighbours, not the code.
+    """
+    try:
+        fields = [int(x) for x in stat.read_text().splitlines()[0].split()[1:9]]
+    except (OSError, ValueError, IndexError):
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return user + nice + system + irq + softirq, steal
+
+
+def stolen_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """Of the CPU time asked for between two cpu_ticks readings, the share the hypervisor gave to other guests."""
+    if before is None or after is None:
+        return None
+    ran, stolen = after[0] - before[0], after[1] - before[1]
+    return stolen / (ran + stolen) if ran + stolen > 0 else 0.0
+
+
 def write_section(name: str, body: str, path: Path = BENCHMARKS) -> None:
     """Replace the text between <!-- bench:NAME --> and <!-- /bench:NAME --> (appending the section if absent)."""
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"

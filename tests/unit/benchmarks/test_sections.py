@@ -57,3 +57,18 @@ def test_every_bench_entry_point_reports_a_missing_model_dir_in_one_line(tmp_pat
         assert done.returncode != 0, bench
         assert "Traceback" not in done.stderr, (bench, done.stderr)
         assert done.stderr.strip().startswith("error: ") and str(missing) in done.stderr, (bench, done.stderr)
+
+
+def test_stolen_share_is_the_stolen_part_of_the_cpu_time_asked_for(tmp_path: Path) -> None:
+    from bench.sections import cpu_ticks, stolen_share
+
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    stat.write_text("cpu  100 0 20 5000 3 0 5 25 0 0\\ncpu0 50 0 10 2500 1 0 2 12 0 0\\n")
+    before = cpu_ticks(stat)
+    stat.write_text("cpu  400 0 50 9000 3 0 10 225 0 0\\n")
+    after = cpu_ticks(stat)
+    assert before == (125, 25) and after == (460, 225)
+    assert stolen_share(before, after) == pytest.approx(200 / (335 + 200))
+    assert stolen_share(after, after) == 0.0
+    assert cpu_ticks(tmp_path / "absent") is None and stolen_share(None, after) is None
