@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from serving import assignments
 from serving.assignments import Assignment
-from serving.model import Scorer, warm_up
+from serving.model import Scorer, warmed
 
 log = logging.getLogger(__name__)
 
@@ -100,13 +100,8 @@ class ModelWatcher:
             return assignments.latest(session, assignments.LIVE), assignments.latest(session, assignments.SHADOW)
 
     async def _load(self, role: str, wanted: Assignment) -> Scorer | None:
-        def load_and_warm() -> Scorer:
-            scorer = self.load(wanted.path)  # type: ignore[arg-type]
-            warm_up(scorer)
-            return scorer
-
         try:
-            return await run_in_threadpool(load_and_warm)
+            return await run_in_threadpool(lambda: warmed(self.load(wanted.path)))  # type: ignore[arg-type]
         except Exception as exc:  # noqa: BLE001 -- ArtifactError for a broken dir; anything else must not take the old model down either
             log.error("refused %s model %s, the current one keeps serving: %s", role, wanted.path, exc)
             self.on_failure(role, wanted, exc)

@@ -167,6 +167,12 @@ WARM_UP = ContextText("Thanks for the article, the trade numbers were interestin
                       parent_body="What do you make of the tariffs?")
 
 
+def warmed(scorer: Scorer) -> Scorer:
+    """The scorer, after warm_up."""
+    warm_up(scorer)
+    return scorer
+
+
 def warm_up(scorer: Scorer) -> None:
     """Score one comment so lazy initialisation (ONNX graph optimisation, CUDA kernels) happens before traffic,
     and a dir whose weights load but cannot run fails here, not on a request."""

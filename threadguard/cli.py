@@ -283,13 +283,13 @@ def serve(
     import uvicorn
 
     from serving.api import create_app, default_scorer_factory
-    from serving.model import Scorer
+    from serving.model import Scorer, warmed
     from threadguard.settings import Settings
 
     base = get_settings()
     updates = {k: v for k, v in {"model_dir": model, "host": host, "port": port, "device": device}.items() if v is not None}
     settings = base.model_copy(update=updates)
-    first = default_scorer_factory(settings)  # a broken model dir fails here, in one line
+    first = warmed(default_scorer_factory(settings))  # a broken model dir, or one that cannot score, fails here in one line
 
     def scorer_factory(wanted: Settings) -> Scorer:
         return first if wanted.model_dir == settings.model_dir else default_scorer_factory(wanted)
