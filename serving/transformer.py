@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import platform
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -26,6 +27,7 @@ from labels.schema import LABELS
 from serving.context import ContextBudget, context_parts
 from serving.heads import COMMENT_LABELS, HEADS_FILE, Heads
 from serving.linear import HasContext
+from serving.row_parallel import RowParallelRuns
 from serving.windows import tail_windows
 from threadguard.errors import ArtifactError
 
@@ -192,6 +194,14 @@ def onnx_session_options(threads: int | None = None, *, int8_precision: bool = T
     return options
 
 
+def available_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def cpu_session(model: str | Path | bytes, threads: int | None = None):  # type: ignore[no-untyped-def]
     """An ONNX Runtime session on the CPU with the service's options: a graph file or serialised graph, as the tests and
     benches that check what the service computes open one."""
@@ -272,6 +282,7 @@ class TransformerBackend:
         else:
             self._load_onnx(ONNX_INT8_FILE if self.runtime == "onnx-int8" else ONNX_FILE, onnx_session_options(threads, int8_precision=int8_precision))
         self.run_overhead = run_overhead_tokens(self.runtime, self.device, params.get("int8") or {})
+        self.row_runs = self._row_parallel(threads, int8_precision)
         log.info("transformer runtime %s on %s", self.runtime, self.device)
 
     def _load_onnx(self, name: str, options: Any) -> None:
@@ -285,6 +296,19 @@ class TransformerBackend:
         self.input_names = {i.name for i in self.session.get_inputs()}
         if "CUDAExecutionProvider" not in self.session.get_providers():
             self.device = "cpu"
+
+    def _row_parallel(self, threads: int | None, int8_precision: bool) -> RowParallelRuns | None:
+        """A second session of the same graph on one thread, to run a batch's row slices on every core at once
+        (serving/row_parallel.py): ONNX on CPU, where a comment scores alike in any batch (run_overhead is set)."""
+        cores = threads or available_cores()
+        if self.runtime == "torch" or self.device != "cpu" or self.run_overhead is None or cores < 2:
+            return None
+        import onnxruntime as ort
+
+        name = ONNX_INT8_FILE if self.runtime == "onnx-int8" else ONNX_FILE
+        session = ort.InferenceSession(str(self.path / name), onnx_session_options(1, int8_precision=int8_precision),
+                                       providers=["CPUExecutionProvider"])
+        return RowParallelRuns(session, EMBEDDING_OUTPUT, cores)
 
     def _load_torch(self) -> None:
         import torch
@@ -312,7 +336,9 @@ class TransformerBackend:
                 mask = tensors["attention_mask"].unsqueeze(-1).float()
                 return ((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).cpu().numpy()
         feed = {k: v for k, v in batch.items() if k in self.input_names}
-        return self.session.run([EMBEDDING_OUTPUT], feed)[0]
+        if self.row_runs is not None and len(batch["attention_mask"]) > 1:
+            return self.row_runs.run(feed, batch["attention_mask"])
+        return self.session.run([EMBEDDING_OUTPUT], feed)[0]  # one row: every core on its operators
 
     def _embed_ids(self, ids: Sequence[Sequence[int]]) -> list[np.ndarray]:
         """Mean-pooled embeddings of token id lists, in input order, run in length-sorted batches."""

@@ -143,6 +143,32 @@ def test_batches_cut_by_length_pad_less_and_score_the_same(tiny_transformer_dir:
     assert sum(n * width for n, width in cut_shapes) < 0.7 * sum(n * width for n, width in shapes)
 
 
+@pytest.mark.parametrize("runtime", ["onnx-int8", "onnx"])
+def test_on_several_cores_a_batch_runs_a_slice_of_rows_per_core_and_scores_as_one_run(tiny_transformer_dir: Path, runtime: str) -> None:
+    """ONNX Runtime's intra-op threads gain little on small matrices; a batch's row slices on single-threaded runs, all at
+    once, use the cores better (serving/row_parallel.py) and give the same scores."""
+    from serving.transformer import INT8_PRECISION_ENTRY
+    from tests.fixtures.session import session_entry
+
+    scorer = open_scorer(tiny_transformer_dir, device="cpu", runtime=runtime, threads=2)
+    backend = scorer.backend
+    assert backend.row_runs is not None and backend.row_runs.parts == 2
+    options = backend.row_runs.session.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert session_entry(options, INT8_PRECISION_ENTRY) == session_entry(backend.session.get_session_options(), INT8_PRECISION_ENTRY)
+    calls: list[int] = []
+    run = backend.row_runs.session.run
+    backend.row_runs.session.run = lambda outputs, feed: (calls.append(len(feed["input_ids"])), run(outputs, feed))[1]
+    rows = _sample(64)
+    parallel = scorer.predict_proba(rows)
+    assert len(calls) >= 2 and sum(calls) >= 64
+    backend.row_runs = None
+    backend.forget_articles()
+    assert np.abs(parallel - scorer.predict_proba(rows)).max() < 1e-5
+    assert open_scorer(tiny_transformer_dir, device="cpu", runtime=runtime, threads=1).backend.row_runs is None
+    assert open_scorer(tiny_transformer_dir, device="cpu", runtime="torch", threads=2).backend.row_runs is None
+
+
 def test_cpu_default_is_int8_onnx_and_round_trip_is_stable(tiny_transformer_dir: Path) -> None:
     scorer = open_scorer(tiny_transformer_dir, device="cpu")
     assert scorer.backend.runtime == "onnx-int8"
