@@ -35,9 +35,27 @@ def _runtimes(model_dir: Path) -> list[str | None]:
     return [r for r in order if r in available_runtimes(model_dir)]
 
 
-def measure(model_dir: Path, runtime: str | None, sample: list) -> tuple[str, float, float, float]:
+def variants(model_dir: Path, runtime: str | None) -> list[tuple[str, Scorer]]:
+    """The scorer as served, and for ONNX on several cores the same without its row slices (serving/row_parallel.py):
+    each batch as one run whose operators ONNX Runtime's threads split, as before 2026-12-05."""
     label = f"{model_dir.resolve().name} ({runtime or 'linear'})"
-    return (label, *timed(open_scorer(model_dir, device="cpu", runtime=runtime), sample))
+    scorer = open_scorer(model_dir, device="cpu", runtime=runtime)
+    found = [(label, scorer)]
+    if getattr(scorer.backend, "row_runs", None) is not None:
+        whole = open_scorer(model_dir, device="cpu", runtime=runtime)
+        whole.backend.row_runs = None  # type: ignore[attr-defined]
+        found.append((f"{model_dir.resolve().name} ({runtime}, one run per batch)", whole))
+    return found
+
+
+def ratio_lines(results: list[tuple[str, float, float, float]]) -> list[str]:
+    """Issue 7's target for each model dir that holds both: int8 ONNX as served against PyTorch fp32, batches of 32."""
+    rates = {name: rate for name, rate, _, _ in results}
+    lines = []
+    for name in rates:
+        if name.endswith(" (torch)") and (int8 := rates.get(name.removesuffix(" (torch)") + " (onnx-int8)")):
+            lines.append(f"{name.removesuffix(' (torch)')}: int8 ONNX {int8 / rates[name]:.2f}x the comments/s of PyTorch fp32 (target 2x).")
+    return [""] + lines if lines else []
 
 
 def batch_rate(scorer: Scorer, sample: list) -> float:
@@ -68,7 +86,7 @@ def main(model_dirs: list[Path]) -> None:
     rows = load_corpus("kaggle_insults", Settings().datasets_dir)
     sample = random.Random(0).sample(rows, SAMPLE)
     ticks = cpu_ticks()
-    results = [measure(d, r, sample) for d in model_dirs for r in _runtimes(d)]
+    results = [(label, *timed(scorer, sample)) for d in model_dirs for r in _runtimes(d) for label, scorer in variants(d, r)]
     stolen = stolen_share(ticks, cpu_ticks())
     lines = [
         f"Measured {dt.date.today()} on {machine()}, 2 threads, in one run on the same comments.",
@@ -80,6 +98,7 @@ def main(model_dirs: list[Path]) -> None:
         "|---|---|---|---|",
     ]
     lines += [f"| {name} | {rate:.0f} | {p50:.2f} ms | {p99:.2f} ms |" for name, rate, p50, p99 in results]
+    lines += ratio_lines(results)
     write_section("score-throughput", "\n".join(lines))
     print("\n".join(lines))
 
