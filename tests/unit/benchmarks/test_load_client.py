@@ -8,6 +8,7 @@ import asyncio
 from aiohttp import web
 
 from bench.load_client import _run
+from tests.fixtures.server import free_port
 
 
 async def _drive(status: int, batch: int) -> tuple[dict, list[dict]]:
@@ -22,9 +23,8 @@ async def _drive(status: int, batch: int) -> tuple[dict, list[dict]]:
     app.router.add_post("/v1/score", score)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         comments = [{"body": f"comment {i}"} for i in range(5)]
         result = await _run(f"http://127.0.0.1:{port}/v1/score", comments, concurrency=3, batch=batch, seconds=0.4, warmup=0.2, key="k1")
