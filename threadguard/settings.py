@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     # Two: while one pool is scored the other's responses go out and the next requests are read, so the cores do not
     # idle between pools (one-comment requests at concurrency 32: 112 -> 176 comments/s, docs/benchmarks.md "load")
     inference_workers: int = 2
-    inference_threads: int | None = None  # ONNX Runtime intra-op threads per model, and row slices per batch on CPU; None = one per core
+    # ONNX Runtime intra-op threads per model, and how many row slices a batch runs as on CPU; None = one per core
+    inference_threads: int | None = None
     # int8 without saturation on x86 CPUs lacking VNNI (serving.transformer.onnx_session_options): exact, and slower
     # there; false trades that precision for speed. CPUs with VNNI are unaffected either way.
     int8_precision: bool = True
