@@ -202,13 +202,14 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def cpu_session(model: str | Path | bytes, threads: int | None = None):  # type: ignore[no-untyped-def]
+def cpu_session(model: str | Path | bytes, threads: int | None = None, *,  # type: ignore[no-untyped-def]
+                int8_precision: bool = True):
     """An ONNX Runtime session on the CPU with the service's options: a graph file or serialised graph, as the tests and
-    benches that check what the service computes open one."""
+    benches that check what the service computes open one, and the service's row-slice session."""
     import onnxruntime as ort
 
-    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), onnx_session_options(threads),
-                                providers=["CPUExecutionProvider"])
+    options = onnx_session_options(threads, int8_precision=int8_precision)
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options, providers=["CPUExecutionProvider"])
 
 
 def available_runtimes(path: Path) -> set[str]:
@@ -291,6 +292,7 @@ class TransformerBackend:
         try:
             providers = onnx_providers(self.device, self.runtime, ort.get_available_providers())
             self.session = ort.InferenceSession(str(self.path / name), options, providers=providers)
+            self.onnx_file = self.path / name
         except Exception as exc:
             raise ArtifactError(f"{self.path / name}: cannot load ONNX model ({exc})") from exc
         self.input_names = {i.name for i in self.session.get_inputs()}
@@ -303,12 +305,7 @@ class TransformerBackend:
         cores = threads or available_cores()
         if self.runtime == "torch" or self.device != "cpu" or self.run_overhead is None or cores < 2:
             return None
-        import onnxruntime as ort
-
-        name = ONNX_INT8_FILE if self.runtime == "onnx-int8" else ONNX_FILE
-        session = ort.InferenceSession(str(self.path / name), onnx_session_options(1, int8_precision=int8_precision),
-                                       providers=["CPUExecutionProvider"])
-        return RowParallelRuns(session, EMBEDDING_OUTPUT, cores)
+        return RowParallelRuns(cpu_session(self.onnx_file, 1, int8_precision=int8_precision), EMBEDDING_OUTPUT, cores)
 
     def _load_torch(self) -> None:
         import torch
