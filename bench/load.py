@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.sections import BENCHMARKS, cpu_ticks, machine, one_line_errors, stolen_share, write_section
+from bench.sections import BENCHMARKS, cpu_ticks, machine, one_line_errors, stolen_share, stolen_text, write_section
 from labels.corpora import load_corpus
 from serving.model import open_scorer
 from tests.fixtures.server import CLI, running_server
@@ -63,10 +63,6 @@ def in_process(model_dir: Path, comments: list[dict]) -> tuple[float, list[bool]
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
-
-
-def _share(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
 
 
 def one_window_ms(row: dict, one_window: list[bool]) -> list[float]:
@@ -163,7 +159,7 @@ def main() -> None:
         "request ÷ mean latency (Little's law for a closed loop). CPU stolen is the share of the CPU time asked for that the "
         "hypervisor gave to other guests (/proc/stat); a row with much of it measured the neighbours."),
         "",
-        f"In-process, batches of 32: **{local:.1f} comments/s** (CPU stolen {_share(local_stolen)}).",
+        f"In-process, batches of 32: **{local:.1f} comments/s** (CPU stolen {stolen_text(local_stolen)}).",
         "",
         "| requests | concurrency | comments/s | requests answered | p50 ms | p95 ms | p99 ms | errors | CPU stolen |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -171,7 +167,7 @@ def main() -> None:
     for r in rows:
         kind = "1 comment" if r["batch"] == 1 else f"batch of {r['batch']}"
         lines.append(f"| {kind} | {r['concurrency']} | {r['throughput']:.1f} | {r['requests']} | {r['p50']:.0f} | {r['p95']:.0f} | "
-                     f"{r['p99']:.0f} | {sum(r['errors'].values())} | {_share(r['stolen'])} |")
+                     f"{r['p99']:.0f} | {sum(r['errors'].values())} | {stolen_text(r['stolen'])} |")
     ratio = c32["throughput"] / local
     spread = c1["p99"] / c1["p50"]
     short = one_window_ms(c1, one_window)

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.sections import cpu_ticks, machine, one_line_errors, stolen_share, write_section
+from bench.sections import cpu_ticks, machine, one_line_errors, stolen_share, stolen_text, write_section
 from labels.corpora import load_corpus
 from serving.model import Scorer, open_scorer
 from threadguard.settings import Settings
@@ -92,7 +92,7 @@ def main(model_dirs: list[Path]) -> None:
         f"Measured {dt.date.today()} on {machine()}, 2 threads, in one run on the same comments.",
         f"Command: `.venv/bin/python -m bench.score_throughput {' '.join(str(d) for d in model_dirs)}`",
         f"{SAMPLE} Kaggle-insults comments (seeded sample), batches of 32, median of {REPEATS} runs; one-comment latency over {SINGLES} calls.",
-        "CPU time the runs asked for that the hypervisor gave to other guests (/proc/stat steal): " + ("n/a" if stolen is None else f"{stolen:.0%}."),
+        f"CPU time the runs asked for that the hypervisor gave to other guests (/proc/stat steal): {stolen_text(stolen)}.",
         "",
         "| model (runtime) | comments/s (batch 32) | one comment p50 | one comment p99 |",
         "|---|---|---|---|",

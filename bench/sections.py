@@ -57,6 +57,11 @@ def stolen_share(before: tuple[int, int] | None, after: tuple[int, int] | None) 
     return stolen / (ran + stolen) if ran + stolen > 0 else 0.0
 
 
+def stolen_text(share: float | None) -> str:
+    """A stolen_share as a bench table prints it."""
+    return "n/a" if share is None else f"{share:.0%}"
+
+
 def write_section(name: str, body: str, path: Path = BENCHMARKS) -> None:
     """Replace the text between <!-- bench:NAME --> and <!-- /bench:NAME --> (appending the section if absent)."""
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"

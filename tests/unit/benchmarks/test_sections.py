@@ -60,7 +60,7 @@ def test_every_bench_entry_point_reports_a_missing_model_dir_in_one_line(tmp_pat
 
 
 def test_stolen_share_is_the_stolen_part_of_the_cpu_time_asked_for(tmp_path: Path) -> None:
-    from bench.sections import cpu_ticks, stolen_share
+    from bench.sections import cpu_ticks, stolen_share, stolen_text
 
     stat = tmp_path / "stat"
     # user nice system idle iowait irq softirq steal guest guest_nice
@@ -72,3 +72,4 @@ def test_stolen_share_is_the_stolen_part_of_the_cpu_time_asked_for(tmp_path: Pat
     assert stolen_share(before, after) == pytest.approx(200 / (335 + 200))
     assert stolen_share(after, after) == 0.0
     assert cpu_ticks(tmp_path / "absent") is None and stolen_share(None, after) is None
+    assert stolen_text(stolen_share(before, after)) == "37%" and stolen_text(None) == "n/a"
