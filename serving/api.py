@@ -12,12 +12,14 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from itsdangerous import URLSafeTimedSerializer
 from pydantic.json_schema import models_json_schema
 from sqlalchemy.orm import Session
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from serving import observability
 from serving.accounts import SESSION_SECRET, SETUP_TOKEN, any_api_keys, count_users, shared_secret
@@ -110,7 +112,6 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
     app.state.models = ModelSlots()
     app.state.metrics = ServiceMetrics()
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
-    observability.install(app)
     app.include_router(health.router)
     app.include_router(score.router)
     app.include_router(reports.router)
@@ -119,6 +120,7 @@ def create_app(settings: Settings, *, scorer_factory: ScorerFactory = default_sc
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).resolve().parent / "static")), name="static")
     _install_error_handlers(app)
+    observability.install(app)  # last: its middleware runs first, so a refused body's 413 has a request id too
     _add_request_schemas(app)
     return app
 
@@ -178,14 +180,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _too_large(request: Request, exc: score.BodyTooLarge) -> JSONResponse:
         return too_large(request)
 
-    @app.middleware("http")
-    async def _declared_body_limit(request: Request, call_next):  # type: ignore[no-untyped-def]
-        # Every route (reports, page forms and uploads, not only /v1/score) refuses a body declared over the limit
-        # before reading it; /v1/score also counts the bytes of bodies sent without a Content-Length.
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > app.state.settings.max_body_bytes:
-            return too_large(request)
-        return await call_next(request)
+    app.add_middleware(DeclaredBodyLimit, refuse=too_large)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -224,6 +219,23 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 _GRPC_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 405: "INVALID_ARGUMENT",
                 413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}
+
+
+class DeclaredBodyLimit:
+    """Pure ASGI middleware: every route (reports, page forms and uploads, not only /v1/score) refuses a body declared
+    over the limit before reading it; /v1/score also counts the bytes of bodies sent without a Content-Length."""
+
+    def __init__(self, app: ASGIApp, refuse: Callable[[Request], Response]) -> None:
+        self.app = app
+        self.refuse = refuse
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            declared = Headers(scope=scope).get("content-length", "")
+            if declared.isdigit() and int(declared) > scope["app"].state.settings.max_body_bytes:
+                await self.refuse(Request(scope))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _is_perspective(request: Request) -> bool:

@@ -15,6 +15,8 @@ import uuid
 from collections.abc import Sequence
 
 from fastapi import FastAPI, Request, Response
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 
@@ -96,30 +98,64 @@ class ServiceMetrics:
             self.decisions.labels(str(decision), site or "").inc()
 
 
-def install(app: FastAPI) -> None:
-    """Add the request-id/metrics middleware and the /metrics route."""
-    metrics: ServiceMetrics = app.state.metrics
+class RequestObserver:
+    """Pure ASGI middleware: a request id on every request and response, the model version on /v1/ answers, request
+    metrics and the access log line.
 
-    @app.middleware("http")
-    async def _observe(request: Request, call_next):  # type: ignore[no-untyped-def]
-        given = request.headers.get(REQUEST_ID, "")
+    Not `@app.middleware("http")`: Starlette's BaseHTTPMiddleware runs each request's app in a task of its own and
+    streams the response back through a memory channel, which cost the event loop about a tenth of its time under load
+    (docs/benchmarks.md, "Pure ASGI middleware"). Here the response's first message gets the headers on its way out.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get(REQUEST_ID, "")
         request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
-        request.state.request_id = request_id
+        scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        response = await call_next(request)
-        seconds = time.perf_counter() - started
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(path, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(seconds)
-        response.headers[REQUEST_ID] = request_id
-        scorer = request.app.state.models.live
-        if scorer is not None and path.startswith("/v1/") and MODEL_VERSION not in response.headers:
-            response.headers[MODEL_VERSION] = f"{scorer.name}/{scorer.version}"
+        status = 500  # what the caller gets if the app raises before answering (ServerErrorMiddleware's answer)
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = MutableHeaders(scope=message)
+                headers[REQUEST_ID] = request_id
+                scorer = scope["app"].state.models.live
+                if scorer is not None and _route_path(scope).startswith("/v1/") and MODEL_VERSION not in headers:
+                    headers[MODEL_VERSION] = f"{scorer.name}/{scorer.version}"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            self._record(scope, status, time.perf_counter() - started, request_id)
+
+    def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        path, method = _route_path(scope), scope["method"]
+        self.metrics.requests.labels(path, method, str(status)).inc()
+        self.metrics.latency.labels(path).observe(seconds)
         ms = round(seconds * 1000, 1)
-        log.info("%s %s %d %.1f ms request_id=%s", request.method, request.url.path, response.status_code, ms, request_id,
-                 extra={"request_id": request_id, "method": request.method, "path": request.url.path, "status": response.status_code, "ms": ms})
-        return response
+        log.info("%s %s %d %.1f ms request_id=%s", method, scope["path"], status, ms, request_id,
+                 extra={"request_id": request_id, "method": method, "path": scope["path"], "status": status, "ms": ms})
+
+
+def _route_path(scope: Scope) -> str:
+    """The matched route's template ("/v1/models/{name}"), so metrics do not get a label per id; "unmatched" for a 404."""
+    return getattr(scope.get("route"), "path", "unmatched")
+
+
+def install(app: FastAPI) -> None:
+    """Add the request-id/metrics middleware and the /metrics route. Call it after every other middleware is added:
+    the last added runs first, so every answer, a refused one included, gets a request id and is counted."""
+    metrics: ServiceMetrics = app.state.metrics
+    app.add_middleware(RequestObserver, metrics=metrics)
 
     @app.get("/metrics", include_in_schema=False)
     def prometheus(request: Request) -> Response:

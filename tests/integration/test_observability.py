@@ -58,6 +58,28 @@ def test_request_id_is_echoed_or_made_and_scoring_names_the_model(tiny_model_dir
     assert hostile.headers["X-Request-ID"] != "bad id\nwith newline"
 
 
+def test_refused_and_failed_requests_carry_an_id_and_are_counted(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # A body refused by its declared length never reaches a route, and a route that raises is answered by Starlette's
+    # outermost error handler: both are still requests a forum may need to trace and an operator to count.
+    settings = Settings(model_dir=tiny_model_dir, database_url=f"sqlite:///{tmp_path / 'f.db'}", device="cpu", max_body_bytes=1000)
+    app = create_app(settings)
+
+    def boom() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/v1/boom", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        refused = client.post("/v1/score", json={"body": "x" * 5000}, headers={"X-Request-ID": "forum-413"})
+        failed = client.get("/v1/boom")
+        text = client.get("/metrics").text
+    assert refused.status_code == 413 and refused.headers["X-Request-ID"] == "forum-413"
+    assert failed.status_code == 500
+    assert _sample(text, "threadguard_requests_total", route="/v1/boom", method="GET", status="500") == 1
+    assert _sample(text, "threadguard_request_seconds_count", route="/v1/boom") == 1
+    # refused before routing: counted, under no route's name
+    assert _sample(text, "threadguard_requests_total", route="unmatched", method="POST", status="413") == 1
+
+
 def test_json_access_log_carries_the_request_id() -> None:
     record = logging.LogRecord("threadguard.access", logging.INFO, __file__, 1, "GET /x 200", (), None)
     record.request_id, record.status = "abc", 200
