@@ -120,6 +120,7 @@ class RequestObserver:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status = 500  # what the caller gets if the app raises before answering (ServerErrorMiddleware's answer)
+        slots = scope["app"].state.models  # read before routing: a mounted app would put itself in the scope
 
         async def send_with_headers(message: Message) -> None:
             nonlocal status
@@ -127,7 +128,7 @@ class RequestObserver:
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID] = request_id
-                scorer = scope["app"].state.models.live
+                scorer = slots.live
                 if scorer is not None and _route_path(scope).startswith("/v1/") and MODEL_VERSION not in headers:
                     headers[MODEL_VERSION] = f"{scorer.name}/{scorer.version}"
             await send(message)
