@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 from starlette.datastructures import Headers, MutableHeaders
@@ -120,13 +121,14 @@ class RequestObserver:
         request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
-        status = 500  # what the caller gets if the app raises before answering (ServerErrorMiddleware's answer)
+        status = 500
+        answered = False
         slots = scope["app"].state.models  # read before routing: a mounted app would put itself in the scope
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answered = message["status"], True
                 headers = MutableHeaders(scope=message)
                 headers[REQUEST_ID] = request_id
                 scorer = slots.live
@@ -136,6 +138,13 @@ class RequestObserver:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if not answered:
+                # Answered here, not by Starlette's outermost handler, which sits outside this middleware: the caller gets
+                # the request id to quote, in the JSON shape of every other error. Re-raised, so the server logs the traceback.
+                error = {"detail": [{"loc": [], "msg": f"internal error; quote request id {request_id}", "type": "internal_error"}]}
+                await JSONResponse(error, status_code=500)(scope, receive, send_with_headers)
+            raise
         finally:
             self._record(scope, status, time.perf_counter() - started, request_id)
 

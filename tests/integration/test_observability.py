@@ -58,9 +58,9 @@ def test_request_id_is_echoed_or_made_and_scoring_names_the_model(tiny_model_dir
     assert hostile.headers["X-Request-ID"] != "bad id\nwith newline"
 
 
-def test_a_refused_body_keeps_its_request_id_and_refused_and_failed_requests_are_counted(tiny_model_dir: Path, tmp_path: Path) -> None:
-    # A body refused by its declared length never reaches a route, and a route that raises is answered by Starlette's
-    # outermost error handler: a forum may need to trace the first, and an operator must count both.
+def test_refused_and_failed_requests_carry_an_id_and_are_counted(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # A body refused by its declared length never reaches a route, and a route that raises never answers: both are
+    # requests a forum may need to trace and an operator to count.
     settings = Settings(model_dir=tiny_model_dir, database_url=f"sqlite:///{tmp_path / 'f.db'}", device="cpu", max_body_bytes=1000)
     app = create_app(settings)
 
@@ -73,7 +73,7 @@ def test_a_refused_body_keeps_its_request_id_and_refused_and_failed_requests_are
         failed = client.get("/v1/boom")
         text = client.get("/metrics").text
     assert refused.status_code == 413 and refused.headers["X-Request-ID"] == "forum-413"
-    assert failed.status_code == 500
+    assert failed.status_code == 500 and failed.headers["X-Request-ID"] in failed.json()["detail"][0]["msg"]
     assert _sample(text, "threadguard_requests_total", route="/v1/boom", method="GET", status="500") == 1
     assert _sample(text, "threadguard_request_seconds_count", route="/v1/boom") == 1
     # refused before routing: counted, under no route's name
