@@ -98,6 +98,7 @@ class Scorer:
         self.device = device
         self.normalise = normalise
         self.repair_spelling = repair_spelling
+        self.warm = False  # set by warm_up once it has scored
 
     @property
     def name(self) -> str:
@@ -168,8 +169,10 @@ WARM_UP = ContextText("Thanks for the article, the trade numbers were interestin
 
 
 def warmed(scorer: Scorer) -> Scorer:
-    """The scorer, after warm_up."""
-    warm_up(scorer)
+    """The scorer, after warm_up; one warmed already (`threadguard serve` warms the first model to refuse a broken dir
+    in one line, before the app's start-up would) is not scored again."""
+    if not scorer.warm:
+        warm_up(scorer)
     return scorer
 
 
@@ -184,6 +187,7 @@ def warm_up(scorer: Scorer) -> None:
         raise ArtifactError(f"{scorer.model_dir.path}: the model loads but cannot score ({exc})") from exc
     if probs.shape != (1, len(LABELS)) or not np.isfinite(probs).all():
         raise ArtifactError(f"{scorer.model_dir.path}: the model scored a warm-up comment as {probs.tolist()}, not {len(LABELS)} finite scores")
+    scorer.warm = True
 
 
 def open_scorer(path: Path, *, device: str = "auto", runtime: str | None = None, threads: int | None = None, normalise: bool | None = None,

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from serving.api import create_app
-from serving.model import open_scorer
+from serving.model import open_scorer, warmed
 from threadguard import spelling
 from threadguard.errors import ArtifactError
 from threadguard.settings import Settings
@@ -33,6 +33,17 @@ def test_the_first_model_has_scored_before_the_first_request(tiny_model_dir: Pat
         assert client.get("/readyz").status_code == 200
         assert client.post("/v1/score", json={"body": "you haet them"}).status_code == 200
         assert calls == [1, 1]
+
+
+def test_a_model_warmed_before_the_app_starts_is_not_warmed_again(tiny_model_dir: Path, db_url: str) -> None:
+    calls: list[int] = []
+    scorer = open_scorer(tiny_model_dir, device="cpu")
+    predict = scorer.predict_proba
+    scorer.predict_proba = lambda items, **kw: (calls.append(len(items)), predict(items, **kw))[1]  # type: ignore[method-assign]
+    warmed(scorer)  # as `threadguard serve` does, to refuse a dir that cannot score in one line
+    with TestClient(create_app(Settings(model_dir=tiny_model_dir, database_url=db_url, device="cpu"), scorer_factory=lambda _s: scorer)) as client:
+        assert calls == [1]
+        assert client.get("/readyz").status_code == 200
 
 
 def test_a_model_that_loads_but_cannot_score_is_refused_at_start_up(tiny_model_dir: Path, db_url: str) -> None:
