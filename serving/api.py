@@ -29,6 +29,7 @@ from serving.live_models import ModelSlots, ModelWatcher
 from serving.model import Scorer, open_scorer, warmed
 from serving.observability import ServiceMetrics
 from serving.perspective import PerspectiveError
+from serving.problems import problem, problem_response
 from serving.queue import NotFound
 from serving.rate_limit import RateLimiter
 from serving.routes import coral, health, pages, perspective, reports, score
@@ -174,7 +175,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = f"request body over {app.state.settings.max_body_bytes} bytes"
         if _is_perspective(request):
             return _perspective_error(413, message)
-        return JSONResponse({"detail": [{"loc": ["body"], "msg": message, "type": "body_too_large"}]}, status_code=413)
+        return problem_response(413, ["body"], message, "body_too_large")
 
     @app.exception_handler(score.BodyTooLarge)
     async def _too_large(request: Request, exc: score.BodyTooLarge) -> JSONResponse:
@@ -184,12 +185,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        errors = [problem(e["loc"], e["msg"], e["type"]) for e in exc.errors()]
         return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        detail = exc.detail if isinstance(exc.detail, list) else [{"loc": [], "msg": str(exc.detail), "type": "http_error"}]
+        detail = exc.detail if isinstance(exc.detail, list) else [problem([], str(exc.detail), "http_error")]
         if _is_perspective(request):  # Perspective clients read errors as {"error": {code, message, status}}
             error = _perspective_error(exc.status_code, "; ".join(d["msg"] for d in detail))
             error.headers.update(getattr(exc, "headers", None) or {})
@@ -202,19 +203,19 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(NotFound)
     async def _not_found(_request: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": [{"loc": [], "msg": str(exc), "type": "not_found"}]}, status_code=404)
+        return problem_response(404, [], str(exc), "not_found")
 
     @app.exception_handler(UsageError)
     async def _usage(_request: Request, exc: UsageError) -> JSONResponse:
-        return JSONResponse({"detail": [{"loc": ["body"], "msg": str(exc), "type": "invalid"}]}, status_code=422)
+        return problem_response(422, ["body"], str(exc), "invalid")
 
     @app.exception_handler(ModelNotReady)
     async def _not_ready(_request: Request, exc: ModelNotReady) -> JSONResponse:
-        return JSONResponse({"detail": [{"loc": ["model"], "msg": str(exc), "type": "not_ready"}]}, status_code=503)
+        return problem_response(503, ["model"], str(exc), "not_ready")
 
     @app.exception_handler(ThreadguardError)
     async def _domain(_request: Request, exc: ThreadguardError) -> JSONResponse:
-        return JSONResponse({"detail": [{"loc": [], "msg": str(exc), "type": type(exc).__name__}]}, status_code=503)
+        return problem_response(503, [], str(exc), type(exc).__name__)
 
 
 _GRPC_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 405: "INVALID_ARGUMENT",

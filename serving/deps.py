@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from serving.key_cache import ANONYMOUS, Caller, KeyState
 from serving.model import Scorer
+from serving.problems import problem_exception
 from serving.rate_limit import retry_after_header
 from threadguard.settings import Settings
 
@@ -24,7 +25,7 @@ def get_scorer(request: Request) -> Scorer:
     """The loaded model; 503 until the lifespan has loaded it."""
     scorer = request.app.state.models.live
     if scorer is None:
-        raise HTTPException(status_code=503, detail=[{"loc": ["model"], "msg": "model not loaded yet", "type": "not_ready"}])
+        raise problem_exception(503, ["model"], "model not loaded yet", "not_ready")
     return scorer
 
 
@@ -53,9 +54,9 @@ async def api_client(request: Request) -> Caller:
     if wait > 0:
         request.app.state.metrics.rate_limited.labels(caller.name).inc()
         limit = request.app.state.rate_limiter.capacity
-        raise HTTPException(status_code=429, detail=[{"loc": ["header", "authorization"],
-                                                      "msg": f"rate limit of {limit:.0f} requests a minute for {caller.name!r}; retry after {wait:.1f} s",
-                                                      "type": "rate_limited"}], headers={"Retry-After": retry_after_header(wait)})
+        raise problem_exception(429, ["header", "authorization"],
+                                f"rate limit of {limit:.0f} requests a minute for {caller.name!r}; retry after {wait:.1f} s", "rate_limited",
+                                headers={"Retry-After": retry_after_header(wait)})
     return caller
 
 
@@ -63,12 +64,11 @@ def _check(state: KeyState, given: str | None) -> Caller:
     if not state.any_keys:
         return ANONYMOUS
     if given is None:
-        raise HTTPException(status_code=401, detail=[{"loc": ["header", "authorization"], "msg": "an API key is required: Authorization: Bearer KEY or ?key=KEY",
-                                                      "type": "missing_api_key"}],
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise problem_exception(401, ["header", "authorization"], "an API key is required: Authorization: Bearer KEY or ?key=KEY",
+                                "missing_api_key", headers={"WWW-Authenticate": "Bearer"})
     if state.caller is None:
-        raise HTTPException(status_code=401, detail=[{"loc": ["header", "authorization"], "msg": "unknown or revoked API key", "type": "invalid_api_key"}],
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise problem_exception(401, ["header", "authorization"], "unknown or revoked API key", "invalid_api_key",
+                                headers={"WWW-Authenticate": "Bearer"})
     return state.caller
 
 

@@ -15,13 +15,13 @@ import uuid
 from collections.abc import Sequence
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from sqlalchemy import func, select
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from labels.schema import LABELS
+from serving.problems import problem_response
 from serving.schemas import ScoreOut
 
 log = logging.getLogger("threadguard.access")
@@ -142,8 +142,8 @@ class RequestObserver:
             if not answered:
                 # Answered here, not by Starlette's outermost handler, which sits outside this middleware: the caller gets
                 # the request id to quote, in the JSON shape of every other error. Re-raised, so the server logs the traceback.
-                error = {"detail": [{"loc": [], "msg": f"internal error; quote request id {request_id}", "type": "internal_error"}]}
-                await JSONResponse(error, status_code=500)(scope, receive, send_with_headers)
+                error = problem_response(500, [], f"internal error; quote request id {request_id}", "internal_error")
+                await error(scope, receive, send_with_headers)
             raise
         finally:
             self._record(scope, status, time.perf_counter() - started, request_id)

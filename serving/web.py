@@ -13,11 +13,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from serving.accounts import Role
+from serving.problems import problem_exception
 from threadguard.tables import User
 
 SESSION_COOKIE = "tg_session"
@@ -69,7 +70,7 @@ def current_user(request: Request) -> WebUser:
 
 def require_admin(user: Annotated[WebUser, Depends(current_user)]) -> WebUser:
     if user.role != Role.admin:
-        raise HTTPException(status_code=403, detail=[{"loc": ["session"], "msg": "admins only", "type": "forbidden"}])
+        raise problem_exception(403, ["session"], "admins only", "forbidden")
     return user
 
 
@@ -92,7 +93,7 @@ def check_csrf(request: Request, submitted: str | None) -> None:
     """403 unless the submitted token equals the CSRF cookie."""
     cookie = request.cookies.get(CSRF_COOKIE)
     if not cookie or not submitted or not secrets.compare_digest(cookie, submitted):
-        raise HTTPException(status_code=403, detail=[{"loc": ["body", "csrf"], "msg": "missing or wrong CSRF token; reload the page", "type": "csrf"}])
+        raise problem_exception(403, ["body", "csrf"], "missing or wrong CSRF token; reload the page", "csrf")
 
 
 UserDep = Annotated[WebUser, Depends(current_user)]

@@ -14,16 +14,13 @@ from labels.threads import comment_id
 from serving.coral import SIGNATURE_HEADER, CoralModerationRequest, coral_answer, no_article_note, verify_signature
 from serving.deps import ScorerDep, SettingsDep
 from serving.model import Decision
+from serving.problems import problem_response
 from serving.routes.score import RequestProblem, decode_json_object, read_limited, store_and_queue, validation_problem
 from serving.schemas import CommentIn, ErrorOut
 from threadguard.tables import StoredComment
 
 router = APIRouter(tags=["integrations"])
 log = logging.getLogger(__name__)
-
-
-def _problem(status: int, loc: list[str], msg: str, kind: str) -> JSONResponse:
-    return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, status_code=status)
 
 
 def _known_context(sessions, request: CoralModerationRequest) -> tuple[str | None, str | None, str | None]:  # type: ignore[no-untyped-def]
@@ -52,16 +49,16 @@ async def coral(request: Request, settings: SettingsDep, scorer: ScorerDep) -> R
     raw = await read_limited(request, settings.max_body_bytes)
     if not verify_signature(raw, request.headers.get(SIGNATURE_HEADER), settings.coral_secrets):
         why = "no Coral signing secret is configured (THREADGUARD_CORAL_SIGNING_SECRETS)" if not settings.coral_secrets else "missing or wrong signature"
-        return _problem(401, ["header", SIGNATURE_HEADER.lower()], why, "invalid_signature")
+        return problem_response(401, ["header", SIGNATURE_HEADER.lower()], why, "invalid_signature")
     try:
         try:
             body = CoralModerationRequest.model_validate(decode_json_object(raw))
         except ValidationError as exc:
             raise validation_problem(exc, ["body"]) from exc
-    except RequestProblem as problem:
-        return JSONResponse({"detail": problem.detail}, status_code=problem.status)
+    except RequestProblem as refused:
+        return JSONResponse({"detail": refused.detail}, status_code=refused.status)
     if not body.comment.body.strip() or len(body.comment.body) > settings.max_comment_chars:
-        return _problem(422, ["body", "comment", "body"], f"comment body must have 1 to {settings.max_comment_chars} characters", "string_length")
+        return problem_response(422, ["body", "comment", "body"], f"comment body must have 1 to {settings.max_comment_chars} characters", "string_length")
     title, article, parent = await run_in_threadpool(_known_context, request.app.state.sessions, body)
     notes: list[str] = []
     if body.comment.parentID and parent is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from serving import queue as q
 from serving.accounts import Role, add_user, authenticate, consume_setup_token, count_users, create_api_key
 from serving.deps import DbDep, ScorerDep
 from serving.explain import Piece, read_as, word_weights
+from serving.problems import problem_exception
 from serving.schemas import CommentIn
 from serving.site_thresholds import list_sites, set_site_threshold
 from serving.web import AdminDep, UserDep, check_csrf, csrf_token, end_session, ensure_csrf_cookie, start_session
@@ -212,7 +213,7 @@ def import_for_labelling(request: Request, user: UserDep, session: DbDep, scorer
     limit = request.app.state.settings.max_body_bytes
     data = file.file.read(limit + 1)
     if len(data) > limit:
-        raise HTTPException(413, detail=[{"loc": ["body", "file"], "msg": f"file over {limit} bytes", "type": "too_large"}])
+        raise problem_exception(413, ["body", "file"], f"file over {limit} bytes", "too_large")
     suffix = Path(file.filename or "upload.txt").suffix.lower()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"upload{suffix if suffix in {'.txt', '.jsonl', '.csv'} else '.txt'}"
@@ -221,7 +222,7 @@ def import_for_labelling(request: Request, user: UserDep, session: DbDep, scorer
             comments = parse_file(path)
         except ThreadguardError as exc:
             message = str(exc).replace(str(path), file.filename or "upload")
-            raise HTTPException(422, detail=[{"loc": ["body", "file"], "msg": message, "type": "parse_error"}]) from exc
+            raise problem_exception(422, ["body", "file"], message, "parse_error") from exc
     q.score_and_enqueue(session, scorer, comments, labelling=True)
     record(session, user.name, "import.labelling", file.filename, comments=len(comments))
     session.commit()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 
 from labels.threads import comment_id
 from serving import queue as q
 from serving.deps import ClientDep, DbDep, ScorerDep, SettingsDep
+from serving.problems import problem_exception
 from serving.schemas import ErrorOut, ReportIn, ReportOut
 from serving.scoring import score_rows
 
@@ -18,7 +19,8 @@ def report(body: ReportIn, request: Request, session: DbDep, client: ClientDep, 
     """Queue the comment for moderators under "reported" (a decided comment is reopened), scored by the live model."""
     c = body.comment
     if len(c.body) > settings.max_comment_chars:
-        raise HTTPException(422, detail=[{"loc": ["body", "comment", "body"], "msg": f"comment is {len(c.body)} characters; the limit is {settings.max_comment_chars}", "type": "string_too_long"}])
+        raise problem_exception(422, ["body", "comment", "body"], f"comment is {len(c.body)} characters; the limit is {settings.max_comment_chars}",
+                                "string_too_long")
     ident = c.id or comment_id(c.article_title or "", None, None, c.body)
     result = score_rows(scorer, [c], [ident])[0]
     # The reporting key's site thresholds pick the label the moderator sees first, as they decide its /v1/score calls.

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from serving.deps import ClientDep, ScorerDep, SettingsDep
 from serving.observability import MODEL_VERSION
+from serving.problems import problem
 from serving.queue import enqueue as enqueue_comment
 from serving.schemas import BatchIn, BatchOut, CommentIn, ErrorOut, ScoreOut
 from serving.site_thresholds import apply_thresholds
@@ -25,16 +26,16 @@ class RequestProblem(Exception):
     def __init__(self, status: int, loc: list[str | int], msg: str, kind: str) -> None:
         super().__init__(msg)
         self.status = status
-        self.detail = [{"loc": loc, "msg": msg, "type": kind}]
+        self.detail = [problem(loc, msg, kind)]
 
 
 def validation_problem(exc: ValidationError, prefix: list[str | int]) -> RequestProblem:
     """Every error pydantic found, each located under `prefix`."""
-    problem = RequestProblem(422, [], "", "")
-    problem.detail = [
-        {"loc": [*prefix, *err["loc"]], "msg": err["msg"], "type": err["type"]} for err in exc.errors(include_url=False, include_input=False)
+    refused = RequestProblem(422, [], "", "")
+    refused.detail = [
+        problem([*prefix, *err["loc"]], err["msg"], err["type"]) for err in exc.errors(include_url=False, include_input=False)
     ]
-    return problem
+    return refused
 
 
 def decode_json_object(raw: bytes) -> dict[str, Any]:
@@ -101,8 +102,8 @@ async def score(request: Request, scorer: ScorerDep, settings: SettingsDep, clie
     raw = await read_limited(request, settings.max_body_bytes)
     try:
         comments, is_batch, enqueue = parse_score_request(raw, max_batch=settings.max_batch, max_chars=settings.max_comment_chars)
-    except RequestProblem as problem:
-        return JSONResponse({"detail": problem.detail}, status_code=problem.status)
+    except RequestProblem as refused:
+        return JSONResponse({"detail": refused.detail}, status_code=refused.status)
     results = await request.app.state.scoring.score(comments)
     chosen = await request.app.state.thresholds.lookup(client.site, scorer.thresholds)
     results = [apply_thresholds(r, chosen) for r in results]
