@@ -130,7 +130,10 @@ class Scorer:
 
     def score(self, items: Sequence[HasContext]) -> list[Scored]:
         """Scores and a decision per item, in input order (always a list, whatever the size)."""
-        probs = self.predict_proba(items)
+        return self.decisions(items, self.predict_proba(items))
+
+    def decisions(self, items: Sequence[HasContext], probs: np.ndarray) -> list[Scored]:
+        """The decision per item from its scores (predict_proba's rows): what score() answers, for scores made already."""
         results = []
         pitches_alone = self.judges_pitches_alone
         for item, row in zip(items, probs, strict=True):

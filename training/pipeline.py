@@ -17,7 +17,7 @@ import numpy as np
 
 from labels.schema import LABELS, Label, LabelledComment
 from labels.sets import sha256_of_rows
-from serving.model import Scorer, open_scorer
+from serving.model import Decision, Scorer, open_scorer
 from threadguard.artifact import (
     REQUIRED_FILES,
     EvalSetMetrics,
@@ -485,8 +485,12 @@ def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path
     if calibration:
         header += ["", "Calibration on validation (temperature and bias): " + "; ".join(
             f"{k}: T={v['temperature']:.2f}, ECE {v['ece_before']:.3f} → {v['ece_after']:.3f}" for k, v in calibration.items())]
+
+    def held_for_moderator(rows: Sequence[LabelledComment], probs: np.ndarray) -> np.ndarray:
+        return np.array([scored.decision != Decision.allow for scored in scorer.decisions(rows, probs)], dtype=bool)
+
     write_report(report, bundle.tests, systems, main=main, hatecheck=cases, header=header, bias_fprs=neutral_mention_fprs(scorer),
-                 hate_review=scorer.thresholds[Label.hate.value].review)
+                 hate_review=scorer.thresholds[Label.hate.value].review, held=held_for_moderator)
 
 
 def trained_corpora(train_config: dict[str, Any]) -> frozenset[str]:

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 TRAINED_MARK = " †"  # beside a system that trained on the corpus a held-out set comes from
 Predict = Callable[[Sequence[LabelledComment]], np.ndarray]  # (n, 3); NaN columns for labels a system lacks
+# Whether the service would hold each row for a moderator (review or reject on any label), given its scores
+Held = Callable[[Sequence[LabelledComment], np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -258,27 +260,40 @@ def calibration_line(scored: Scored, main: str) -> str:
     return f"Expected calibration error of {main} on this test set (10 bins): " + "; ".join(cells) + "."
 
 
-def hatecheck_tables(named: NamedSet, probs: np.ndarray, cases: dict[str, tuple[str, str]], review: float | None = None) -> list[str]:
+def hatecheck_tables(named: NamedSet, probs: np.ndarray, cases: dict[str, tuple[str, str]], review: float | None = None,
+                     held: np.ndarray | None = None) -> list[str]:
     """Accuracy per functionality and per target group at the calibrated 0.5 cut-off and, when given, at the hate
-    review threshold: 0.5 is issue 7's yardstick, the review threshold is what sends a comment to a moderator."""
+    review threshold: 0.5 is issue 7's yardstick, the review threshold is what sends a comment to a moderator.
+
+    `held` (one bool per row): whether the service holds the case for a moderator on any label. It is a share, not an
+    accuracy: a hateful case held as an insult still reaches a moderator, and HateCheck's abuse of individuals and
+    objects (target_indiv_nh, target_obj_nh) is non-hateful there but an insult by threadguard's guide."""
     cuts = [0.5] + ([review] if review is not None else [])
-    correct: dict[str, list[list[bool]]] = defaultdict(list)
-    by_target: dict[str, list[list[bool]]] = defaultdict(list)
-    for row, p in zip(named.rows, probs[:, 0], strict=True):
+    correct: dict[str, list[list[float]]] = defaultdict(list)
+    by_target: dict[str, list[list[float]]] = defaultdict(list)
+    holds = held if held is not None else np.zeros(len(named.rows), dtype=bool)
+    for row, p, is_held in zip(named.rows, probs[:, 0], holds, strict=True):
         functionality, target = cases.get(row.id, ("unknown", "none"))
-        oks = [(p >= cut) == bool(row.hate) for cut in cuts]
-        correct[functionality].append(oks)
-        by_target[target].append(oks)
-    overall = np.mean([oks for group in correct.values() for oks in group], axis=0)
+        cells = [float((p >= cut) == bool(row.hate)) for cut in cuts] + ([float(is_held)] if held is not None else [])
+        correct[functionality].append(cells)
+        by_target[target].append(cells)
+    overall = np.mean([cells for group in correct.values() for cells in group], axis=0)
     summary = f"Overall accuracy at 0.5: **{overall[0]:.3f}** on {len(named.rows)} cases."
     head = "| accuracy at 0.5 |"
     if review is not None:
         summary += (f" At the hate review threshold {review:.3f} (chosen on validation, like every threshold): **{overall[1]:.3f}**, "
                     "the share of hateful cases that reach review and of non-hateful ones that stay out of it.")
         head += " at review |"
+    if held is not None:
+        hateful = np.array([bool(row.hate) for row in named.rows])
+        summary += (" Held for a moderator as the service decides (review or reject on any label): "
+                    f"{held[hateful].mean():.3f} of the hateful cases and {held[~hateful].mean():.3f} of the others. The last "
+                    "column is a share held, not an accuracy: abuse of an individual is an insult by threadguard's guide.")
+        head += " held (any label) |"
+    columns = len(cuts) + (held is not None)
 
-    def table(first: str, groups: dict[str, list[list[bool]]]) -> list[str]:
-        rows = [f"| {first} | n {head}", "|---|---" + "|---" * len(cuts) + "|"]
+    def table(first: str, groups: dict[str, list[list[float]]]) -> list[str]:
+        rows = [f"| {first} | n {head}", "|---|---" + "|---" * columns + "|"]
         for name, group in sorted(groups.items()):
             rows.append(f"| {name} | {len(group)} | " + " | ".join(f"{a:.3f}" for a in np.mean(group, axis=0)) + " |")
         return rows
@@ -288,7 +303,7 @@ def hatecheck_tables(named: NamedSet, probs: np.ndarray, cases: dict[str, tuple[
 
 def write_report(
     path: Path, sets: Sequence[NamedSet], systems: Sequence[System], *, main: str, hatecheck: dict[str, tuple[str, str]] | None, header: Sequence[str] = (),
-    bias_fprs: Sequence[GroupFPR] | None = None, hate_review: float | None = None,
+    bias_fprs: Sequence[GroupFPR] | None = None, hate_review: float | None = None, held: Held | None = None,
 ) -> None:
     """Write the markdown report and its PNGs (in <report stem>_files/ beside it)."""
     folder = path.parent / f"{path.stem}_files"
@@ -320,7 +335,9 @@ def write_report(
             written.add(image)
             lines += ["", f"![{image}]({folder.name}/{image})"]
         if hatecheck is not None and scored.name.startswith("hatecheck"):
-            lines += ["", f"### HateCheck, {main}", "", *hatecheck_tables(named, scored.probs[main], hatecheck, hate_review)]
+            held_rows = held(named.rows, scored.probs[main]) if held is not None else None
+            tables = hatecheck_tables(named, scored.probs[main], hatecheck, hate_review, held_rows)
+            lines += ["", f"### HateCheck, {main}", "", *tables]
         lines.append("")
     if bias_fprs is not None:
         fprs, aucs = bias_fprs, subgroup_aucs(sets, [scored.probs[main] for scored in scored_sets])  # the main system's scores, computed above

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from labels.schema import LabelledComment
-from tests.conftest import DATASETS
+from tests.conftest import DATASETS, needs_shared, tiny_config
 from training.data import NamedSet
 from training.pipeline import write_evaluation_report
 from training.report import Scored, System, bootstrap_auc, calibration_line, write_report
@@ -142,3 +142,52 @@ def test_hatecheck_tables_count_each_case_at_half_and_at_the_review_threshold() 
 
     without = "\n".join(hatecheck_tables(NamedSet("hatecheck/test", rows), probs, cases))
     assert "| slur_h | 2 | 0.500 |" in without and "review" not in without
+
+    # c1 missed as hate but held (as an insult, say); c2 held too: a share held per group, not an accuracy
+    held = np.array([True, True, True, False])
+    text = "\n".join(hatecheck_tables(NamedSet("hatecheck/test", rows), probs, cases, review=0.2, held=held))
+    assert "1.000 of the hateful cases and 0.500 of the others" in text
+    assert "| functionality | n | accuracy at 0.5 | at review | held (any label) |" in text
+    assert "| slur_h | 2 | 0.500 | 1.000 | 1.000 |" in text and "| ident_neutral_nh | 2 | 1.000 | 0.500 | 0.500 |" in text
+    assert "| none | 1 | 1.000 | 0.000 | 0.000 |" in text
+
+
+@needs_shared
+@pytest.mark.slow  # trains a tiny model and scores HateCheck's 3,728 cases with it and the peers
+def test_the_hatecheck_table_holds_what_the_service_would_hold(tiny_set_path: Path, tmp_path: Path) -> None:
+    """The report's "held (any label)" share is the service's own decision on each HateCheck case, not a cut of hate."""
+    import csv
+    import gzip
+    import json
+
+    from serving.model import Decision, open_scorer
+    from training.pipeline import train_and_export
+
+    data = {"sources": [{"path": str(tiny_set_path), "name": "tiny", "off_topic_pairs": True}], "eval_corpora": ["hatecheck"]}
+    config = tiny_config(tiny_set_path, data=data)
+    model_dir = train_and_export(config, datasets_dir=DATASETS, models_root=tmp_path / "models", make_current=False,
+                                 progress=False)
+    with gzip.open(DATASETS / "hatecheck2021" / "test_suite_cases.csv.gz", "rt", encoding="utf-8") as f:
+        cases = list(csv.DictReader(f))
+    items = [LabelledComment(id=str(i), source="hatecheck", split="test", thread_id="h", body=row["test_case"])
+             for i, row in enumerate(cases)]
+    # The tiny model's own thresholds allow every case; these send some to review on hate, others on insult alone
+    probs = open_scorer(model_dir, device="cpu").predict_proba(items)
+    cuts = {label: np.quantile(probs[:, j], [0.5, 0.8]) for j, label in enumerate(["hate", "insult"])}
+    thresholds = {label: {"review": float(review), "reject": float(reject)} for label, (review, reject) in cuts.items()}
+    (model_dir / "thresholds.json").write_text(json.dumps({**thresholds, "off_topic": {"review": 0.99, "reject": 1.0}}))
+
+    report = tmp_path / "evaluation.md"
+    write_evaluation_report(model_dir, report, datasets_dir=DATASETS, compare=[], device="cpu")
+    text = report.read_text()
+    assert "| functionality | n | accuracy at 0.5 | at review | held (any label) |" in text
+    decided = open_scorer(model_dir, device="cpu").score(items)
+    assert {scored.decision for scored in decided} == set(Decision)
+    held_by: dict[str, list[bool]] = {}
+    for row, scored in zip(cases, decided, strict=True):
+        held_by.setdefault(row["functionality"], []).append(scored.decision != Decision.allow)
+    table = {m.group(1): (int(m.group(2)), float(m.group(3)))
+             for m in re.finditer(r"^\| (\w+_n?h) \| (\d+) \| [\d.]+ \| [\d.]+ \| ([\d.]+) \|$", text, re.M)}
+    assert table.keys() == held_by.keys()
+    for functionality, held in held_by.items():
+        assert table[functionality] == (len(held), pytest.approx(np.mean(held), abs=5e-4)), functionality
