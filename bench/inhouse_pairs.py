@@ -9,6 +9,8 @@ thread's article and parent (1), on two sets of threads that training never saw.
 Each set gets two numbers. ROC-AUC pools every comment, so a comment that scores high under any article counts
 against the model. "Copy higher" is paired: the share of comments whose wrong-article copy scores above the comment
 under its own article, with a 95 % bootstrap interval over comments. It asks only whether the article moved the score.
+The in-house set gets both again by the comment's length in words: a short reply ("Me neither", "Larger numbers.")
+carries little of its article's topic to tell the two apart by.
 
 Run: .venv/bin/python -m bench.inhouse_pairs MODEL_DIR [MODEL_DIR ...]
 """
@@ -72,6 +74,21 @@ def measure(scores: np.ndarray, rows: Sequence[LabelledComment]) -> PairResult:
     return PairResult(len(idx), float(roc_auc_score(y, scores)), float(higher.mean()), low, high)
 
 
+LENGTH_BUCKETS = ((0, 8), (8, 20), (20, 50), (50, None))  # words in the comment; the upper bound excluded
+
+
+def by_length(scores: np.ndarray, rows: Sequence[LabelledComment]) -> list[tuple[str, PairResult]]:
+    """measure() over the pairs whose comment has each LENGTH_BUCKETS number of words (a bucket with none left out)."""
+    out = []
+    for low, high in LENGTH_BUCKETS:
+        keep = [k for pair in pair_indices(rows) if low <= len(rows[pair[0]].body.split()) < (high or 10**9) for k in pair]
+        if not keep:
+            continue
+        name = f"{low}-{high - 1} words" if high else f"{low} words or more"
+        out.append((name, measure(scores[keep], [rows[k] for k in keep])))
+    return out
+
+
 def _threads(rows: Sequence[LabelledComment]) -> str:
     n = len({r.thread_id for r in rows if r.off_topic == 0})
     return f"{n} thread" + ("s" if n != 1 else "")
@@ -88,13 +105,23 @@ def main(model_dirs: list[Path], datasets_dir: Path | None = None) -> None:
         "| model | " + " | ".join(f"{name}: ROC-AUC | copy higher" for name in sets) + " |",
         "|---|" + "---|---|" * len(sets),
     ]
+    inhouse = sets["in-house test"]
+    buckets = by_length(np.zeros(len(inhouse)), inhouse)  # only the names and sizes
+    lengths = ["", "In-house test pairs by the comment's length (ROC-AUC; copy higher):", "",
+               "| model | " + " | ".join(f"{name} ({result.pairs} comments)" for name, result in buckets) + " |",
+               "|---|" + "---|" * len(buckets)]
     for model_dir in model_dirs:
         scorer = open_scorer(model_dir, device="cpu")
         cells = []
-        for rows in sets.values():
-            result = measure(scorer.predict_proba(rows)[:, 2], rows)
+        for name, rows in sets.items():
+            scores = scorer.predict_proba(rows)[:, 2]
+            result = measure(scores, rows)
             cells += [f"{result.auc:.3f}", f"{result.copy_higher:.1%} [{result.low:.1%}, {result.high:.1%}]"]
+            if name == "in-house test":
+                buckets = " | ".join(f"{r.auc:.3f}; {r.copy_higher:.1%}" for _, r in by_length(scores, rows))
+                lengths.append(f"| `{model_dir.resolve().name}` | {buckets} |")
         lines.append(f"| `{model_dir.resolve().name}` | " + " | ".join(cells) + " |")
+    lines += lengths
     write_section("inhouse-pairs", "\n".join(lines))
     print("\n".join(lines))
 

@@ -1,36 +1,31 @@
-"""bench.inhouse_pairs: wrong-article pairs, scored pooled (ROC-AUC) and paired (copy higher)."""
+"""bench.inhouse_pairs: pairs found by position, and the pairs measured again by the comment's length."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from bench.inhouse_pairs import measure, pair_indices
-from labels.pairs import with_wrong_context_pairs
+from bench.inhouse_pairs import by_length, measure, pair_indices
 from labels.schema import LabelledComment
 
 
-def _pairs() -> list[LabelledComment]:
-    rows = [LabelledComment(id=f"{t}-{c}", source="s", split="test", thread_id=f"t{t}", body=f"thread {t} comment {c}",
-                            article_title=f"article {t}", off_topic=0) for t in range(3) for c in range(4)]
-    return with_wrong_context_pairs(rows, seed=13)
+def _pairs(bodies: list[str]) -> list[LabelledComment]:
+    """Each body under its own article (0), then its wrong-article copy (1), as with_wrong_context_pairs lays them out."""
+    return [LabelledComment(id=f"{i}{y}", source="s", split="test", thread_id="t", body=body, off_topic=y)
+            for i, body in enumerate(bodies) for y in (0, 1)]
 
 
-def test_every_comment_is_paired_with_its_own_wrong_article_copy() -> None:
-    rows = _pairs()
-    pairs = pair_indices(rows)
-    assert len(pairs) == 12
-    for own, copy in pairs:
-        assert (rows[own].off_topic, rows[copy].off_topic) == (0, 1)
-        assert rows[own].body == rows[copy].body and rows[own].article_title != rows[copy].article_title
-
-
-def test_a_comment_level_offset_hurts_the_pooled_auc_but_not_the_paired_share() -> None:
-    rows = _pairs()
-    # Every copy scores 0.05 above its comment, but comments differ in their base score by far more than that.
-    base = {r.body: 0.1 * i for i, r in enumerate(rows) if r.off_topic == 0}
-    scores = np.array([base[r.body] + (0.05 if r.off_topic else 0.0) for r in rows])
-    result = measure(scores, rows)
-    assert result.pairs == 12 and result.copy_higher == 1.0 and (result.low, result.high) == (1.0, 1.0)
-    assert result.auc < 0.6
-    flat = measure(np.full(len(rows), 0.3), rows)
-    assert flat.copy_higher == 0.0 and flat.auc == 0.5
+def test_short_comments_are_measured_apart_from_long_ones() -> None:
+    short, long = "me neither", " ".join(["tariffs"] * 60)
+    rows = _pairs([short, short, long, long, " ".join(["word"] * 12)])
+    assert pair_indices(rows) == [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
+    # the long comments' copies score above them; the short ones' copies below
+    scores = np.array([0.5, 0.4, 0.6, 0.3, 0.1, 0.9, 0.2, 0.8, 0.5, 0.5])
+    buckets = dict(by_length(scores, rows))
+    assert list(buckets) == ["0-7 words", "8-19 words", "50 words or more"]  # no comment of 20-49 words
+    assert [result.pairs for result in buckets.values()] == [2, 1, 2]
+    assert buckets["0-7 words"].copy_higher == 0.0 and buckets["0-7 words"].auc == 0.0
+    assert buckets["50 words or more"].copy_higher == 1.0 and buckets["50 words or more"].auc == 1.0
+    assert buckets["8-19 words"].copy_higher == 0.0 and buckets["8-19 words"].auc == pytest.approx(0.5)  # a tie
+    whole = measure(scores, rows)
+    assert whole.pairs == 5 and whole.copy_higher == pytest.approx(0.4)
