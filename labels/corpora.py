@@ -224,6 +224,11 @@ def load_hatexplain(folder: Path) -> list[LabelledComment]:
     return rows
 
 
+def hatexplain_offensive_ids(folder: Path) -> frozenset[str]:
+    """Ids of the HateXplain rows whose majority chose "offensive" (category 2), which load_hatexplain maps to hate 0."""
+    return frozenset(_row_id("hatexplain", r["post_id"]) for r in _csv_rows(folder / "hatexplain_mbib_with_split.csv.gz") if r["category"] == "2")
+
+
 def load_davidson(folder: Path) -> list[LabelledComment]:
     """Davidson et al. 2017 tweets (MIT): hate <- class 0. Noisy; offensive is not our insult (None)."""
     rows = []
@@ -234,6 +239,11 @@ def load_davidson(folder: Path) -> list[LabelledComment]:
         if body:
             rows.append(_row("davidson", key, split, body, hate=int(r["class"] == "0")))
     return rows
+
+
+def davidson_offensive_ids(folder: Path) -> frozenset[str]:
+    """Ids of the Davidson tweets labelled offensive (class 1), which load_davidson maps to hate 0."""
+    return frozenset(_row_id("davidson", r[""]) for r in _csv_rows(folder / "labeled_data.csv.gz") if r["class"] == "1")
 
 
 def load_olid(folder: Path) -> list[LabelledComment]:
@@ -324,6 +334,8 @@ class CorpusSpec:
     licence: str
     commercial_use: bool
     eval_only: bool = False
+    # the ids of the rows in an "offensive" class that the loader maps to hate 0 (labels/slurs.py)
+    offensive_ids: Callable[[Path], frozenset[str]] | None = None
 
 
 CORPORA: dict[str, CorpusSpec] = {
@@ -334,8 +346,9 @@ CORPORA: dict[str, CorpusSpec] = {
         CorpusSpec("globe_and_mail", "sfu_ctc_globe_and_mail2017", load_globe_and_mail, "CC BY-NC-SA 4.0 (non-commercial)", False),
         CorpusSpec("kaggle_insults", "kaggle_insults2012", load_kaggle_insults, "unclear (research use)", False),
         CorpusSpec("semeval_cqa", "semeval2015_task3_cqa", load_semeval_cqa, "research-only", False),
-        CorpusSpec("hatexplain", "hatexplain2021", load_hatexplain, "MIT / CC BY 4.0 (MBIB copy GPL-3.0)", True),
-        CorpusSpec("davidson", "davidson2017_hate_offensive", load_davidson, "MIT", True),
+        CorpusSpec("hatexplain", "hatexplain2021", load_hatexplain, "MIT / CC BY 4.0 (MBIB copy GPL-3.0)", True,
+                   offensive_ids=hatexplain_offensive_ids),
+        CorpusSpec("davidson", "davidson2017_hate_offensive", load_davidson, "MIT", True, offensive_ids=davidson_offensive_ids),
         CorpusSpec("olid", "olid_offenseval2019", load_olid, "none stated (research use)", False),
         CorpusSpec("stormfront", "stormfront_hate2018", load_stormfront, "CC BY-SA 3.0 ES", True),
         CorpusSpec("ethos", "ethos2022", load_ethos, "GPL-3.0", True),

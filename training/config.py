@@ -64,6 +64,8 @@ class DataConfig(_Strict):
                                                                "things and unprotected people, and refusals of violence (training/threats.py)")
     name_calling_hate: Literal["zero", "unset"] = Field(default="zero", description="the hate label of the name-calling rows: 0, or unset "
                                                                                     "(masked) so they teach insult alone")
+    offensive_slurs_as_hate: bool = Field(default=False, description="training rows of a corpus's offensive class that use a slur for a "
+                                                                       "protected trait become hate 1, as the guide counts them (labels/slurs.py)")
     parent_swap_pairs: bool = Field(default=False, description="off_topic pairs also put each reply under a parent from another thread "
                                                                "(its own article kept), off_topic 1 (labels/pairs.py)")
     typo_copies: float = Field(default=0.0, ge=0, le=1, description="share of training rows (generated ones included) that get a "

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labels.corpora import CORPORA, corpus_file_hashes, iter_texts, load_corpus, load_hub_dataset
+from labels.corpora import CORPORA, corpus_file_hashes, corpus_folder, iter_texts, load_corpus, load_hub_dataset
 from labels.pairs import with_wrong_context_pairs
 from labels.schema import LabelledComment
 from labels.sets import read_jsonl, sha256_of_file, sha256_of_rows
@@ -144,6 +144,13 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
             log.info("commercial_only: skipping %s (%s)", source.label, CORPORA[source.corpus].licence)
             continue
         rows, licence, files = _load_source(source, datasets_dir)
+        offensive = CORPORA[source.corpus].offensive_ids if source.corpus else None
+        if config.data.offensive_slurs_as_hate and offensive is not None:
+            from labels.slurs import offensive_slurs_as_hate
+
+            folder = corpus_folder(source.corpus, datasets_dir, resolve_path(source.path) if source.path else None)  # type: ignore[arg-type]
+            rows, changed = offensive_slurs_as_hate(rows, offensive(folder))
+            log.info("%s: %d offensive-class training rows that use a slur for a protected trait set to hate 1", source.label, changed)
         if config.data.commercial_only and not source.corpus:
             rows = drop_non_commercial_origins(rows, source.label)
         if source.off_topic_pairs == "train":
