@@ -81,12 +81,12 @@ def load_toxicspans(folder: Path) -> list[LabelledComment]:
         elif kind.startswith("Identity"):
             types[r["annotation"]].add("hate")
     rows = []
-    for cid, annotations in raters.items():
-        if len(annotations) > 50 or cid not in texts or not texts[cid].strip():
+    for cid, ratings in raters.items():
+        if len(ratings) > 50 or cid not in texts or not texts[cid].strip():
             continue  # the quality-control quiz item has 357 raters
-        n = len(annotations)
-        insult = sum("insult" in types[a] for a in annotations) / n >= 0.5
-        hate = sum("hate" in types[a] for a in annotations) / n >= 0.5
+        n = len(ratings)
+        insult = sum("insult" in types[a] for a in ratings) / n >= 0.5
+        hate = sum("hate" in types[a] for a in ratings) / n >= 0.5
         split = split_for_group(f"toxicspans:{cid}", seed=SPLIT_SEED)
         rows.append(_row("toxicspans", cid, split, texts[cid], hate=int(hate), insult=int(insult)))
     return rows
