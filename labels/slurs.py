@@ -3,14 +3,14 @@
 The labelling guide counts a slur for a protected trait as hate, whoever it is aimed at ("You are just a faggot to
 me" attacks its target for their orientation). HateXplain and Davidson annotators put many such posts in an
 "offensive" class, which threadguard maps to hate 0: 871 of HateXplain's training posts and 701 of Davidson's tweets
-are offensive-class rows that use one of these slurs. `data.offensive_slurs_as_hate` relabels the offensive-class training rows that use
-a slur here as hate 1, so those corpora teach the guide's definition. Their "normal" rows stay as they are: a slur
-there is mostly quoted, discussed or reclaimed, which the guide does not count as hate.
+are offensive-class rows that use one of these slurs. `data.offensive_slurs_as_hate` sets those training rows to
+hate 1, so the corpora teach the guide's definition. Their "normal" rows stay as they are: a slur there may be
+quoted, discussed or reclaimed, which the guide does not count as hate.
 
 The list is written from the guide's protected traits, not from an evaluation set: race and ethnicity, religion,
 sexual orientation, gender identity, disability. Gendered insults ("bitch", "slut") are left out: annotators and
-moderators split on them, and in these corpora they are mostly profanity. So is "retarded" as an adjective ("that's
-retarded"), while the noun is kept.
+moderators split on whether they are hate. So is "retarded" as an adjective ("that's retarded"), while the noun is
+kept.
 """
 
 from __future__ import annotations
