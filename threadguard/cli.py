@@ -191,12 +191,14 @@ def refit_heads(
     activate: Annotated[bool, typer.Option(help="Point models/current at the new model.")] = False,
     parent_only: Annotated[bool, typer.Option(help="off_topic moves only its weights on the parent (and its bias); the article's stay.")] = False,
     pair_guards: Annotated[bool, typer.Option(help="Guard the choice with the in-domain validation rows beside their wrong-context copies.")] = True,
+    grown_guard: Annotated[bool, typer.Option(help="Guard the choice with the grown in-domain validation rows the training config "
+                                                   "does not label (labels/data/inhouse-extended.jsonl).")] = True,
     datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora.")] = None,
 ) -> None:
     """Refit heads over the frozen encoder in minutes (logistic regression on its embeddings), then calibrate, choose thresholds and evaluate as training does."""
     from labels.schema import Label
     from threadguard.errors import UsageError
-    from training.head_refit import refit_model_dir
+    from training.head_refit import GROWN_INHOUSE, refit_model_dir
 
     try:
         labels = [Label(name) for name in dict.fromkeys(label)]
@@ -204,7 +206,8 @@ def refit_heads(
         raise UsageError(f"--label must be one of {', '.join(l.value for l in Label)}: {exc}") from exc
     settings = get_settings()
     dest = refit_model_dir(model_dir, labels, overrides=set_ or [], datasets_dir=datasets_dir or settings.datasets_dir,
-                           models_root=models_dir or model_dir.resolve().parent, make_current=activate, parent_only=parent_only, pair_guards=pair_guards)
+                           models_root=models_dir or model_dir.resolve().parent, make_current=activate, parent_only=parent_only, pair_guards=pair_guards,
+                           guard_set=GROWN_INHOUSE if grown_guard and GROWN_INHOUSE.is_file() else None)
     typer.echo(str(dest))
 
 

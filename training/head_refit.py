@@ -24,10 +24,12 @@ import numpy as np
 from labels.schema import LABELS, Label, LabelledComment
 from serving.heads import COMMENT_LABELS, CONTEXT_LABEL, HEADS_FILE, Heads, head_inputs
 from threadguard.errors import ConfigError
+from threadguard.settings import PROJECT_ROOT
 from training.finetune import weighted_mean
 
 log = logging.getLogger(__name__)
 
+GROWN_INHOUSE = PROJECT_ROOT / "labels" / "data" / "inhouse-extended.jsonl"
 STRENGTHS = (1.0, 0.3, 0.1, 0.03, 0.01, 0.001)  # the pull toward the head as it is; inf (kept as it is) is always tried
 TOLERANCE = 0.02  # the most ROC-AUC any one validation group may lose against the head as it is
 
@@ -184,8 +186,30 @@ def with_pair_guards(config, bundle, valid: list, groups: list[int], weights: li
     return [*valid, *paired], [*groups, *[group] * len(paired)], [*weights, first_weight]
 
 
+def with_guard_set(path: Path, config, bundle, valid: list, groups: list[int], weights: list[float]) -> tuple[list, list[int], list[float]]:  # type: ignore[no-untyped-def]
+    """The guard rows plus one more group: the validation rows of the hand-labelled set at `path` that the early-stopping
+    sets lack (by id), weighted as the in-domain group. For the grown in-domain set (GROWN_INHOUSE) those are its five
+    added Globe and Mail threads: training reads their texts from the Globe and Mail corpus for off_topic pairs, but
+    never their hate or insult labels. Two hate-head refits chose pulls that kept every other guard group, and lost
+    in-domain hate on the grown test split (−0.037 [−0.059, −0.016] for a control), most of it on those threads
+    (docs/benchmarks.md, "A hate-head refit with the threat rows")."""
+    from labels.sets import read_jsonl
+
+    known = {r.id for named in bundle.validation_sets for r in named.rows}
+    rows = [r for r in read_jsonl(path, hand_labelled=True) if r.split == "validation" and r.id not in known]
+    if not rows:
+        return valid, groups, weights
+    first = set(config.data.report_first)
+    in_domain = [g for g, named in enumerate(bundle.validation_sets) if named.name in first]
+    first_weight = weights[in_domain[0]] if in_domain and len(weights) >= len(bundle.validation_sets) else max(weights)
+    group = len(weights)
+    log.info("refit guard: %d validation rows of %s that early stopping does not score, as group %d", len(rows), path.name, group)
+    return [*valid, *rows], [*groups, *[group] * len(rows)], [*weights, first_weight]
+
+
 def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequence[str], datasets_dir: Path, models_root: Path,
-                    make_current: bool = False, parent_only: bool = False, pair_guards: bool = True) -> Path:
+                    make_current: bool = False, parent_only: bool = False, pair_guards: bool = True,
+                    guard_set: Path | None = None) -> Path:
     """A new model dir: `model_dir`'s files with the heads of `labels` refit on its recorded config plus `overrides`."""
     from serving.model import open_scorer
     from threadguard.artifact import read_model_dir
@@ -202,13 +226,15 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
     valid, groups, group_weights = stopping_rows(config, bundle)
     if pair_guards:
         valid, groups, group_weights = with_pair_guards(config, bundle, valid, groups, group_weights)
+    if guard_set is not None:
+        valid, groups, group_weights = with_guard_set(guard_set, config, bundle, valid, groups, group_weights)
     heads, fits = refit_heads(scorer.backend, scorer.backend.heads, bundle.train, bundle.train_weights, valid, groups, group_weights, labels,  # type: ignore[attr-defined]
                               pos_weight_max=config.transformer.pos_weight_max, parent_only=parent_only)
     files = weight_files(source.path)
     files[HEADS_FILE] = heads.to_bytes()
     params = {k: v for k, v in without_calibration(source.config.backend).items() if k != "recalibrated"}  # this card says how it was made
     params["head_refit"] = {"from": source.config.name, "labels": [l.value for l in labels], "overrides": list(overrides), "parent_only": parent_only,
-                            "pair_guards": pair_guards,
+                            "pair_guards": pair_guards, "guard_set": guard_set.name if guard_set else None,
                             "fits": [{"label": f.label, "pull": str(f.strength), "validation_roc_auc": {str(k): round(a, 4) for k, a in f.validation.items()}}
                                      for f in fits]}
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-heads" + ("-parent" if parent_only else "") + ("" if pair_guards else "-noguard"))

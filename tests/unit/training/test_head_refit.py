@@ -150,3 +150,29 @@ def test_pair_guards_add_the_in_domain_validation_rows_beside_their_wrong_contex
     on_topic = sum(r.off_topic == 0 for r in rows)
     assert len(added) == len(rows) + 2 * on_topic  # each on-topic reply: another article, and another thread's parent
     assert {r.id for r in rows} <= {r.id for r in added}
+
+
+def test_a_guard_set_adds_its_validation_rows_that_the_stopping_sets_lack(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from labels.schema import HandLabelledComment
+    from labels.sets import write_jsonl
+    from training.data import DataBundle, NamedSet
+    from training.head_refit import with_guard_set
+
+    def hand(key: str, split: str) -> HandLabelledComment:
+        return HandLabelledComment(id=key, source="inhouse", split=split, thread_id="t", body=f"comment {key}", hate=0, insult=0,  # type: ignore[arg-type]
+                                   off_topic=0, rationale="plain remark", labeller="l", guide_version="1.2")
+
+    known = [hand("a", "validation"), hand("b", "validation")]
+    path = tmp_path / "grown.jsonl"
+    write_jsonl([*known, hand("c", "validation"), hand("d", "validation"), hand("e", "test"), hand("f", "train")], path)
+    bundle = DataBundle()
+    bundle.validation_sets = [NamedSet("kaggle", []), NamedSet("inhouse", list(known))]
+    config = SimpleNamespace(data=SimpleNamespace(report_first=["inhouse"]))
+    valid, groups, weights = with_guard_set(path, config, bundle, ["k"], [0], [0.2, 0.7, 0.7])  # a pair-guard group already added
+    assert [r.id for r in valid[1:]] == ["c", "d"]  # validation only, and only what early stopping does not score
+    assert groups == [0, 3, 3] and weights == [0.2, 0.7, 0.7, 0.7]  # one more group, weighted as the in-domain set
+
+    write_jsonl(known, path)
+    assert with_guard_set(path, config, bundle, ["k"], [0], [0.2, 0.7]) == (["k"], [0], [0.2, 0.7])  # nothing new: no group
