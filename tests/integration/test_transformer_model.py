@@ -255,9 +255,10 @@ def test_refit_heads_writes_a_new_dir_with_the_encoder_and_other_heads_unchanged
     from labels.schema import Label
     from serving.heads import HEADS_FILE, Heads
     from tests.conftest import DATASETS
-    from training.head_refit import refit_model_dir
+    from training.head_refit import GROWN_INHOUSE, refit_model_dir
 
-    dest = refit_model_dir(tiny_transformer_dir, [Label.off_topic], overrides=["data.parent_swap_pairs=true"], datasets_dir=DATASETS, models_root=tmp_path)
+    dest = refit_model_dir(tiny_transformer_dir, [Label.off_topic], overrides=["data.parent_swap_pairs=true"], datasets_dir=DATASETS, models_root=tmp_path,
+                           guard_set=GROWN_INHOUSE)
     assert dest.parent == tmp_path and dest.name.startswith("tg-tinytf-heads-")
     for name in ("model.int8.onnx", "model.onnx", "tokenizer.json", "hf/model.safetensors"):
         assert (dest / name).read_bytes() == (tiny_transformer_dir / name).read_bytes(), name
@@ -266,6 +267,7 @@ def test_refit_heads_writes_a_new_dir_with_the_encoder_and_other_heads_unchanged
     config = json.loads((dest / "config.json").read_text())
     refit = config["backend"]["head_refit"]
     assert refit["labels"] == ["off_topic"] and refit["overrides"] == ["data.parent_swap_pairs=true"] and "inf" in refit["fits"][0]["validation_roc_auc"]
+    assert refit["guard_set"] == "inhouse-extended.jsonl"
     assert config["train_config"]["data"]["parent_swap_pairs"] is True
     assert json.loads((dest / "metrics.json").read_text())["eval_sets"]  # scored through serving like a trained dir
     card = (dest / "MODEL_CARD.md").read_text()
