@@ -237,4 +237,5 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
                             "pair_guards": pair_guards, "guard_set": guard_set.name if guard_set else None,
                             "fits": [{"label": f.label, "pull": str(f.strength), "validation_roc_auc": {str(k): round(a, 4) for k, a in f.validation.items()}}
                                      for f in fits]}
-    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-heads" + ("-parent" if parent_only else "") + ("" if pair_guards else "-noguard"))
+    tag = "-heads" + ("-parent" if parent_only else "") + ("" if pair_guards else "-noguard") + ("" if guard_set else "-nogrown")
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag=tag)
