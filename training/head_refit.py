@@ -165,6 +165,15 @@ def refit_heads(backend, heads: Heads, train: Sequence[LabelledComment], train_w
     return out, fits
 
 
+def in_domain_weight(config, bundle, stopping_weights: Sequence[float]) -> float:  # type: ignore[no-untyped-def]
+    """The weight early stopping gives the in-domain group, which every guard group added here shares. stopping_rows
+    numbers its groups in validation_sets' order, unless it fell back to one group of all rows."""
+    first = set(config.data.report_first)
+    in_domain = [g for g, named in enumerate(bundle.validation_sets) if named.name in first]
+    per_source = len(stopping_weights) == len(bundle.validation_sets)
+    return stopping_weights[in_domain[0]] if in_domain and per_source else max(stopping_weights)
+
+
 def with_pair_guards(config, bundle, valid: list, groups: list[int], weights: list[float]) -> tuple[list, list[int], list[float]]:  # type: ignore[no-untyped-def]
     """The early-stopping rows plus one more group: the in-domain validation rows each beside its wrong-context copies
     (another thread's article, and with `data.parent_swap_pairs` another thread's comment as parent), weighted as the
@@ -178,17 +187,16 @@ def with_pair_guards(config, bundle, valid: list, groups: list[int], weights: li
     if not rows:
         return valid, groups, weights
     paired = [r for r in with_wrong_context_pairs(rows, seed=config.seed, parent_swaps=config.data.parent_swap_pairs) if r.off_topic is not None]
-    in_domain = [g for g, named in enumerate(bundle.validation_sets) if named.name in first]
-    # stopping_rows numbers its groups in validation_sets' order, unless it fell back to one group of all rows
-    first_weight = weights[in_domain[0]] if in_domain and len(weights) == len(bundle.validation_sets) else max(weights)
+    first_weight = in_domain_weight(config, bundle, weights)  # `weights` are early stopping's, before any guard
     group = len(weights)
     log.info("refit guard: %d in-domain validation rows with their wrong-context copies as group %d", len(paired), group)
     return [*valid, *paired], [*groups, *[group] * len(paired)], [*weights, first_weight]
 
 
-def with_guard_set(path: Path, config, bundle, valid: list, groups: list[int], weights: list[float]) -> tuple[list, list[int], list[float]]:  # type: ignore[no-untyped-def]
-    """The guard rows plus one more group: the validation rows of the hand-labelled set at `path` that the early-stopping
-    sets lack (by id), weighted as the in-domain group. For the grown in-domain set (GROWN_INHOUSE) those are its five
+def with_guard_set(path: Path, bundle, valid: list, groups: list[int], weights: list[float],  # type: ignore[no-untyped-def]
+                   *, weight: float) -> tuple[list, list[int], list[float]]:
+    """The guard rows plus one more group of `weight` (in_domain_weight): the validation rows of the hand-labelled set
+    at `path` that the early-stopping sets lack (by id). For the grown in-domain set (GROWN_INHOUSE) those are its five
     added Globe and Mail threads: training reads their texts from the Globe and Mail corpus for off_topic pairs, but
     never their hate or insult labels. Two hate-head refits chose pulls that kept every other guard group, and lost
     in-domain hate on the grown test split (−0.037 [−0.059, −0.016] for a control), most of it on those threads
@@ -199,12 +207,9 @@ def with_guard_set(path: Path, config, bundle, valid: list, groups: list[int], w
     rows = [r for r in read_jsonl(path, hand_labelled=True) if r.split == "validation" and r.id not in known]
     if not rows:
         return valid, groups, weights
-    first = set(config.data.report_first)
-    in_domain = [g for g, named in enumerate(bundle.validation_sets) if named.name in first]
-    first_weight = weights[in_domain[0]] if in_domain and len(weights) >= len(bundle.validation_sets) else max(weights)
     group = len(weights)
     log.info("refit guard: %d validation rows of %s that early stopping does not score, as group %d", len(rows), path.name, group)
-    return [*valid, *rows], [*groups, *[group] * len(rows)], [*weights, first_weight]
+    return [*valid, *rows], [*groups, *[group] * len(rows)], [*weights, weight]
 
 
 def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequence[str], datasets_dir: Path, models_root: Path,
@@ -224,10 +229,11 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
     bundle = assemble(config, datasets_dir, progress=False)
     scorer = open_scorer(model_dir, device="cpu")
     valid, groups, group_weights = stopping_rows(config, bundle)
+    guard_weight = in_domain_weight(config, bundle, group_weights)
     if pair_guards:
         valid, groups, group_weights = with_pair_guards(config, bundle, valid, groups, group_weights)
     if guard_set is not None:
-        valid, groups, group_weights = with_guard_set(guard_set, config, bundle, valid, groups, group_weights)
+        valid, groups, group_weights = with_guard_set(guard_set, bundle, valid, groups, group_weights, weight=guard_weight)
     heads, fits = refit_heads(scorer.backend, scorer.backend.heads, bundle.train, bundle.train_weights, valid, groups, group_weights, labels,  # type: ignore[attr-defined]
                               pos_weight_max=config.transformer.pos_weight_max, parent_only=parent_only)
     files = weight_files(source.path)

@@ -158,7 +158,7 @@ def test_a_guard_set_adds_its_validation_rows_that_the_stopping_sets_lack(tmp_pa
     from labels.schema import HandLabelledComment
     from labels.sets import write_jsonl
     from training.data import DataBundle, NamedSet
-    from training.head_refit import with_guard_set
+    from training.head_refit import in_domain_weight, with_guard_set
 
     def hand(key: str, split: str) -> HandLabelledComment:
         return HandLabelledComment(id=key, source="inhouse", split=split, thread_id="t", body=f"comment {key}", hate=0, insult=0,  # type: ignore[arg-type]
@@ -170,9 +170,11 @@ def test_a_guard_set_adds_its_validation_rows_that_the_stopping_sets_lack(tmp_pa
     bundle = DataBundle()
     bundle.validation_sets = [NamedSet("kaggle", []), NamedSet("inhouse", list(known))]
     config = SimpleNamespace(data=SimpleNamespace(report_first=["inhouse"]))
-    valid, groups, weights = with_guard_set(path, config, bundle, ["k"], [0], [0.2, 0.7, 0.7])  # a pair-guard group already added
+    assert in_domain_weight(config, bundle, [0.2, 0.7]) == 0.7  # one stopping group per source
+    assert in_domain_weight(config, bundle, [1.0]) == 1.0  # one group of all rows
+    valid, groups, weights = with_guard_set(path, bundle, ["k"], [0], [0.2, 0.7, 0.7], weight=0.7)  # a pair group added already
     assert [r.id for r in valid[1:]] == ["c", "d"]  # validation only, and only what early stopping does not score
     assert groups == [0, 3, 3] and weights == [0.2, 0.7, 0.7, 0.7]  # one more group, weighted as the in-domain set
 
     write_jsonl(known, path)
-    assert with_guard_set(path, config, bundle, ["k"], [0], [0.2, 0.7]) == (["k"], [0], [0.2, 0.7])  # nothing new: no group
+    assert with_guard_set(path, bundle, ["k"], [0], [0.2, 0.7], weight=0.7) == (["k"], [0], [0.2, 0.7])  # nothing new: no group
