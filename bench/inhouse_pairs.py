@@ -105,11 +105,7 @@ def main(model_dirs: list[Path], datasets_dir: Path | None = None) -> None:
         "| model | " + " | ".join(f"{name}: ROC-AUC | copy higher" for name in sets) + " |",
         "|---|" + "---|---|" * len(sets),
     ]
-    inhouse = sets["in-house test"]
-    buckets = by_length(np.zeros(len(inhouse)), inhouse)  # only the names and sizes
-    lengths = ["", "In-house test pairs by the comment's length (ROC-AUC; copy higher):", "",
-               "| model | " + " | ".join(f"{name} ({result.pairs} comments)" for name, result in buckets) + " |",
-               "|---|" + "---|" * len(buckets)]
+    lengths = []  # each model's in-house pairs by length; every model has the same buckets, as it scores the same rows
     for model_dir in model_dirs:
         scorer = open_scorer(model_dir, device="cpu")
         cells = []
@@ -118,10 +114,14 @@ def main(model_dirs: list[Path], datasets_dir: Path | None = None) -> None:
             result = measure(scores, rows)
             cells += [f"{result.auc:.3f}", f"{result.copy_higher:.1%} [{result.low:.1%}, {result.high:.1%}]"]
             if name == "in-house test":
-                buckets = " | ".join(f"{r.auc:.3f}; {r.copy_higher:.1%}" for _, r in by_length(scores, rows))
-                lengths.append(f"| `{model_dir.resolve().name}` | {buckets} |")
+                lengths.append((model_dir.resolve().name, by_length(scores, rows)))
         lines.append(f"| `{model_dir.resolve().name}` | " + " | ".join(cells) + " |")
-    lines += lengths
+    buckets = lengths[0][1] if lengths else []
+    lines += ["", "In-house test pairs by the comment's length (ROC-AUC; copy higher):", "",
+              "| model | " + " | ".join(f"{name} ({result.pairs} comments)" for name, result in buckets) + " |",
+              "|---|" + "---|" * len(buckets)]
+    for model, results in lengths:
+        lines.append(f"| `{model}` | " + " | ".join(f"{r.auc:.3f}; {r.copy_higher:.1%}" for _, r in results) + " |")
     write_section("inhouse-pairs", "\n".join(lines))
     print("\n".join(lines))
 
