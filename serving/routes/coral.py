@@ -56,7 +56,7 @@ async def coral(request: Request, settings: SettingsDep, scorer: ScorerDep) -> R
         except ValidationError as exc:
             raise validation_problem(exc, ["body"]) from exc
     except RequestProblem as refused:
-        return JSONResponse({"detail": refused.detail}, status_code=refused.status)
+        return refused.response()
     if not body.comment.body.strip() or len(body.comment.body) > settings.max_comment_chars:
         return problem_response(422, ["body", "comment", "body"], f"comment body must have 1 to {settings.max_comment_chars} characters", "string_length")
     title, article, parent = await run_in_threadpool(_known_context, request.app.state.sessions, body)

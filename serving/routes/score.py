@@ -28,6 +28,10 @@ class RequestProblem(Exception):
         self.status = status
         self.detail = [problem(loc, msg, kind)]
 
+    def response(self) -> JSONResponse:
+        """The error response every route answers this problem with."""
+        return JSONResponse({"detail": self.detail}, status_code=self.status)
+
 
 def validation_problem(exc: ValidationError, prefix: list[str | int]) -> RequestProblem:
     """Every error pydantic found, each located under `prefix`."""
@@ -103,7 +107,7 @@ async def score(request: Request, scorer: ScorerDep, settings: SettingsDep, clie
     try:
         comments, is_batch, enqueue = parse_score_request(raw, max_batch=settings.max_batch, max_chars=settings.max_comment_chars)
     except RequestProblem as refused:
-        return JSONResponse({"detail": refused.detail}, status_code=refused.status)
+        return refused.response()
     results = await request.app.state.scoring.score(comments)
     chosen = await request.app.state.thresholds.lookup(client.site, scorer.thresholds)
     results = [apply_thresholds(r, chosen) for r in results]
