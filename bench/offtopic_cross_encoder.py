@@ -157,6 +157,7 @@ def main() -> None:
 
     torch.set_num_threads(2)
     datasets_dir = Settings().datasets_dir
+    served = open_scorer(args.compare, device="cpu")  # a wrong dir is refused in one line now, not after the fine-tune
     started = time.monotonic()
     train = training_rows(datasets_dir, args.rows, args.seed)
     validation = validation_rows()
@@ -184,7 +185,6 @@ def main() -> None:
     pairs_globe = measure(encoder.predict(globe_pairs), globe_pairs)
     y_test = np.array([r.off_topic for r in inhouse_test])
     test_auc = float(roc_auc_score(y_test, encoder.predict(inhouse_test)))
-    served = open_scorer(args.compare, device="cpu")
     served_pairs_inhouse = measure(served.predict_proba(inhouse_pairs)[:, 2], inhouse_pairs)
     served_pairs_globe = measure(served.predict_proba(globe_pairs)[:, 2], globe_pairs)
     served_test_auc = float(roc_auc_score(y_test, served.predict_proba(inhouse_test)[:, 2]))
