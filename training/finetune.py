@@ -25,6 +25,7 @@ from serving.transformer import TOKENIZER_FILE, load_tokenizer, pad_batch
 from threadguard.errors import ConfigError
 from training.config import TransformerConfig
 from training.evaluate import label_matrix
+from training.precision import autocast_for
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +182,11 @@ def build_biencoder(encoder, *, context_grad: bool):  # type: ignore[no-untyped-
             features = torch.cat([z, z * za, z * zp, COSINE_SCALE * cos_a, COSINE_SCALE * cos_p,
                                   batch.has_article.float()[:, None], batch.has_parent.float()[:, None]], dim=1)
             logits = torch.zeros((n, len(LABELS)), device=u.device)
-            logits[:, list(COMMENT_LABELS)] = self.comment(z)
-            logits[:, CONTEXT_LABEL] = self.context(features)[:, 0]
+            # The heads stay float32 under mixed precision (training/precision.py): they are small, serving runs them in
+            # float32, and autocast would hand back fp16/bf16 logits that cannot be written into the float32 matrix.
+            with torch.autocast(u.device.type, enabled=False):
+                logits[:, list(COMMENT_LABELS)] = self.comment(z)
+                logits[:, CONTEXT_LABEL] = self.context(features)[:, 0]
             return (logits, u[batch.has_article], article[batch.has_article]) if with_topics else logits
 
         def head_state(self) -> dict:
@@ -446,8 +450,9 @@ def fine_tune(
         optimizer, lambda step: min(1.0, (step + 1) / max(1, warmup)) * max(0.0, (total_steps - step) / max(1, total_steps - warmup))
     )
     pos_weight = torch.from_numpy(positive_weights(train.labels, config.pos_weight_max)).to(device)
-    use_amp = device == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    autocast = autocast_for(config.mixed_precision, device)
+    scaler = torch.amp.GradScaler(device, enabled=autocast.scale_gradients)
+    log.info("training steps in %s on %s", autocast.name, device)
 
     step, best, stale, history = 0, -1.0, 0, []
     best_state = None
@@ -479,7 +484,7 @@ def fine_tune(
         for idx in mine[skip:]:
             batch, labels, weights = collate(train, idx, device)
             topic = None
-            with torch.autocast("cuda", dtype=torch.float16, enabled=use_amp):
+            with torch.autocast(autocast.device_type, dtype=autocast.dtype, enabled=autocast.enabled):
                 if anchor is None or batch.article is None:
                     logits = trainable(batch)
                 else:

@@ -276,14 +276,18 @@ def train_and_export(
     The functional suite (tests/functional) is run on the exported model and its pass rates go into the model card.
     """
     from serving.model import resolve_device
+    from training.precision import autocast_for
 
+    resolved = resolve_device(device) if config.kind == "transformer" else "cpu"  # the linear model trains on the CPU
+    if config.kind == "transformer":
+        autocast_for(config.transformer.mixed_precision, resolved)  # a precision the device cannot run is refused before the data loads
     bundle = assemble(config, datasets_dir, progress=progress)
     log.info("training on %d rows, validating on %d, %d test sets", len(bundle.train), len(bundle.validation), len(bundle.tests))
     fit_on = as_the_model_reads(config, bundle)
     if config.kind == "linear":
         files, params = _fit_linear(config, fit_on, progress)
     else:
-        fitted = _fit_transformer(config, fit_on, device=resolve_device(device), checkpoint_dir=checkpoint_dir, progress=progress)
+        fitted = _fit_transformer(config, fit_on, device=resolved, checkpoint_dir=checkpoint_dir, progress=progress)
         if fitted is None:
             return None
         files, params = fitted

@@ -105,3 +105,11 @@ def test_evaluate_prints_a_table(tiny_model_dir: Path) -> None:
 def test_usage_error_exit_2() -> None:
     result = tg("score")
     assert result.returncode == 2
+
+
+def test_train_refuses_fp16_on_cpu_in_one_line_before_reading_data(tmp_path: Path) -> None:
+    result = tg("train", "--config", "training/configs/minilm.toml", "--device", "cpu", "--set", "transformer.mixed_precision=fp16",
+                "--datasets-dir", str(tmp_path / "no-such-datasets"))
+    # (a missing datasets dir would be the error if the data were read first)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "error: transformer.mixed_precision fp16 needs a CUDA device; on CPU use bf16 (or off)"]

@@ -310,3 +310,19 @@ def test_layer_lr_decay_moves_the_embeddings_less_than_the_top_layer(tiny_set_pa
             for name, config in (("free", free), ("decayed", free.model_copy(update={"layer_lr_decay": 0.25})))}
     assert moved(runs["decayed"], "embeddings") < 0.2 * moved(runs["free"], "embeddings")
     assert moved(runs["decayed"], ".layer.1.") > 0.5 * moved(runs["free"], ".layer.1.")
+
+
+def test_bf16_steps_learn_and_leave_float32_weights(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
+    """bf16 autocast changes the steps' arithmetic (the weights differ from a float32 run of the same seed), still learns,
+    and keeps the weights float32, so export and serving read them as before."""
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
+    fp32 = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=20, eval_every=20).transformer
+    bf16 = fp32.model_copy(update={"mixed_precision": "bf16"})
+    plain = fine_tune(fp32, rows, [1.0] * len(rows), rows, seed=3, device="cpu", progress=False).model
+    mixed = fine_tune(bf16, rows, [1.0] * len(rows), rows, seed=3, device="cpu", progress=False).model
+    weights = dict(mixed.named_parameters())
+    assert all(p.dtype == torch.float32 for p in weights.values())
+    gaps = [float((p - weights[n]).detach().abs().max()) for n, p in plain.named_parameters()]
+    assert max(gaps) > 1e-6  # the forward passes really ran in bf16
+    assert max(gaps) < 0.05  # and still took the same steps, to bf16's precision
+    assert np.isfinite(_train_loss(mixed, fp32, rows))
