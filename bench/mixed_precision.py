@@ -16,9 +16,10 @@ import time
 
 from bench.sections import machine, one_line_errors, write_section
 from labels.corpora import load_corpus
+from threadguard.hardware import cpu_has_bf16
 from threadguard.settings import Settings
 from training.config import TransformerConfig
-from training.precision import autocast_for, cpu_has_bf16
+from training.precision import autocast_for
 
 STEPS = 24
 WARM_UP = 4

@@ -27,11 +27,13 @@ def _runtimes(model_dir: Path) -> list[str | None]:
     from labels.schema import LABELS
     from serving.transformer import available_runtimes
     from threadguard.artifact import read_model_dir
+    from threadguard.hardware import cpu_has_bf16
 
     # the model-dir reader, so a missing or broken dir is a one-line error (one_line_errors), not a traceback
     if read_model_dir(model_dir, expected_labels=[label.value for label in LABELS]).config.kind != "transformer":
         return [None]
-    order = ["torch", "onnx", "onnx-int8"]
+    # torch-bf16 where the CPU multiplies bf16 in hardware: emulated elsewhere, it is slower than float32 and not worth timing
+    order = ["torch", *(["torch-bf16"] if cpu_has_bf16() else []), "onnx", "onnx-int8"]
     return [r for r in order if r in available_runtimes(model_dir)]
 
 

@@ -49,7 +49,8 @@ ScorerFactory = Callable[[Settings], Scorer]
 
 def default_scorer_factory(settings: Settings) -> Scorer:
     """Open the model dir named by the settings."""
-    return open_scorer(settings.model_dir, device=settings.device, threads=settings.inference_threads, int8_precision=settings.int8_precision,
+    return open_scorer(settings.model_dir, device=settings.device, runtime=settings.runtime, threads=settings.inference_threads,
+                       int8_precision=settings.int8_precision,
                        read_whole_comments=settings.read_whole_comments)
 
 

@@ -19,7 +19,7 @@ import platform
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from serving.linear import HasContext
 from serving.row_parallel import RowParallelRuns
 from serving.windows import tail_windows
 from threadguard.errors import ArtifactError
+from threadguard.settings import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ ONNX_INT8_FILE = "model.int8.onnx"
 HF_DIR = "hf"
 EMBEDDING_OUTPUT = "embedding"
 
-Runtime = Literal["onnx-int8", "onnx", "torch"]
+TORCH_RUNTIMES = ("torch", "torch-bf16")  # the encoder in PyTorch from hf/: float32 (fp16 on CUDA), or bf16 on either device
 
 
 def load_tokenizer(path: Path, max_length: int):  # type: ignore[no-untyped-def]
@@ -220,7 +221,7 @@ def available_runtimes(path: Path) -> set[str]:
     if (path / ONNX_FILE).is_file():
         found.add("onnx")
     if (path / HF_DIR / "model.safetensors").is_file():
-        found.add("torch")
+        found.update(TORCH_RUNTIMES)
     return found
 
 
@@ -265,7 +266,7 @@ class TransformerBackend:
         self.temperatures = np.array([params.get("temperature", {}).get(l.value, 1.0) for l in LABELS], dtype=np.float32)
         self.biases = np.array([params.get("bias", {}).get(l.value, 0.0) for l in LABELS], dtype=np.float32)
         self.runtime = choose_runtime(device, runtime, available_runtimes(path))
-        self.device = device if self.runtime in ("torch", "onnx") else "cpu"
+        self.device = device if self.runtime in (*TORCH_RUNTIMES, "onnx") else "cpu"
         self.tokenizer = load_tokenizer(path / TOKENIZER_FILE, self.max_length)
         self.tokenizer.no_padding()  # pad_batch pads each length-sorted batch itself
         # A comment longer than max_length is read window by window for hate and insult (logits): truncated, anything
@@ -278,7 +279,7 @@ class TransformerBackend:
         self.read_whole_comments = self.window_ends is not None
         self.heads = Heads.load(path / HEADS_FILE)
         self._articles: OrderedDict[str, np.ndarray] = OrderedDict()
-        if self.runtime == "torch":
+        if self.runtime in TORCH_RUNTIMES:
             self._load_torch()
         else:
             self._load_onnx(ONNX_INT8_FILE if self.runtime == "onnx-int8" else ONNX_FILE, onnx_session_options(threads, int8_precision=int8_precision))
@@ -303,7 +304,7 @@ class TransformerBackend:
         """A second session of the same graph on one thread, to run a batch's row slices on every core at once
         (serving/row_parallel.py): ONNX on CPU, where a comment scores alike in any batch (run_overhead is set)."""
         cores = threads or available_cores()
-        if self.runtime == "torch" or self.device != "cpu" or self.run_overhead is None or cores < 2:
+        if self.runtime in TORCH_RUNTIMES or self.device != "cpu" or self.run_overhead is None or cores < 2:
             return None
         return RowParallelRuns(cpu_session(self.onnx_file, 1, int8_precision=int8_precision), EMBEDDING_OUTPUT, cores)
 
@@ -318,14 +319,20 @@ class TransformerBackend:
         except (OSError, ValueError) as exc:
             raise ArtifactError(f"{self.path / HF_DIR}: cannot load weights ({exc})") from exc
         model.eval().to(self.device)
-        if self.device == "cuda":
+        if self.runtime == "torch-bf16":
+            from threadguard.hardware import cpu_has_bf16
+
+            if self.device == "cpu" and not cpu_has_bf16():
+                log.warning("runtime torch-bf16: this CPU has no AMX or AVX-512 BF16, so bf16 is emulated and slower than float32")
+            model.to(torch.bfloat16)  # embeddings are cast back to float32
+        elif self.device == "cuda":
             model.half()  # fp16 inference on GPU; embeddings are cast back to float32
         self.torch_model = model
         self._torch = torch
 
     def _run(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Mean-pooled embeddings of one padded batch."""
-        if self.runtime == "torch":
+        if self.runtime in TORCH_RUNTIMES:
             torch = self._torch
             with torch.inference_mode():
                 tensors = {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}

@@ -18,7 +18,10 @@ import typer
 
 from threadguard.errors import ThreadguardError
 from threadguard.log import configure_logging
-from threadguard.settings import Device, get_settings
+from threadguard.settings import Device, Runtime, get_settings
+
+RUNTIME_HELP = ("A transformer's encoder: onnx-int8, onnx, torch or torch-bf16 (default: int8 ONNX on CPU, PyTorch fp16 on CUDA; "
+                "torch runtimes need the dir's hf/ weights).")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Comment moderation: parse, train, evaluate, score, serve.")
 labels_app = typer.Typer(no_args_is_help=True, help="Labelled sets: import corpora, statistics.")
@@ -217,6 +220,7 @@ def score(
     model: Annotated[Path | None, typer.Option("--model", "-m", help="Model dir (default: models/current).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write JSONL here instead of stdout.")] = None,
     device: Annotated[Device, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    runtime: Annotated[Runtime | None, typer.Option(help=RUNTIME_HELP)] = None,
     engine: Annotated[str, typer.Option(help="local (this process) or ray (Ray Data, on a local or existing cluster).")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="With --engine ray: an existing cluster, e.g. ray://head:10001 (default RAY_ADDRESS, "
                                                          "else a local cluster).")] = None,
@@ -243,7 +247,7 @@ def score(
     from serving.model import open_scorer
 
     per_file = [parse_file(path) for path in inputs]  # the whole input is validated before anything is written
-    scorer = open_scorer(model_dir, device=device)
+    scorer = open_scorer(model_dir, device=device, runtime=runtime or settings.runtime)
     language = LanguageIdentifier(settings.language_min_confidence)
     # Each file in chunks of 256 rows, as --engine ray scores it, so both engines give the very same lines.
     count = _write_lines((line for comments in per_file for line in score_in_chunks(scorer, comments, language)), output)
@@ -281,6 +285,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
     device: Annotated[Device | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    runtime: Annotated[Runtime | None, typer.Option(help=RUNTIME_HELP)] = None,
 ) -> None:
     """Run the scoring service (POST /v1/score, /v1/reports, /moderate, /healthz, /readyz, /docs)."""
     import uvicorn
@@ -290,7 +295,7 @@ def serve(
     from threadguard.settings import Settings
 
     base = get_settings()
-    updates = {k: v for k, v in {"model_dir": model, "host": host, "port": port, "device": device}.items() if v is not None}
+    updates = {k: v for k, v in {"model_dir": model, "host": host, "port": port, "device": device, "runtime": runtime}.items() if v is not None}
     settings = base.model_copy(update=updates)
     first = warmed(default_scorer_factory(settings))  # a broken model dir, or one that cannot score, fails here in one line
 

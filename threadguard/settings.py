@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 Device = Literal["auto", "cpu", "cuda"]
+# How a transformer model dir's encoder runs (serving.transformer.choose_runtime); torch-bf16 is never chosen unasked.
+Runtime = Literal["onnx-int8", "onnx", "torch", "torch-bf16"]
 
 
 class Settings(BaseSettings):
@@ -23,6 +25,9 @@ class Settings(BaseSettings):
     models_root: Path = PROJECT_ROOT / "models"  # where `threadguard models activate NAME` looks for NAME
     datasets_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets"
     device: Device = "auto"
+    # None: int8 ONNX on CPU, PyTorch fp16 on CUDA, else whatever the dir holds. torch-bf16 reads hf/ in bf16: on a CPU with
+    # AMX it matched int8's speed, closer to float32 (docs/benchmarks.md, "bf16 fine-tuning on CPUs with AMX").
+    runtime: Runtime | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

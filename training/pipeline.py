@@ -466,7 +466,8 @@ def write_evaluation_report(model_dir: Path, report: Path, *, datasets_dir: Path
     systems = [System(main, scorer.predict_proba)]
     if scorer.model_dir.config.kind == "transformer":
         held = available_runtimes(scorer.model_dir.path)
-        for runtime in sorted(held - {scorer.backend.runtime}):  # type: ignore[attr-defined]
+        # torch-bf16 is the same weights as torch, a serving option for CPUs with AMX (bench.score_throughput measures it)
+        for runtime in sorted(held - {scorer.backend.runtime, "torch-bf16"}):  # type: ignore[attr-defined]
             other = open_scorer(model_dir, device=device, runtime=runtime)
             systems.append(System(f"{scorer.name} ({runtime})", other.predict_proba))
         # a committed default carries int8 only: say so, rather than let the fp32 rows vanish from the report unremarked

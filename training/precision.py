@@ -12,6 +12,7 @@ import logging
 from typing import Any, Literal, NamedTuple
 
 from threadguard.errors import ConfigError
+from threadguard.hardware import cpu_has_bf16
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +33,6 @@ class Autocast(NamedTuple):
     @property
     def name(self) -> str:
         return {"torch.float16": "fp16", "torch.bfloat16": "bf16"}.get(str(self.dtype), "fp32")
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU multiplies bf16 in hardware (else bf16 autocast is emulated, and slower than float32)."""
-    import torch
-
-    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
-    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
 
 
 def autocast_for(mode: MixedPrecision, device: str, *, cpu_bf16: bool | None = None) -> Autocast:

@@ -113,3 +113,23 @@ def test_train_refuses_fp16_on_cpu_in_one_line_before_reading_data(tmp_path: Pat
     # (a missing datasets dir would be the error if the data were read first)
     assert result.returncode == 2 and result.stderr.strip().splitlines() == [
         "error: transformer.mixed_precision fp16 needs a CUDA device; on CPU use bf16 (or off)"]
+
+
+def test_score_runs_the_runtime_asked_for_and_refuses_one_the_dir_lacks_in_one_line(tmp_path: Path, tiny_transformer_dir: Path) -> None:
+    import shutil
+
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "a", "body": "you are an idiot, really"}\n')
+    by_runtime = {}
+    for runtime in ("onnx-int8", "torch-bf16"):
+        result = tg("score", str(source), "--model", str(tiny_transformer_dir), "--device", "cpu", "--runtime", runtime)
+        assert result.returncode == 0, result.stderr
+        assert f"transformer runtime {runtime} on cpu" in result.stderr
+        by_runtime[runtime] = json.loads(result.stdout)["scores"]
+    assert by_runtime["onnx-int8"] != by_runtime["torch-bf16"]
+    int8_only = tmp_path / "int8-only"
+    shutil.copytree(tiny_transformer_dir, int8_only, ignore=shutil.ignore_patterns("hf", "model.onnx"))
+    lacking = tg("score", str(source), "--model", str(int8_only), "--device", "cpu", "--runtime", "torch-bf16")
+    assert lacking.returncode == 1 and lacking.stderr.strip().splitlines()[-1].startswith("error: runtime 'torch-bf16' asked for, but the model dir only has")
+    unknown = tg("score", str(source), "--model", str(tiny_transformer_dir), "--runtime", "fp8")
+    assert unknown.returncode == 2 and "fp8" in unknown.stderr

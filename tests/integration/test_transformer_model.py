@@ -61,6 +61,28 @@ def test_fp32_onnx_matches_pytorch(tiny_transformer_dir: Path) -> None:
     assert np.abs(torch_scores - onnx_scores).max() < 1e-3
 
 
+def test_torch_bf16_runs_the_hf_weights_in_bf16_close_to_float32(tiny_transformer_dir: Path) -> None:
+    import torch
+
+    rows = _sample()
+    fp32 = open_scorer(tiny_transformer_dir, device="cpu", runtime="torch")
+    bf16 = open_scorer(tiny_transformer_dir, device="cpu", runtime="torch-bf16")
+    assert {p.dtype for p in bf16.backend.torch_model.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in fp32.backend.torch_model.parameters()} == {torch.float32}
+    gap = np.abs(bf16.predict_proba(rows) - fp32.predict_proba(rows))
+    # bf16 arithmetic, not float32's, to bf16's three significant digits (the real default: at most 0.0086, mean 0.0005)
+    assert 0 < gap.max() < 0.1 and gap.mean() < 0.005
+
+
+def test_the_settings_runtime_reaches_the_service_scorer(tiny_transformer_dir: Path) -> None:
+    from serving.api import default_scorer_factory
+    from threadguard.settings import Settings
+
+    assert default_scorer_factory(Settings(model_dir=tiny_transformer_dir, device="cpu")).backend.runtime == "onnx-int8"
+    chosen = default_scorer_factory(Settings(model_dir=tiny_transformer_dir, device="cpu", runtime="torch-bf16"))
+    assert chosen.backend.runtime == "torch-bf16"
+
+
 def test_int8_scores_stay_close_to_fp32_on_the_tiny_model(tiny_transformer_dir: Path) -> None:
     # A 32-wide random encoder crowds every score near the thresholds, so its decisions are not a fair
     # test of quantisation; the decision-agreement contract is checked on the real default model below.

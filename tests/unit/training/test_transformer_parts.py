@@ -116,6 +116,11 @@ def test_temperature_calibration_improves_ece_on_overconfident_scores() -> None:
         ("cuda", None, {"onnx-int8", "onnx"}, "onnx"),
         ("cpu", "torch", {"onnx-int8", "torch"}, "torch"),
         ("cpu", None, {"torch"}, "torch"),
+        # torch-bf16 comes with hf/ but is never picked unasked, on either device
+        ("cpu", None, {"onnx-int8", "torch", "torch-bf16"}, "onnx-int8"),
+        ("cuda", None, {"onnx-int8", "torch", "torch-bf16"}, "torch"),
+        ("cpu", None, {"torch", "torch-bf16"}, "torch"),
+        ("cpu", "torch-bf16", {"onnx-int8", "torch", "torch-bf16"}, "torch-bf16"),
     ],
 )
 def test_runtime_choice(device: str, requested: str | None, available: set[str], expected: str) -> None:
