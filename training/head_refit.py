@@ -220,13 +220,16 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
     from threadguard.artifact import read_model_dir
     from training.config import config_from_dict
     from training.data import assemble
-    from training.pipeline import finalize, stopping_rows, weight_files, without_calibration
+    from training.pipeline import finalize, model_dir_name, refuse_existing, stopping_rows, weight_files, without_calibration
 
     source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
     if source.config.kind != "transformer":
         raise ConfigError(f"{model_dir}: only a transformer dir has heads over an encoder to refit")
     config = config_from_dict(source.config.train_config, list(overrides), origin=str(model_dir))
     bundle = assemble(config, datasets_dir, progress=False)
+    tag = "-heads" + ("-parent" if parent_only else "") + ("" if pair_guards else "-noguard") + ("" if guard_set else "-nogrown")
+    made_from = [source.config.name, *(l.value for l in labels)]  # refits of other dirs or other heads get other names
+    refuse_existing(models_root, model_dir_name(config, bundle, tag=tag, made_from=made_from))
     scorer = open_scorer(model_dir, device="cpu")
     valid, groups, group_weights = stopping_rows(config, bundle)
     guard_weight = in_domain_weight(config, bundle, group_weights)
@@ -243,5 +246,4 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
                             "pair_guards": pair_guards, "guard_set": guard_set.name if guard_set else None,
                             "fits": [{"label": f.label, "pull": str(f.strength), "validation_roc_auc": {str(k): round(a, 4) for k, a in f.validation.items()}}
                                      for f in fits]}
-    tag = "-heads" + ("-parent" if parent_only else "") + ("" if pair_guards else "-noguard") + ("" if guard_set else "-nogrown")
-    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag=tag)
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag=tag, made_from=made_from)

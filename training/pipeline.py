@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -85,6 +86,23 @@ def pick_thresholds(scorer: Scorer, validation: list, reject_precision: float, m
 def _identity(config: TrainConfig, bundle: DataBundle) -> str:
     key = json.dumps(config.model_dump(mode="json"), sort_keys=True) + "".join(r.sha256 for r in bundle.records)
     return hashlib.sha256(key.encode()).hexdigest()[:7]
+
+
+def model_dir_name(config: TrainConfig, bundle: DataBundle, *, tag: str = "", made_from: Sequence[str] = (), now: dt.datetime | None = None) -> str:
+    """The name a run's model dir gets: the config's name, `tag` (how it was derived), the day, and a hash of the config and
+    data. A derived dir's hash also covers what it was made from (`made_from`: a soup's runs, a refit's or a recalibration's
+    source and options), so two of one config made the same day from different sources get two names."""
+    now = now or dt.datetime.now(dt.UTC)
+    sha7 = hashlib.sha256((_identity(config, bundle) + tag + "".join(made_from)).encode()).hexdigest()[:7] if tag else _identity(config, bundle)
+    return f"tg-{config.name}{tag}-{now:%Y%m%d}-{sha7}"
+
+
+def refuse_existing(models_root: Path, name: str) -> None:
+    """A run whose dir would already exist is refused: by finalize, and before any fitting by each command that knows the
+    name once its data is read, so a repeated command fails in seconds rather than after a 40-minute fine-tune."""
+    dest = models_root / name
+    if dest.exists():
+        raise ArtifactError(f"{dest} already exists (same config, data and source today); remove it, or pass another --models-dir")
 
 
 def _fit_linear(config: TrainConfig, bundle: DataBundle, progress: bool) -> tuple[dict[str, bytes], dict]:
@@ -282,6 +300,8 @@ def train_and_export(
     if config.kind == "transformer":
         autocast_for(config.transformer.mixed_precision, resolved)  # a precision the device cannot run is refused before the data loads
     bundle = assemble(config, datasets_dir, progress=progress)
+    if os.environ.get("RANK", "0") == "0":  # (only rank 0 of a distributed run writes the dir)
+        refuse_existing(models_root, model_dir_name(config, bundle))
     log.info("training on %d rows, validating on %d, %d test sets", len(bundle.train), len(bundle.validation), len(bundle.tests))
     fit_on = as_the_model_reads(config, bundle)
     if config.kind == "linear":
@@ -331,13 +351,11 @@ def finalize(
     # How served comments are normalised follows the config, for a trained dir and a recalibrated one (--set spelling_repair=true).
     params = {**params, "text_normalisation": config.text_normalisation, "spelling_repair": config.spelling_repair}
     now = dt.datetime.now(dt.UTC)
-    # A derived dir's name also hashes what it was made from (`made_from`, a soup's runs), so two soups of one config
-    # made the same day get two names
-    sha7 = hashlib.sha256((_identity(config, bundle) + tag + "".join(made_from)).encode()).hexdigest()[:7] if tag else _identity(config, bundle)
-    name = f"tg-{config.name}{tag}-{now:%Y%m%d}-{sha7}"
+    name = model_dir_name(config, bundle, tag=tag, made_from=made_from, now=now)
+    version = name.removeprefix(f"tg-{config.name}{tag}-")
     model_config = ModelConfig(
         name=name,
-        version=f"{now:%Y%m%d}-{sha7}",
+        version=version,
         kind=config.kind,
         created_at=now.isoformat(timespec="seconds"),
         git_sha=_git_sha(),
@@ -346,9 +364,8 @@ def finalize(
         library_versions=_versions(),
         data=bundle.records,
     )
+    refuse_existing(models_root, name)
     dest = models_root / name
-    if dest.exists():
-        raise ArtifactError(f"{dest} already exists (same config and data today); remove it to retrain")
 
     # Thresholds and metrics are computed by the serving code on a staged copy of the very files shipped.
     staging = models_root / f".staging-{name}"
@@ -409,11 +426,13 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
     config = config_from_dict(source.config.train_config, list(overrides), origin=str(model_dir))
     requantise = _requantises(config, TrainConfig.model_validate(source.config.train_config), source.path)  # refused before the data is read
     bundle = assemble(config, datasets_dir, progress=False)
+    made_from = [source.config.name]
+    refuse_existing(models_root, model_dir_name(config, bundle, tag="-recal", made_from=made_from))
     params = {**without_calibration(source.config.backend), "recalibrated": {"from": source.config.name, "overrides": list(overrides)}}
     files = weight_files(source.path)
     if requantise:
         files, params = _requantised(config, as_the_model_reads(config, bundle), source.path, files, params)
-    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal")
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal", made_from=made_from)
 
 
 def weight_files(model_dir: Path) -> dict[str, bytes]:

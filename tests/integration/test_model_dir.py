@@ -250,3 +250,30 @@ def test_hatecheck_as_a_training_source_is_refused(tiny_set_path: Path) -> None:
     config = tiny_config(tiny_set_path, data={"sources": [{"corpus": "hatecheck"}], "eval_corpora": []})
     with pytest.raises(DataError, match="evaluation only"):
         assemble(config, DATASETS, progress=False)
+
+
+def test_a_repeated_run_is_refused_before_it_fits_anything(tiny_model_dir: Path, tiny_set_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny model dir's own config, run again on the same day into the same models dir: refused once the data is read,
+    before fitting, so a repeated 40-minute fine-tune fails in seconds instead of at its end."""
+    import training.pipeline as pipeline
+    from tests.conftest import tiny_config
+
+    fitted = []
+    monkeypatch.setattr(pipeline, "_fit_linear", lambda *args, **kwargs: fitted.append(1) or pytest.fail("fitted before refusing"))
+    with pytest.raises(ArtifactError, match=rf"{tiny_model_dir.name} already exists .*another --models-dir"):
+        pipeline.train_and_export(tiny_config(tiny_set_path), datasets_dir=DATASETS, models_root=tiny_model_dir.parent, progress=False)
+    assert not fitted
+
+
+def test_a_derived_dir_is_named_by_what_it_was_made_from(tiny_set_path: Path) -> None:
+    from tests.conftest import tiny_config
+    from training.data import assemble
+    from training.pipeline import model_dir_name
+
+    config = tiny_config(tiny_set_path)
+    bundle = assemble(config, DATASETS, progress=False)
+    hate = model_dir_name(config, bundle, tag="-heads", made_from=["tg-a", "hate"])
+    assert hate == model_dir_name(config, bundle, tag="-heads", made_from=["tg-a", "hate"])  # the same refit, the same name
+    assert hate != model_dir_name(config, bundle, tag="-heads", made_from=["tg-a", "insult"])  # another head
+    assert hate != model_dir_name(config, bundle, tag="-heads", made_from=["tg-b", "hate"])  # another source dir
+    assert model_dir_name(config, bundle).startswith("tg-tiny-") and hate.startswith("tg-tiny-heads-")
