@@ -9,6 +9,16 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def _fine_tuning_lines(config: ModelConfig) -> list[str]:
+    """Where and in what precision the encoder was fine-tuned (a bf16 or fp16 run differs from a float32 one by a little). A
+    recalibrated or refit dir keeps its source's encoder, and so its source's record; dirs trained before it was kept have none."""
+    ran = config.backend.get("fine_tuned_on")
+    if not ran:
+        return []
+    return [f"- Fine-tuned on {ran['device']} in {ran['precision']} (transformer.mixed_precision), {config.backend.get('steps')} steps, "
+            f"best validation score {config.backend.get('best_valid_mean_auc')}."]
+
+
 def _refit_lines(config: ModelConfig) -> list[str]:
     """Where the heads were refit over another dir's encoder: which, on what, and that the encoder's data is that dir's."""
     refit = config.backend.get("head_refit")
@@ -105,6 +115,7 @@ def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], met
         f"- Version: `{config.version}`; kind: `{config.kind}`; created {config.created_at}; git `{config.git_sha or 'unknown'}`",
         "- Labels (independent sigmoid scores): `hate`, `insult`, `off_topic`.",
         *_input_text_lines(config),
+        *_fine_tuning_lines(config),
         *_refit_lines(config),
         *_recalibrated_lines(config),
         *_soup_lines(config),

@@ -337,6 +337,8 @@ class FineTuneResult:
     steps: int
     history: list[dict[str, float]] = field(default_factory=list)
     int8_consistency: list[dict[str, float]] = field(default_factory=list)  # training/int8_aware.py's phase, when run
+    device: str = "cpu"
+    precision: str = "fp32"  # the training steps' autocast (training/precision.py): fp32, bf16 or fp16
 
 
 AVERAGE_FILE = "average.safetensors"  # the moving average's weights in a checkpoint directory
@@ -549,4 +551,4 @@ def fine_tune(
         )
     model.to("cpu").eval()
     return FineTuneResult(model=model if rank == 0 else None, base_path=base, best_score=best, steps=step, history=history,
-                          int8_consistency=consistency)
+                          int8_consistency=consistency, device=device, precision=autocast.name)

@@ -188,6 +188,7 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
     exported = export_transformer(result.model, result.base_path, config, bundle)
     params = {
         **exported.params, "steps": result.steps, "best_valid_mean_auc": round(result.best_score, 4), "history": result.history,
+        "fine_tuned_on": {"device": result.device, "precision": result.precision},
         # how model.int8.onnx was made from model.onnx (training/smoothing.py when smoothing_alpha is set, training/token_int8.py
         # for per-token activations)
         "int8": {**exported.int8, "consistency_steps": tcfg.int8_consistency_steps, "consistency_history": result.int8_consistency},

@@ -319,7 +319,9 @@ def test_bf16_steps_learn_and_leave_float32_weights(tiny_set_path: Path, tiny_en
     fp32 = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=20, eval_every=20).transformer
     bf16 = fp32.model_copy(update={"mixed_precision": "bf16"})
     plain = fine_tune(fp32, rows, [1.0] * len(rows), rows, seed=3, device="cpu", progress=False).model
-    mixed = fine_tune(bf16, rows, [1.0] * len(rows), rows, seed=3, device="cpu", progress=False).model
+    run = fine_tune(bf16, rows, [1.0] * len(rows), rows, seed=3, device="cpu", progress=False)
+    assert (run.device, run.precision) == ("cpu", "bf16")  # what the model card reports
+    mixed = run.model
     weights = dict(mixed.named_parameters())
     assert all(p.dtype == torch.float32 for p in weights.values())
     gaps = [float((p - weights[n]).detach().abs().max()) for n, p in plain.named_parameters()]

@@ -28,6 +28,8 @@ def test_transformer_dir_holds_weights_onnx_int8_and_calibration(tiny_transforme
     backend = json.loads((tiny_transformer_dir / "config.json").read_text())["backend"]
     assert set(backend["calibration"]) == {"hate", "insult", "off_topic"}
     assert all(c["temperature"] > 0 for c in backend["calibration"].values())
+    assert backend["fine_tuned_on"] == {"device": "cpu", "precision": "fp32"}
+    assert f"- Fine-tuned on cpu in fp32 (transformer.mixed_precision), {backend['steps']} steps" in (tiny_transformer_dir / "MODEL_CARD.md").read_text()
 
 
 def test_int8_file_is_quantised_per_token_from_the_smoothed_graph_the_config_asks_for(tiny_transformer_dir: Path) -> None:
