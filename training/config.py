@@ -27,6 +27,9 @@ class SourceConfig(_Strict):
     off_topic_pairs: bool | Literal["train"] = Field(
         default=False, description='add wrong-context copies (see labels/pairs.py); "train" adds them to the training split only'
     )
+    insult_scope: Literal["any", "addressee"] = Field(
+        default="any", description='whom the corpus\'s insult label covers: "addressee" (participants only, as Kaggle\'s) unsets the insult '
+                                   "of its training rows labelled 0 that address no one (labels/addressee.py)")
 
     @model_validator(mode="after")
     def _one_origin(self) -> SourceConfig:

@@ -151,6 +151,11 @@ def assemble(config: TrainConfig, datasets_dir: Path, *, progress: bool = True) 
             folder = corpus_folder(source.corpus, datasets_dir, resolve_path(source.path) if source.path else None)  # type: ignore[arg-type]
             rows, changed = offensive_slurs_as_hate(rows, offensive(folder))
             log.info("%s: %d offensive-class training rows that use a slur for a protected trait set to hate 1", source.label, changed)
+        if source.insult_scope == "addressee":
+            from labels.addressee import unset_unaddressed_insult_negatives
+
+            rows, changed = unset_unaddressed_insult_negatives(rows)
+            log.info("%s: insult unset on %d training rows labelled 0 that address no one (insult_scope addressee)", source.label, changed)
         if config.data.commercial_only and not source.corpus:
             rows = drop_non_commercial_origins(rows, source.label)
         if source.off_topic_pairs == "train":
