@@ -277,3 +277,19 @@ def test_a_derived_dir_is_named_by_what_it_was_made_from(tiny_set_path: Path) ->
     assert hate != model_dir_name(config, bundle, tag="-heads", made_from=["tg-a", "insult"])  # another head
     assert hate != model_dir_name(config, bundle, tag="-heads", made_from=["tg-b", "hate"])  # another source dir
     assert model_dir_name(config, bundle).startswith("tg-tiny-") and hate.startswith("tg-tiny-heads-")
+
+
+def test_insult_scope_addressee_unsets_only_that_sources_unaddressed_training_negatives(tiny_set_path: Path) -> None:
+    from labels.addressee import addresses_someone
+    from tests.conftest import tiny_config
+    from training.data import assemble
+
+    def bundle(scope: str):  # type: ignore[no-untyped-def]
+        source = {"path": str(tiny_set_path), "name": "tiny", "insult_scope": scope}
+        return assemble(tiny_config(tiny_set_path, data={"sources": [source], "eval_corpora": []}), DATASETS, progress=False)
+
+    plain, scoped = bundle("any"), bundle("addressee")
+    assert [r.id for r in scoped.train] == [r.id for r in plain.train]
+    unset = [(a, b) for a, b in zip(plain.train, scoped.train, strict=True) if a.insult != b.insult]
+    assert unset and all(a.insult == 0 and b.insult is None and not addresses_someone(a.body) for a, b in unset)
+    assert [r.insult for r in scoped.validation] == [r.insult for r in plain.validation]  # validation keeps the corpus's labels
