@@ -13,6 +13,7 @@ import datetime as dt
 import random
 import statistics
 import time
+from pathlib import Path
 
 from bench.sections import machine, one_line_errors, write_section
 from labels.corpora import load_corpus
@@ -64,7 +65,7 @@ def main() -> str:
     base = resolve_base_model(config.base_model)
     rows = [r for r in load_corpus("kaggle_insults", Settings().datasets_dir) if r.split == "train"]
     rows = random.Random(0).sample(rows, min(ROWS, len(rows)))
-    encoded = encode_rows(load_tokenizer(base + "/" + TOKENIZER_FILE, config.max_length), rows, [1.0] * len(rows), budget_of(config))
+    encoded = encode_rows(load_tokenizer(Path(base) / TOKENIZER_FILE, config.max_length), rows, [1.0] * len(rows), budget_of(config))
     batches = bucketed_batches(encoded.lengths, config.batch_size, random.Random(1))[:STEPS]
     tokens = sum(max(encoded.lengths[i] for i in idx) * len(idx) for idx in batches[WARM_UP:])
     start_model = build_biencoder(AutoModel.from_pretrained(base, add_pooling_layer=False), context_grad=False)

@@ -107,11 +107,11 @@ def read_chunk(chunk: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
 class ScoreChunks:
     """A Ray Data callable class: opens the model once per actor and scores the chunks of each batch it is given."""
 
-    def __init__(self, model_dir: str, device: str = "cpu", threads: int = 1) -> None:
+    def __init__(self, model_dir: str, device: str = "cpu", threads: int = 1, runtime: str | None = None) -> None:
         from serving.language import LanguageIdentifier
         from serving.model import open_scorer
 
-        self.scorer = open_scorer(Path(model_dir), device=device, threads=threads)
+        self.scorer = open_scorer(Path(model_dir), device=device, threads=threads, runtime=runtime)
         self.language = LanguageIdentifier()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
@@ -130,7 +130,7 @@ class ScoreChunks:
 
 
 def score_archive_lines(inputs: list[Path], model_dir: Path, *, address: str | None = None, actors: int = 2,
-                        device: str = "cpu") -> Iterator[str]:
+                        device: str = "cpu", runtime: str | None = None) -> Iterator[str]:
     """JSON lines of results in input order. `address` names an existing cluster (e.g. ray://head:10001);
     without it Ray joins the cluster in RAY_ADDRESS, or starts a local one."""
     try:
@@ -151,7 +151,7 @@ def score_archive_lines(inputs: list[Path], model_dir: Path, *, address: str | N
     columns = {key: [c[key] for c in chunks] for key in ("path", "offset", "line", "rows")}
     scored = ray.data.from_items([dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)],
                                  override_num_blocks=len(chunks)).map_batches(
-        ScoreChunks, fn_constructor_kwargs={"model_dir": str(Path(model_dir).resolve()), "device": device},
+        ScoreChunks, fn_constructor_kwargs={"model_dir": str(Path(model_dir).resolve()), "device": device, "runtime": runtime},
         batch_size=1, concurrency=(1, actors), num_cpus=1)
     for row in scored.iter_rows():
         if row["error"]:

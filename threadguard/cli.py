@@ -235,7 +235,8 @@ def score(
         from serving.archive import score_archive_lines
         from serving.model import resolve_device
 
-        lines = score_archive_lines(inputs, model_dir, address=ray_address, actors=actors, device=resolve_device(device))
+        lines = score_archive_lines(inputs, model_dir, address=ray_address, actors=actors, device=resolve_device(device),
+                                    runtime=runtime or settings.runtime)
         count = _write_lines(lines, output)
         typer.echo(f"scored {count} comments with {model_dir} on Ray", err=True)
         return

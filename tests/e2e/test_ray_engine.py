@@ -100,3 +100,11 @@ def test_ray_engine_matches_for_a_batch_sensitive_int8_model(tiny_transformer_di
              env={"RAY_ADDRESS": "", "RAY_USAGE_STATS_ENABLED": "0"}, timeout=300)
     assert local.returncode == 0 and ray.returncode == 0, ray.stderr[-2000:]
     assert (tmp_path / "ray.jsonl").read_text() == (tmp_path / "local.jsonl").read_text()
+
+
+def test_each_ray_actor_opens_the_runtime_asked_for(tiny_transformer_dir: Path) -> None:
+    """--runtime reaches the actors: each opens the model dir with it, as the single-process scorer does."""
+    from serving.archive import ScoreChunks
+
+    assert ScoreChunks(str(tiny_transformer_dir)).scorer.backend.runtime == "onnx-int8"
+    assert ScoreChunks(str(tiny_transformer_dir), runtime="torch-bf16").scorer.backend.runtime == "torch-bf16"
