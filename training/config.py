@@ -113,8 +113,8 @@ class TransformerConfig(_Strict):
     spam_head: bool = Field(default=False, description="fit a spam head over the trained encoder's comment embedding on the synthetic "
                                                        "pitches (training/spam_head.py); its probability raises off_topic in service")
     freeze_embeddings: bool = False
-    # bf16 steps ran 1.6x faster than float32 on a 2-core Xeon with AMX (training/precision.py; docs/benchmarks.md, "bf16
-    # fine-tuning on CPUs with AMX"); auto leaves CPU runs in float32, so a run reproduces across CPUs.
+    # bf16 steps ran 1.4x faster than float32, and a whole run 1.3x, on a 2-core Xeon with AMX (training/precision.py;
+    # docs/benchmarks.md, "bf16 fine-tuning on CPUs with AMX"); auto leaves CPU runs in float32, so a run reproduces across CPUs.
     mixed_precision: Literal["auto", "off", "bf16", "fp16"] = Field(
         default="auto", description="dtype of the training steps' forward passes: auto is fp16 on CUDA and fp32 on CPU; bf16 runs on "
                                     "CPU or CUDA; fp16 needs CUDA; off is fp32 (weights, validation and export stay fp32)")
