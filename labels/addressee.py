@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 
 from labels.schema import LabelledComment
+from labels.sets import relabel_training_rows
 
 # Second person, as comment writers spell it ("u", "ur", "ya" included).
 _ADDRESS = re.compile(r"(?<![\w'])(you|your|yours|yourself|yourselves|you're|youre|you've|you'll|you'd|u|ur|ya|yall|y'all)(?![\w'])",
@@ -31,10 +32,4 @@ def addresses_someone(text: str) -> bool:
 
 def unset_unaddressed_insult_negatives(rows: Sequence[LabelledComment]) -> tuple[list[LabelledComment], int]:
     """`rows` with the insult label of every training row labelled 0 that addresses no one set to None, and how many."""
-    out, changed = [], 0
-    for row in rows:
-        if row.split == "train" and row.insult == 0 and not addresses_someone(row.body):
-            row = row.model_copy(update={"insult": None})
-            changed += 1
-        out.append(row)
-    return out, changed
+    return relabel_training_rows(rows, lambda row: row.insult == 0 and not addresses_someone(row.body), {"insult": None})

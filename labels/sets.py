@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -100,6 +100,19 @@ def read_models(path: Path, model: type[M], *, what: str) -> list[M]:
             where = ".".join(str(p) for p in first["loc"]) or "row"
             raise ParseError(path, lineno, f"{where}: {first['msg']}") from exc
     return rows
+
+
+def relabel_training_rows(rows: Sequence[LabelledComment], applies: Callable[[LabelledComment], bool],
+                          update: dict[str, Any]) -> tuple[list[LabelledComment], int]:
+    """`rows` with `update` applied to every training row for which `applies` holds, and how many changed. A corpus's
+    labels are corrected for training only: validation and test keep its own labels, so scores stay comparable."""
+    out, changed = [], 0
+    for row in rows:
+        if row.split == "train" and applies(row):
+            row = row.model_copy(update=update)
+            changed += 1
+        out.append(row)
+    return out, changed
 
 
 def label_counts(rows: Iterable[LabelledComment]) -> dict[str, dict[str, int]]:

@@ -19,6 +19,7 @@ import re
 from collections.abc import Collection, Sequence
 
 from labels.schema import LabelledComment
+from labels.sets import relabel_training_rows
 
 PROTECTED_TRAIT_SLURS = frozenset("""
 nigger niggers kike kikes chink chinks gook gooks spic spics wetback wetbacks coon coons paki pakis raghead ragheads
@@ -35,10 +36,4 @@ def names_a_slur(text: str) -> bool:
 def offensive_slurs_as_hate(rows: Sequence[LabelledComment], offensive_ids: Collection[str]) -> tuple[list[LabelledComment], int]:
     """`rows` with every training row of the offensive class (its id in `offensive_ids`) that names a slur set to hate 1,
     and how many changed. Validation and test rows keep the corpus's own labels, so scores stay comparable."""
-    out, changed = [], 0
-    for row in rows:
-        if row.split == "train" and row.hate == 0 and row.id in offensive_ids and names_a_slur(row.body):
-            row = row.model_copy(update={"hate": 1})
-            changed += 1
-        out.append(row)
-    return out, changed
+    return relabel_training_rows(rows, lambda row: row.hate == 0 and row.id in offensive_ids and names_a_slur(row.body), {"hate": 1})
