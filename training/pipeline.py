@@ -295,11 +295,11 @@ def train_and_export(
     The functional suite (tests/functional) is run on the exported model and its pass rates go into the model card.
     """
     from serving.model import resolve_device
-    from training.precision import autocast_for
+    from training.precision import refuse_unrunnable
 
     resolved = resolve_device(device) if config.kind == "transformer" else "cpu"  # the linear model trains on the CPU
     if config.kind == "transformer":
-        autocast_for(config.transformer.mixed_precision, resolved)  # a precision the device cannot run is refused before the data loads
+        refuse_unrunnable(config.transformer.mixed_precision, resolved)  # before the data loads
     bundle = assemble(config, datasets_dir, progress=progress)
     if os.environ.get("RANK", "0") == "0":  # (only rank 0 of a distributed run writes the dir)
         refuse_existing(models_root, model_dir_name(config, bundle))

@@ -35,13 +35,18 @@ class Autocast(NamedTuple):
         return {"torch.float16": "fp16", "torch.bfloat16": "bf16"}.get(str(self.dtype), "fp32")
 
 
+def refuse_unrunnable(mode: MixedPrecision, device: str) -> None:
+    """A precision the device cannot run is a one-line ConfigError: fp16 needs CUDA."""
+    if mode == "fp16" and device != "cuda":
+        raise ConfigError("transformer.mixed_precision fp16 needs a CUDA device; on CPU use bf16 (or off)")
+
+
 def autocast_for(mode: MixedPrecision, device: str, *, cpu_bf16: bool | None = None) -> Autocast:
     """The autocast of a run's training steps on `device` ("cpu" or "cuda"). auto keeps the behaviour from before the option:
     fp16 on CUDA, float32 on CPU, so a config that does not set it trains as it always did."""
     import torch
 
-    if mode == "fp16" and device != "cuda":
-        raise ConfigError("transformer.mixed_precision fp16 needs a CUDA device; on CPU use bf16 (or off)")
+    refuse_unrunnable(mode, device)
     if mode == "off" or (mode == "auto" and device != "cuda"):
         return Autocast(device, None, False)
     if mode in ("auto", "fp16"):
