@@ -113,6 +113,12 @@ class TransformerConfig(_Strict):
     spam_head: bool = Field(default=False, description="fit a spam head over the trained encoder's comment embedding on the synthetic "
                                                        "pitches (training/spam_head.py); its probability raises off_topic in service")
     freeze_embeddings: bool = False
+    # The corpora label at different rates and by different definitions (Stormfront's hate is a third of its rows,
+    # HateXplain's hate and Kaggle's insult have their own guides): a bias per (training source, label) lets the loss take
+    # each corpus's base rate from that bias instead of from cues in the text that tell the corpora apart. It is used
+    # in training only; export keeps the in-domain source's (data.report_first) folded into the heads.
+    source_bias: bool = Field(default=False, description="learn a logit bias per training source and label during fine-tuning "
+                                                         "(finetune.source_key); export folds in the report_first source's")
     # bf16 steps ran 1.4x faster than float32, and a whole run 1.3x, on a 2-core Xeon with AMX (training/precision.py;
     # docs/benchmarks.md, "bf16 fine-tuning on CPUs with AMX"); auto leaves CPU runs in float32, so a run reproduces across CPUs.
     mixed_precision: Literal["auto", "off", "bf16", "fp16"] = Field(

@@ -56,6 +56,7 @@ class Encoded:
     parent: list[list[int]]
     labels: np.ndarray
     weights: np.ndarray
+    sources: np.ndarray | None = None  # each row's index into the run's training sources (transformer.source_bias)
 
     @property
     def lengths(self) -> list[int]:
@@ -77,6 +78,21 @@ def encode_rows(tokenizer, rows: Sequence[LabelledComment], weights: Sequence[fl
         ids([p.comment for p in parts]), ids([p.article for p in parts]), ids([p.parent for p in parts]),
         label_matrix(rows), np.asarray(weights, dtype=np.float32),
     )
+
+
+def source_key(row: LabelledComment) -> str:
+    """The training source a row's bias belongs to (transformer.source_bias): its source up to the first colon, so the
+    in-domain set's rows ("inhouse:fox_news", "inhouse:seed") share the "inhouse" source of the config, and copies
+    (counterfactuals, pairs) share their original's."""
+    return row.source.split(":", 1)[0]
+
+
+def source_indices(rows: Sequence[LabelledComment]) -> tuple[list[str], np.ndarray]:
+    """The distinct source keys of `rows`, sorted, and each row's index into them."""
+    keys = [source_key(row) for row in rows]
+    names = sorted(set(keys))
+    index = {name: i for i, name in enumerate(names)}
+    return names, np.asarray([index[key] for key in keys], dtype=np.int64)
 
 
 def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, *, chunk: int = 50) -> list[list[int]]:
@@ -105,6 +121,7 @@ class Batch:
     parent: dict | None
     has_article: object  # bool tensor (n,)
     has_parent: object
+    source: object = None  # int tensor (n,): each row's training source, where the rows carry one (transformer.source_bias)
 
 
 def _pad(rows: list[list[int]], device: str) -> dict | None:
@@ -127,6 +144,7 @@ def collate(encoded: Encoded, idx: Sequence[int], device: str):  # type: ignore[
         _pad([encoded.article[i] for i in idx if encoded.article[i]], device),
         _pad([encoded.parent[i] for i in idx if encoded.parent[i]], device),
         has_a, has_p,
+        None if encoded.sources is None else torch.from_numpy(encoded.sources[idx]).to(device),
     )
     labels = torch.from_numpy(encoded.labels[idx]).float()
     weights = torch.from_numpy(encoded.weights[idx]).float()
@@ -139,8 +157,10 @@ def mean_pool(hidden, mask):  # type: ignore[no-untyped-def]
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
 
 
-def build_biencoder(encoder, *, context_grad: bool):  # type: ignore[no-untyped-def]
-    """The training module: a shared encoder, serving.heads' two heads, identical arithmetic in torch."""
+def build_biencoder(encoder, *, context_grad: bool, sources: int = 0):  # type: ignore[no-untyped-def]
+    """The training module: a shared encoder, serving.heads' two heads, identical arithmetic in torch. With `sources` > 0,
+    also a logit bias per (training source, label) that training adds to the rows whose batch names their source
+    (transformer.source_bias); fold_source_bias takes it out before export."""
     import torch
     from torch import nn
 
@@ -152,6 +172,8 @@ def build_biencoder(encoder, *, context_grad: bool):  # type: ignore[no-untyped-
             self.dim = dim
             self.comment = nn.Linear(dim, len(COMMENT_LABELS))
             self.context = nn.Linear(3 * dim + 4, 1)
+            if sources:
+                self.source_bias = nn.Parameter(torch.zeros(sources, len(LABELS)))
 
         def embed(self, inputs):  # type: ignore[no-untyped-def]
             return mean_pool(self.encoder(**inputs).last_hidden_state, inputs["attention_mask"])
@@ -187,6 +209,9 @@ def build_biencoder(encoder, *, context_grad: bool):  # type: ignore[no-untyped-
             with torch.autocast(u.device.type, enabled=False):
                 logits[:, list(COMMENT_LABELS)] = self.comment(z)
                 logits[:, CONTEXT_LABEL] = self.context(features)[:, 0]
+                bias = getattr(self, "source_bias", None)
+                if bias is not None and self.training and batch.source is not None:
+                    logits = logits + bias[batch.source]
             return (logits, u[batch.has_article], article[batch.has_article]) if with_topics else logits
 
         def head_state(self) -> dict:
@@ -195,6 +220,25 @@ def build_biencoder(encoder, *, context_grad: bool):  # type: ignore[no-untyped-
 
     return BiEncoder()
 
+
+def fold_source_bias(model, index: int | None) -> None:  # type: ignore[no-untyped-def]
+    """Take the per-source bias out of a trained bi-encoder: source `index`'s bias is added to the heads' own biases
+    (None: every source's is dropped), so the exported heads score as training scored that source's rows."""
+    import torch
+
+    bias = getattr(model, "source_bias", None)
+    if bias is None:
+        return
+    if index is not None:
+        with torch.no_grad():
+            model.comment.bias += bias[index, list(COMMENT_LABELS)].to(model.comment.bias.dtype)
+            model.context.bias += bias[index, CONTEXT_LABEL].to(model.context.bias.dtype)
+    del model.source_bias
+
+
+# The source biases learn at this multiple of the heads' rate: from zero they reach a corpus's base-rate offset (one or two
+# logits) in about a hundred steps, before the encoder has learned to tell the corpora apart, which is what they are for.
+SOURCE_BIAS_LR_SCALE = 10.0
 
 TOPIC_TEMPERATURE = 0.1  # softmax temperature over cosines in topic_gap: cosines of unrelated texts differ by ~0.1-0.3
 
@@ -394,10 +438,12 @@ def fine_tune(
     valid_groups: Sequence[int] | None = None,
     group_weights: Sequence[float] = (1.0,),
     group_names: Sequence[str] = (),
+    serve_source: str | None = None,
 ) -> FineTuneResult:
     """Fine-tune the base encoder and return the best model by validation ROC-AUC: the mean over labels, and with
     `valid_groups` (row -> index into `group_weights`) the weighted mean of that over groups of rows. `group_names`
-    (same indices) name the groups in the int8-consistency guard's log."""
+    (same indices) name the groups in the int8-consistency guard's log. With config.source_bias, `serve_source` names the
+    training source (a source_key) whose bias the returned heads keep."""
     import torch
     from safetensors.torch import load_file, save_file
     from tqdm import tqdm
@@ -413,13 +459,17 @@ def fine_tune(
     tokenizer = load_tokenizer(Path(base) / TOKENIZER_FILE, config.max_length)
     budget = budget_of(config)
     train = encode_rows(tokenizer, train_rows, train_weights, budget)
+    source_names: list[str] = []
+    if config.source_bias:
+        source_names, train.sources = source_indices(train_rows)
+        log.info("a logit bias per training source: %s", ", ".join(source_names))
     valid = encode_rows(tokenizer, valid_rows, [1.0] * len(valid_rows), budget)
     groups = np.zeros(len(valid_rows), dtype=int) if valid_groups is None else np.asarray(valid_groups, dtype=int)
     try:
         encoder = AutoModel.from_pretrained(base, add_pooling_layer=False)
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"cannot load base model {config.base_model!r}: {exc}") from exc
-    model = build_biencoder(encoder, context_grad=config.context_grad)
+    model = build_biencoder(encoder, context_grad=config.context_grad, sources=len(source_names))
     if config.freeze_embeddings:
         for parameter in encoder.embeddings.parameters():
             parameter.requires_grad = False
@@ -442,9 +492,11 @@ def fine_tune(
     total_steps = config.max_steps or max(1, int(steps_per_epoch * config.epochs))
     # The heads start from random and sit on unit-scaled embeddings: they learn at their own, higher rate.
     head_params = [p for n, p in model.named_parameters() if n.startswith(("comment.", "context."))]
+    bias_params = [p for n, p in model.named_parameters() if n == "source_bias"]
     encoder_params = [(n, p) for n, p in model.named_parameters() if n.startswith("encoder.") and p.requires_grad]
     optimizer = torch.optim.AdamW(
-        [*layer_param_groups(encoder_params, config.learning_rate, config.layer_lr_decay), {"params": head_params, "lr": config.head_learning_rate}],
+        [*layer_param_groups(encoder_params, config.learning_rate, config.layer_lr_decay), {"params": head_params, "lr": config.head_learning_rate},
+         *([{"params": bias_params, "lr": config.head_learning_rate * SOURCE_BIAS_LR_SCALE}] if bias_params else [])],
         weight_decay=config.weight_decay,
     )
     warmup = int(total_steps * config.warmup_ratio)
@@ -540,6 +592,10 @@ def fine_tune(
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)
+    if source_names:
+        served = source_names.index(serve_source) if serve_source in source_names else None
+        log.info("source bias folded into the heads: %s", source_names[served] if served is not None else f"none ({serve_source!r} did not train)")
+        fold_source_bias(model, served)
     consistency: list[dict[str, float]] = []
     if config.int8_consistency_steps and rank == 0:
         # After early stopping, on rank 0 alone: its model is the one exported, and the phase is short.

@@ -182,7 +182,8 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
     tcfg = config.transformer
     rows, groups, weights = stopping_rows(config, bundle)
     result = fine_tune(tcfg, bundle.train, bundle.train_weights, rows, seed=config.seed, device=device, checkpoint_dir=checkpoint_dir, progress=progress,
-                       valid_groups=groups, group_weights=weights, group_names=stopping_group_names(config, bundle))
+                       valid_groups=groups, group_weights=weights, group_names=stopping_group_names(config, bundle),
+                       serve_source=config.data.report_first[0] if config.data.report_first else None)
     if result.model is None:
         return None  # not rank 0 of a distributed run: rank 0 exports
     exported = export_transformer(result.model, result.base_path, config, bundle)

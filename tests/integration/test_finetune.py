@@ -328,3 +328,19 @@ def test_bf16_steps_learn_and_leave_float32_weights(tiny_set_path: Path, tiny_en
     assert max(gaps) > 1e-6  # the forward passes really ran in bf16
     assert max(gaps) < 0.05  # and still took the same steps, to bf16's precision
     assert np.isfinite(_train_loss(mixed, fp32, rows))
+
+
+def test_source_bias_learns_each_sources_base_rate_and_export_keeps_the_served_ones(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
+    """The same texts in two sources, insult 1 in one and 0 in the other: only a per-source bias can fit both, so the
+    heads folded with source "loud" score insult higher than the same run folded with source "quiet"."""
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
+    both = [r.model_copy(update={"id": f"{name}-{r.id}", "source": f"{name}:x", "insult": value})
+            for name, value in (("loud", 1), ("quiet", 0)) for r in rows]
+    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=40, eval_every=40, source_bias=True,
+                                    head_learning_rate=5e-3).transformer
+    insult_bias = {}
+    for served in ("loud", "quiet"):
+        result = fine_tune(config, both, [1.0] * len(both), rows, seed=3, device="cpu", progress=False, serve_source=served)
+        assert not any("source_bias" in name for name, _ in result.model.named_parameters())
+        insult_bias[served] = float(result.model.comment.bias[1])
+    assert insult_bias["loud"] - insult_bias["quiet"] > 1.0

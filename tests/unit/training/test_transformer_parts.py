@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from labels.schema import Comment
+from labels.schema import Comment, LabelledComment
 from serving.context import ContextBudget, ContextParts, context_parts
 from serving.heads import Heads, context_features, unit
 from serving.transformer import choose_runtime
@@ -154,3 +154,45 @@ def test_ece_noise_floor_separates_sampling_noise_from_a_shifted_base_rate() -> 
     shifted = (rng.random(400) < probs / 2).astype(float)  # the label half as common as the scores say
     assert expected_calibration_error(probs, calibrated) <= high < expected_calibration_error(probs, shifted)
     assert ece_if_calibrated(np.repeat(probs, 10), simulations=300)[1] < high  # more rows, less noise
+
+
+def test_source_bias_shifts_training_logits_per_source_and_folds_into_the_heads() -> None:
+    """transformer.source_bias: in training each row's logits gain its source's bias; scoring (eval) never adds it; the
+    fold leaves eval logits equal to what training gave the served source's rows, and no source_bias parameter."""
+    from types import SimpleNamespace
+
+    from training.finetune import Batch, build_biencoder, fold_source_bias
+
+    dim, n = 8, 4
+    rng = np.random.default_rng(2)
+    comment = torch.from_numpy(rng.normal(size=(n, dim)).astype(np.float32))
+
+    class FakeEncoder(torch.nn.Module):
+        config = SimpleNamespace(hidden_size=dim)
+
+    model = build_biencoder(FakeEncoder(), context_grad=False, sources=2)
+    model.embed = lambda inputs: comment
+    with torch.no_grad():
+        model.source_bias.copy_(torch.tensor([[0.5, -1.0, 2.0], [-3.0, 0.25, 1.5]]))
+    none = torch.zeros(n, dtype=torch.bool)
+    batch = Batch({"part": "comment"}, None, None, none, none, torch.tensor([0, 1, 1, 0]))
+    with torch.no_grad():
+        trained = model.train()(batch)
+        scored = model.eval()(batch)
+    assert torch.allclose(trained - scored, model.source_bias.detach()[torch.tensor([0, 1, 1, 0])])
+    fold_source_bias(model, 1)
+    assert "source_bias" not in dict(model.named_parameters())
+    with torch.no_grad():
+        folded = model.eval()(batch)
+    assert torch.allclose(folded[[1, 2]], trained[[1, 2]], atol=1e-6)
+    assert torch.allclose(folded - scored, torch.tensor([[-3.0, 0.25, 1.5]]).expand(n, 3), atol=1e-6)
+
+
+def test_a_source_key_is_the_source_up_to_its_colon() -> None:
+    from training.finetune import source_indices
+
+    rows = [LabelledComment(id=str(i), source=source, split="train", thread_id="t", body="x")
+            for i, source in enumerate(["inhouse:fox_news", "kaggle_insults", "inhouse:seed", "synthetic_spam"])]
+    names, index = source_indices(rows)
+    assert names == ["inhouse", "kaggle_insults", "synthetic_spam"]
+    assert index.tolist() == [0, 1, 0, 2]
