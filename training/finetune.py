@@ -594,6 +594,9 @@ def fine_tune(
         model.load_state_dict(best_state)
     if source_names:
         served = source_names.index(serve_source) if serve_source in source_names else None
+        learned = model.source_bias.detach().cpu().numpy()
+        log.info("source biases (%s): %s", "/".join(label.value for label in LABELS),
+                 "; ".join(f"{name} {' '.join(f'{b:+.2f}' for b in row)}" for name, row in zip(source_names, learned, strict=True)))
         log.info("source bias folded into the heads: %s", source_names[served] if served is not None else f"none ({serve_source!r} did not train)")
         fold_source_bias(model, served)
     consistency: list[dict[str, float]] = []
