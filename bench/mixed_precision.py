@@ -1,8 +1,8 @@
 """What bf16 autocast buys a fine-tuning step on this CPU: seconds per optimiser step of the shipped MiniLM bi-encoder,
 float32 against bf16 (transformer.mixed_precision), on the same length-bucketed batches of real training comments.
 
-Each precision starts from the same weights and takes the same STEPS steps (AdamW, masked BCE, as training/finetune.py
-steps); the first WARM_UP are not timed. Whole runs and the models they give are compared in docs/benchmarks.md.
+Each precision starts from the same weights and takes the same STEPS steps (training.finetune.train_step: AdamW, masked BCE,
+gradient clipping); the first WARM_UP are not timed. Whole runs and the models they give are compared in docs/benchmarks.md.
 Run: HF_HUB_OFFLINE=1 .venv/bin/python -m bench.mixed_precision
 """
 
@@ -28,25 +28,22 @@ ROWS = 4000  # Kaggle-insults training comments, bucketed by length as training 
 
 
 def step_times(model, encoded, batches, mode: str) -> list[float]:  # type: ignore[no-untyped-def]
-    """Seconds of each optimiser step of `model` over `batches`, in `mode` (a mixed_precision value)."""
+    """Seconds of each optimiser step of `model` over `batches`, in `mode` (a mixed_precision value): fine-tuning's own
+    step (training.finetune.train_step), batch padding included."""
     import torch
 
-    from training.finetune import collate, masked_bce
+    from training.finetune import collate, train_step
 
     autocast = autocast_for(mode, "cpu")  # type: ignore[arg-type]
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5)
+    scaler = torch.amp.GradScaler("cpu", enabled=autocast.scale_gradients)
     pos_weight = torch.ones(3)
     times = []
     model.train()
     for idx in batches:
         start = time.perf_counter()
         batch, labels, weights = collate(encoded, idx, "cpu")
-        with torch.autocast("cpu", dtype=autocast.dtype, enabled=autocast.enabled):
-            logits = model(batch)
-        loss = masked_bce(logits.float(), labels, weights, pos_weight)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(model, batch, labels, weights, optimizer=optimizer, scaler=scaler, autocast=autocast, pos_weight=pos_weight)
         times.append(time.perf_counter() - start)
     return times[WARM_UP:]
 

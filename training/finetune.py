@@ -398,6 +398,34 @@ def weight_average(model, decay: float):  # type: ignore[no-untyped-def]
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
 
 
+def train_step(trainable, batch: Batch, labels, weights, *, optimizer, scaler, autocast, pos_weight,  # type: ignore[no-untyped-def]
+               topic_term=None, topic_weight: float = 0.0, max_grad_norm: float = 1.0):
+    """One optimiser step of fine-tuning: the forward pass under `autocast` (training/precision.py), masked BCE plus
+    `topic_weight` x `topic_term(comments, articles)` when there is one (topic_anchor), the backward pass through
+    `scaler` (fp16's gradient scaler; a disabled one elsewhere), gradients clipped to `max_grad_norm`, the optimiser's
+    step. Returns the loss and the topic term (None without one), detached. The scheduler, the weight average and
+    validation are the caller's: bench.mixed_precision times exactly this."""
+    import torch
+
+    topic = None
+    with torch.autocast(autocast.device_type, dtype=autocast.dtype, enabled=autocast.enabled):
+        if topic_term is None:
+            logits = trainable(batch)
+        else:
+            logits, comments, articles = trainable(batch, with_topics=True)
+            topic = topic_term(comments, articles)
+    loss = masked_bce(logits.float(), labels, weights, pos_weight)
+    if topic is not None:
+        loss = loss + topic_weight * topic
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
+    torch.nn.utils.clip_grad_norm_(trainable.parameters(), max_grad_norm)
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.detach(), None if topic is None else topic.detach()
+
+
 def predict_logits(model, encoded: Encoded, batch_size: int, device: str) -> np.ndarray:  # type: ignore[no-untyped-def]
     """Logits of every encoded row, in length-sorted batches, returned in row order."""
     import torch
@@ -537,26 +565,16 @@ def fine_tune(
         skip = step % max(1, len(mine)) if epoch == 0 and step else 0
         for idx in mine[skip:]:
             batch, labels, weights = collate(train, idx, device)
-            topic = None
-            with torch.autocast(autocast.device_type, dtype=autocast.dtype, enabled=autocast.enabled):
-                if anchor is None or batch.article is None:
-                    logits = trainable(batch)
-                else:
-                    logits, comments, articles = trainable(batch, with_topics=True)
+            topic_term = None
+            if anchor is not None and batch.article is not None:
+                def topic_term(comments, articles, batch=batch, idx=idx):  # type: ignore[no-untyped-def]
                     with torch.no_grad():  # the shipped encoder reads only the comments that have an article
                         placed = {k: v[batch.has_article] for k, v in batch.comment.items()}
                         shipped = mean_pool(anchor(**placed).last_hidden_state, placed["attention_mask"])
                     # outside no_grad: the gradient reaches the comments
-                    topic = topic_gap(comments, articles, shipped, shipped_article_embeddings(anchor, train, idx, article_cache, device))
-            loss = masked_bce(logits.float(), labels, weights, pos_weight)
-            if topic is not None:
-                loss = loss + config.topic_anchor * topic
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            scaler.step(optimizer)
-            scaler.update()
+                    return topic_gap(comments, articles, shipped, shipped_article_embeddings(anchor, train, idx, article_cache, device))
+            loss, topic = train_step(trainable, batch, labels, weights, optimizer=optimizer, scaler=scaler, autocast=autocast,
+                                     pos_weight=pos_weight, topic_term=topic_term, topic_weight=config.topic_anchor)
             scheduler.step()
             if average is not None:
                 average.update_parameters(model)
