@@ -13,6 +13,7 @@ parent comment from wrong-parent pairs (labels/pairs.py), or moderators' decisio
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from collections.abc import Sequence
@@ -229,7 +230,8 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
     bundle = assemble(config, datasets_dir, progress=False)
     tag = "-heads" + ("-parent" if parent_only else "") + ("" if pair_guards else "-noguard") + ("" if guard_set else "-nogrown")
     made_from = [source.config.name, *(l.value for l in labels)]  # refits of other dirs or other heads get other names
-    refuse_existing(models_root, model_dir_name(config, bundle, tag=tag, made_from=made_from))
+    named_at = dt.datetime.now(dt.UTC)
+    refuse_existing(models_root, model_dir_name(config, bundle, tag=tag, made_from=made_from, now=named_at))
     scorer = open_scorer(model_dir, device="cpu")
     valid, groups, group_weights = stopping_rows(config, bundle)
     guard_weight = in_domain_weight(config, bundle, group_weights)
@@ -246,4 +248,5 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
                             "pair_guards": pair_guards, "guard_set": guard_set.name if guard_set else None,
                             "fits": [{"label": f.label, "pull": str(f.strength), "validation_roc_auc": {str(k): round(a, 4) for k, a in f.validation.items()}}
                                      for f in fits]}
-    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag=tag, made_from=made_from)
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag=tag, made_from=made_from,
+                    named_at=named_at)

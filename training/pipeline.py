@@ -302,8 +302,9 @@ def train_and_export(
     if config.kind == "transformer":
         refuse_unrunnable(config.transformer.mixed_precision, resolved)  # before the data loads
     bundle = assemble(config, datasets_dir, progress=progress)
+    named_at = dt.datetime.now(dt.UTC)  # the day the name carries, checked now and written at the end
     if os.environ.get("RANK", "0") == "0":  # (only rank 0 of a distributed run writes the dir)
-        refuse_existing(models_root, model_dir_name(config, bundle))
+        refuse_existing(models_root, model_dir_name(config, bundle, now=named_at))
     log.info("training on %d rows, validating on %d, %d test sets", len(bundle.train), len(bundle.validation), len(bundle.tests))
     fit_on = as_the_model_reads(config, bundle)
     if config.kind == "linear":
@@ -313,7 +314,7 @@ def train_and_export(
         if fitted is None:
             return None
         files, params = fitted
-    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current)
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, named_at=named_at)
 
 
 def functional_summary(scorer: Scorer) -> dict | None:
@@ -347,13 +348,15 @@ def normalised_bundle(bundle: DataBundle, *, repair_spelling: bool = False) -> D
 
 def finalize(
     config: TrainConfig, bundle: DataBundle, files: dict[str, bytes], params: dict, *, models_root: Path, make_current: bool = False, tag: str = "",
-    made_from: Sequence[str] = (),
+    made_from: Sequence[str] = (), named_at: dt.datetime | None = None,
 ) -> Path:
-    """Stage the files, calibrate (transformers), choose thresholds and score the tests through serving, write the dir."""
+    """Stage the files, calibrate (transformers), choose thresholds and score the tests through serving, write the dir.
+    `named_at` dates the dir's name: the time a command checked that name before fitting (refuse_existing), so a run that
+    crosses midnight UTC writes the name it checked, not the next day's (default: now)."""
     # How served comments are normalised follows the config, for a trained dir and a recalibrated one (--set spelling_repair=true).
     params = {**params, "text_normalisation": config.text_normalisation, "spelling_repair": config.spelling_repair}
     now = dt.datetime.now(dt.UTC)
-    name = model_dir_name(config, bundle, tag=tag, made_from=made_from, now=now)
+    name = model_dir_name(config, bundle, tag=tag, made_from=made_from, now=named_at or now)
     version = name.removeprefix(f"tg-{config.name}{tag}-")
     model_config = ModelConfig(
         name=name,
@@ -429,12 +432,14 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
     requantise = _requantises(config, TrainConfig.model_validate(source.config.train_config), source.path)  # refused before the data is read
     bundle = assemble(config, datasets_dir, progress=False)
     made_from = [source.config.name]
-    refuse_existing(models_root, model_dir_name(config, bundle, tag="-recal", made_from=made_from))
+    named_at = dt.datetime.now(dt.UTC)
+    refuse_existing(models_root, model_dir_name(config, bundle, tag="-recal", made_from=made_from, now=named_at))
     params = {**without_calibration(source.config.backend), "recalibrated": {"from": source.config.name, "overrides": list(overrides)}}
     files = weight_files(source.path)
     if requantise:
         files, params = _requantised(config, as_the_model_reads(config, bundle), source.path, files, params)
-    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal", made_from=made_from)
+    return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal", made_from=made_from,
+                    named_at=named_at)
 
 
 def weight_files(model_dir: Path) -> dict[str, bytes]:

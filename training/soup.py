@@ -11,6 +11,7 @@ training does. A soup that left the basin shows at once as a validation score be
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -94,7 +95,8 @@ def soup_model_dirs(dirs: Sequence[Path], *, datasets_dir: Path, models_root: Pa
     model.load_state_dict({**model.state_dict(), **{k: torch.from_numpy(v) for k, v in head_state.items()}})
 
     bundle = assemble(config, datasets_dir, progress=False)
-    refuse_existing(models_root, model_dir_name(config, bundle, tag="-soup", made_from=[s.config.name for s in sources]))
+    named_at = dt.datetime.now(dt.UTC)
+    refuse_existing(models_root, model_dir_name(config, bundle, tag="-soup", made_from=[s.config.name for s in sources], now=named_at))
     # the params describe the soup as exported, not the first run's training record (steps, history, a refit or recalibration)
     exported = export_transformer(model, str(first.path / HF_DIR), config, as_the_model_reads(config, bundle))
     params = {**exported.params, "int8": exported.int8,
@@ -103,4 +105,4 @@ def soup_model_dirs(dirs: Sequence[Path], *, datasets_dir: Path, models_root: Pa
                        "train_data": {s.config.name: {f"{r.name}/{r.split}": r.sha256 for r in s.config.data if r.role == "train"} for s in sources}}}
     log.info("soup of %s", ", ".join(s.config.name for s in sources))
     return finalize(config, bundle, exported.files, params, models_root=models_root, make_current=make_current, tag="-soup",
-                    made_from=[s.config.name for s in sources])
+                    made_from=[s.config.name for s in sources], named_at=named_at)

@@ -265,6 +265,27 @@ def test_a_repeated_run_is_refused_before_it_fits_anything(tiny_model_dir: Path,
     assert not fitted
 
 
+def test_a_run_that_crosses_midnight_writes_the_name_it_checked(tiny_set_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock reads 23:59:59 when the name is checked before fitting and the next day afterwards: the dir keeps the
+    checked day in its name (the card records when it was written), so the early refusal guards the name written."""
+    import datetime as dt
+
+    import training.pipeline as pipeline
+    from tests.conftest import tiny_config
+
+    readings = [dt.datetime(2026, 12, 5, 23, 59, 59, tzinfo=dt.UTC)]
+
+    class Clock(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def, override]
+            return readings.pop(0) if readings else dt.datetime(2026, 12, 6, 0, 0, 1, tzinfo=dt.UTC)
+
+    monkeypatch.setattr(pipeline.dt, "datetime", Clock)
+    out = pipeline.train_and_export(tiny_config(tiny_set_path), datasets_dir=DATASETS, models_root=tmp_path, progress=False)
+    assert out is not None and "-20261205-" in out.name
+    assert read_model_dir(out, expected_labels=["hate", "insult", "off_topic"]).config.created_at.startswith("2026-12-06T00:00:01")
+
+
 def test_a_derived_dir_is_named_by_what_it_was_made_from(tiny_set_path: Path) -> None:
     from tests.conftest import tiny_config
     from training.data import assemble
