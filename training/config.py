@@ -116,9 +116,13 @@ class TransformerConfig(_Strict):
     # The corpora label at different rates and by different definitions (Stormfront's hate is a third of its rows,
     # HateXplain's hate and Kaggle's insult have their own guides): a bias per (training source, label) lets the loss take
     # each corpus's base rate from that bias instead of from cues in the text that tell the corpora apart. It is used
-    # in training only; export keeps the in-domain source's (data.report_first) folded into the heads.
-    source_bias: bool = Field(default=False, description="learn a logit bias per training source and label during fine-tuning "
-                                                         "(finetune.source_key); export folds in the report_first source's")
+    # in training only; export keeps the in-domain source's (data.report_first) folded into the heads. "corpora" leaves
+    # the generators' rows (data.synthetic_*) without one: their labels are set by the generator, and a bias of their own
+    # would explain away the contrast they are written to teach (docs/benchmarks.md, "A bias per training source").
+    source_bias: Literal["off", "all", "corpora"] = Field(
+        default="off", description="learn a logit bias per training source and label during fine-tuning (finetune.source_key): for "
+                                   "every source, or for the corpora and set files but not the generated rows; export folds in the "
+                                   "report_first source's")
     # bf16 steps ran 1.4x faster than float32, and a whole run 1.3x, on a 2-core Xeon with AMX (training/precision.py;
     # docs/benchmarks.md, "bf16 fine-tuning on CPUs with AMX"); auto leaves CPU runs in float32, so a run reproduces across CPUs.
     mixed_precision: Literal["auto", "off", "bf16", "fp16"] = Field(

@@ -87,12 +87,13 @@ def source_key(row: LabelledComment) -> str:
     return row.source.split(":", 1)[0]
 
 
-def source_indices(rows: Sequence[LabelledComment]) -> tuple[list[str], np.ndarray]:
-    """The distinct source keys of `rows`, sorted, and each row's index into them."""
+def source_indices(rows: Sequence[LabelledComment], without: frozenset[str] = frozenset()) -> tuple[list[str], np.ndarray]:
+    """The distinct source keys of `rows` but those in `without`, sorted, and each row's index into them; a row whose
+    key is in `without` gets index len(names), the bias-free row BiEncoder adds below the learned ones."""
     keys = [source_key(row) for row in rows]
-    names = sorted(set(keys))
+    names = sorted(set(keys) - without)
     index = {name: i for i, name in enumerate(names)}
-    return names, np.asarray([index[key] for key in keys], dtype=np.int64)
+    return names, np.asarray([index.get(key, len(names)) for key in keys], dtype=np.int64)
 
 
 def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, *, chunk: int = 50) -> list[list[int]]:
@@ -160,7 +161,8 @@ def mean_pool(hidden, mask):  # type: ignore[no-untyped-def]
 def build_biencoder(encoder, *, context_grad: bool, sources: int = 0):  # type: ignore[no-untyped-def]
     """The training module: a shared encoder, serving.heads' two heads, identical arithmetic in torch. With `sources` > 0,
     also a logit bias per (training source, label) that training adds to the rows whose batch names their source
-    (transformer.source_bias); fold_source_bias takes it out before export."""
+    (transformer.source_bias), and none to rows whose source index is `sources` itself (source_indices' `without`);
+    fold_source_bias takes it out before export."""
     import torch
     from torch import nn
 
@@ -211,7 +213,7 @@ def build_biencoder(encoder, *, context_grad: bool, sources: int = 0):  # type: 
                 logits[:, CONTEXT_LABEL] = self.context(features)[:, 0]
                 bias = getattr(self, "source_bias", None)
                 if bias is not None and self.training and batch.source is not None:
-                    logits = logits + bias[batch.source]
+                    logits = logits + torch.cat([bias, bias.new_zeros(1, bias.shape[1])])[batch.source]
             return (logits, u[batch.has_article], article[batch.has_article]) if with_topics else logits
 
         def head_state(self) -> dict:
@@ -488,8 +490,11 @@ def fine_tune(
     budget = budget_of(config)
     train = encode_rows(tokenizer, train_rows, train_weights, budget)
     source_names: list[str] = []
-    if config.source_bias:
-        source_names, train.sources = source_indices(train_rows)
+    if config.source_bias != "off":
+        from training.data import GENERATORS
+
+        generated = frozenset(key for key, _, _ in GENERATORS) if config.source_bias == "corpora" else frozenset()
+        source_names, train.sources = source_indices(train_rows, generated)
         log.info("a logit bias per training source: %s", ", ".join(source_names))
     valid = encode_rows(tokenizer, valid_rows, [1.0] * len(valid_rows), budget)
     groups = np.zeros(len(valid_rows), dtype=int) if valid_groups is None else np.asarray(valid_groups, dtype=int)

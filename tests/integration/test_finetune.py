@@ -336,7 +336,7 @@ def test_source_bias_learns_each_sources_base_rate_and_export_keeps_the_served_o
     rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
     both = [r.model_copy(update={"id": f"{name}-{r.id}", "source": f"{name}:x", "insult": value})
             for name, value in (("loud", 1), ("quiet", 0)) for r in rows]
-    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=40, eval_every=40, source_bias=True,
+    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=40, eval_every=40, source_bias="all",
                                     head_learning_rate=5e-3).transformer
     insult_bias = {}
     for served in ("loud", "quiet"):

@@ -175,11 +175,12 @@ def test_source_bias_shifts_training_logits_per_source_and_folds_into_the_heads(
     with torch.no_grad():
         model.source_bias.copy_(torch.tensor([[0.5, -1.0, 2.0], [-3.0, 0.25, 1.5]]))
     none = torch.zeros(n, dtype=torch.bool)
-    batch = Batch({"part": "comment"}, None, None, none, none, torch.tensor([0, 1, 1, 0]))
+    batch = Batch({"part": "comment"}, None, None, none, none, torch.tensor([0, 1, 1, 2]))  # 2: a source without a bias
     with torch.no_grad():
         trained = model.train()(batch)
         scored = model.eval()(batch)
-    assert torch.allclose(trained - scored, model.source_bias.detach()[torch.tensor([0, 1, 1, 0])])
+    assert torch.allclose((trained - scored)[:3], model.source_bias.detach()[torch.tensor([0, 1, 1])])
+    assert torch.equal(trained[3], scored[3])
     fold_source_bias(model, 1)
     assert "source_bias" not in dict(model.named_parameters())
     with torch.no_grad():
@@ -195,4 +196,8 @@ def test_a_source_key_is_the_source_up_to_its_colon() -> None:
             for i, source in enumerate(["inhouse:fox_news", "kaggle_insults", "inhouse:seed", "synthetic_spam"])]
     names, index = source_indices(rows)
     assert names == ["inhouse", "kaggle_insults", "synthetic_spam"]
+    assert index.tolist() == [0, 1, 0, 2]
+    # "corpora": the generated rows get the bias-free index, one past the learned biases
+    names, index = source_indices(rows, frozenset({"synthetic_spam"}))
+    assert names == ["inhouse", "kaggle_insults"]
     assert index.tolist() == [0, 1, 0, 2]
