@@ -15,8 +15,13 @@ def _fine_tuning_lines(config: ModelConfig) -> list[str]:
     ran = config.backend.get("fine_tuned_on")
     if not ran:
         return []
-    return [f"- Fine-tuned on {ran['device']} in {ran['precision']} (transformer.mixed_precision), {config.backend.get('steps')} steps, "
-            f"best validation score {config.backend.get('best_valid_mean_auc')}."]
+    lines = [f"- Fine-tuned on {ran['device']} in {ran['precision']} (transformer.mixed_precision), {config.backend.get('steps')} steps, "
+             f"best validation score {config.backend.get('best_valid_mean_auc')}."]
+    if sources := config.backend.get("source_bias"):
+        learned = "; ".join(f"{name} {' / '.join(f'{b:+.2f}' for b in biases)}" for name, biases in sources["biases"].items())
+        lines.append(f"- A bias per training source and label in training (transformer.source_bias; hate / insult / off_topic): {learned}. "
+                     f"The heads carry {sources['folded'] or 'none of them'}'s.")
+    return lines
 
 
 def _refit_lines(config: ModelConfig) -> list[str]:

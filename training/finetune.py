@@ -385,6 +385,9 @@ class FineTuneResult:
     int8_consistency: list[dict[str, float]] = field(default_factory=list)  # training/int8_aware.py's phase, when run
     device: str = "cpu"
     precision: str = "fp32"  # the training steps' autocast (training/precision.py): fp32, bf16 or fp16
+    # transformer.source_bias: each source's learned bias per label (LABELS order), and the source folded into the heads
+    source_biases: dict[str, list[float]] = field(default_factory=dict)
+    folded_source: str | None = None
 
 
 AVERAGE_FILE = "average.safetensors"  # the moving average's weights in a checkpoint directory
@@ -490,6 +493,8 @@ def fine_tune(
     budget = budget_of(config)
     train = encode_rows(tokenizer, train_rows, train_weights, budget)
     source_names: list[str] = []
+    source_biases: dict[str, list[float]] = {}
+    folded_source = None
     if config.source_bias != "off":
         from training.data import GENERATORS
 
@@ -618,6 +623,8 @@ def fine_tune(
     if source_names:
         served = source_names.index(serve_source) if serve_source in source_names else None
         learned = model.source_bias.detach().cpu().numpy()
+        source_biases = {name: [round(float(b), 4) for b in row] for name, row in zip(source_names, learned, strict=True)}
+        folded_source = source_names[served] if served is not None else None
         log.info("source biases (%s): %s", "/".join(label.value for label in LABELS),
                  "; ".join(f"{name} {' '.join(f'{b:+.2f}' for b in row)}" for name, row in zip(source_names, learned, strict=True)))
         log.info("source bias folded into the heads: %s", source_names[served] if served is not None else f"none ({serve_source!r} did not train)")
@@ -633,4 +640,5 @@ def fine_tune(
         )
     model.to("cpu").eval()
     return FineTuneResult(model=model if rank == 0 else None, base_path=base, best_score=best, steps=step, history=history,
-                          int8_consistency=consistency, device=device, precision=autocast.name)
+                          int8_consistency=consistency, device=device, precision=autocast.name, source_biases=source_biases,
+                          folded_source=folded_source)

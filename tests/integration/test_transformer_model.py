@@ -32,6 +32,30 @@ def test_transformer_dir_holds_weights_onnx_int8_and_calibration(tiny_transforme
     assert f"- Fine-tuned on cpu in fp32 (transformer.mixed_precision), {backend['steps']} steps" in (tiny_transformer_dir / "MODEL_CARD.md").read_text()
 
 
+@pytest.mark.slow  # a second tiny training run end to end, about 20 s
+def test_a_source_bias_run_records_each_sources_bias_and_the_folded_one_in_config_and_card(
+        tiny_set_path: Path, tiny_encoder_path: Path, tmp_path: Path) -> None:
+    from tests.conftest import DATASETS, tiny_transformer_config
+    from training.pipeline import train_and_export
+
+    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, source_bias="all")
+    config = config.model_copy(update={"data": config.data.model_copy(update={"report_first": ["tiny"]})})
+    out = train_and_export(config, datasets_dir=DATASETS, models_root=tmp_path, progress=False, device="cpu")
+    recorded = json.loads((out / "config.json").read_text())["backend"]["source_bias"]
+    assert recorded["folded"] == "tiny" and set(recorded["biases"]) == {"tiny"} and len(recorded["biases"]["tiny"]) == 3
+    assert "The heads carry tiny's." in (out / "MODEL_CARD.md").read_text()
+
+
+def test_the_card_lists_each_sources_bias(tiny_transformer_dir: Path) -> None:
+    from threadguard.artifact import read_model_dir
+    from training.card import render_card
+
+    opened = read_model_dir(tiny_transformer_dir, expected_labels=["hate", "insult", "off_topic"])
+    backend = {**opened.config.backend, "source_bias": {"folded": "inhouse", "biases": {"inhouse": [-0.5, 0.5, 0.1], "olid": [0.0, 0.41, 0.0]}}}
+    card = render_card(opened.config.model_copy(update={"backend": backend}), opened.thresholds, opened.metrics)
+    assert "inhouse -0.50 / +0.50 / +0.10; olid +0.00 / +0.41 / +0.00. The heads carry inhouse's." in card
+
+
 def test_int8_file_is_quantised_per_token_from_the_smoothed_graph_the_config_asks_for(tiny_transformer_dir: Path) -> None:
     import onnx
 
