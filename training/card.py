@@ -20,7 +20,8 @@ def _fine_tuning_lines(config: ModelConfig) -> list[str]:
     if sources := config.backend.get("source_bias"):
         learned = "; ".join(f"{name} {' / '.join(f'{b:+.2f}' for b in biases)}" for name, biases in sources["biases"].items())
         lines.append(f"- A bias per training source and label in training (transformer.source_bias; hate / insult / off_topic): {learned}. "
-                     f"The heads carry {sources['folded'] or 'none of them'}'s.")
+                     + (f"The heads carry {sources['folded']}'s." if sources["folded"] else "The heads carry none of them (no source "
+                        "named in data.report_first trained)."))
     return lines
 
 

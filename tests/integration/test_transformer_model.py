@@ -54,6 +54,9 @@ def test_the_card_lists_each_sources_bias(tiny_transformer_dir: Path) -> None:
     backend = {**opened.config.backend, "source_bias": {"folded": "inhouse", "biases": {"inhouse": [-0.5, 0.5, 0.1], "olid": [0.0, 0.41, 0.0]}}}
     card = render_card(opened.config.model_copy(update={"backend": backend}), opened.thresholds, opened.metrics)
     assert "inhouse -0.50 / +0.50 / +0.10; olid +0.00 / +0.41 / +0.00. The heads carry inhouse's." in card
+    unfolded = {**backend, "source_bias": {**backend["source_bias"], "folded": None}}
+    card = render_card(opened.config.model_copy(update={"backend": unfolded}), opened.thresholds, opened.metrics)
+    assert "The heads carry none of them (no source named in data.report_first trained)." in card
 
 
 def test_int8_file_is_quantised_per_token_from_the_smoothed_graph_the_config_asks_for(tiny_transformer_dir: Path) -> None:
