@@ -176,6 +176,21 @@ def export_transformer(model, base_path: str, config: TrainConfig, fit_on: DataB
     return TransformerExport(files, params, int8_record(recipe, calibration))
 
 
+def in_domain_source_key(config: TrainConfig, bundle: DataBundle) -> str | None:
+    """The source key (finetune.source_key) of the first data.report_first source's rows: whose bias a source-bias run
+    folds into the heads. Read off that source's validation rows, so a set whose rows carry another source name than
+    the config's `name` (rows "forum:thread-1" under `name = "mysite"`) still folds its own bias."""
+    from collections import Counter
+
+    from training.finetune import source_key
+
+    for name in config.data.report_first:
+        rows = next((named.rows for named in bundle.validation_sets if named.name == name), [])
+        if rows:
+            return Counter(source_key(row) for row in rows).most_common(1)[0][0]
+    return None
+
+
 def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, checkpoint_dir: Path | None, progress: bool) -> tuple[dict[str, bytes], dict] | None:
     from training.finetune import fine_tune
 
@@ -183,7 +198,7 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
     rows, groups, weights = stopping_rows(config, bundle)
     result = fine_tune(tcfg, bundle.train, bundle.train_weights, rows, seed=config.seed, device=device, checkpoint_dir=checkpoint_dir, progress=progress,
                        valid_groups=groups, group_weights=weights, group_names=stopping_group_names(config, bundle),
-                       serve_source=config.data.report_first[0] if config.data.report_first else None)
+                       serve_source=in_domain_source_key(config, bundle))
     if result.model is None:
         return None  # not rank 0 of a distributed run: rank 0 exports
     exported = export_transformer(result.model, result.base_path, config, bundle)

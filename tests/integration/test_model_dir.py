@@ -286,6 +286,19 @@ def test_a_run_that_crosses_midnight_writes_the_name_it_checked(tiny_set_path: P
     assert read_model_dir(out, expected_labels=["hate", "insult", "off_topic"]).config.created_at.startswith("2026-12-06T00:00:01")
 
 
+def test_a_source_bias_run_folds_the_in_domain_rows_own_source_whatever_the_config_calls_it(tiny_set_path: Path) -> None:
+    from tests.conftest import tiny_config
+    from training.data import assemble
+    from training.pipeline import in_domain_source_key
+
+    # the tiny rows say source "tiny"; the config names the source "mysite" and reports it first
+    config = tiny_config(tiny_set_path, data={"sources": [{"path": str(tiny_set_path), "name": "mysite"}], "eval_corpora": [],
+                                              "report_first": ["mysite"]})
+    assert in_domain_source_key(config, assemble(config, DATASETS, progress=False)) == "tiny"
+    unnamed = tiny_config(tiny_set_path, data={"sources": [{"path": str(tiny_set_path), "name": "mysite"}], "eval_corpora": []})
+    assert in_domain_source_key(unnamed, assemble(unnamed, DATASETS, progress=False)) is None
+
+
 def test_a_derived_dir_is_named_by_what_it_was_made_from(tiny_set_path: Path) -> None:
     from tests.conftest import tiny_config
     from training.data import assemble

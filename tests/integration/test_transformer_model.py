@@ -39,7 +39,9 @@ def test_a_source_bias_run_records_each_sources_bias_and_the_folded_one_in_confi
     from training.pipeline import train_and_export
 
     config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, source_bias="all")
-    config = config.model_copy(update={"data": config.data.model_copy(update={"report_first": ["tiny"]})})
+    # the config calls the source "mysite"; its rows say "tiny": the heads carry the bias those rows trained
+    sources = [config.data.sources[0].model_copy(update={"name": "mysite"})]
+    config = config.model_copy(update={"data": config.data.model_copy(update={"sources": sources, "report_first": ["mysite"]})})
     out = train_and_export(config, datasets_dir=DATASETS, models_root=tmp_path, progress=False, device="cpu")
     recorded = json.loads((out / "config.json").read_text())["backend"]["source_bias"]
     assert recorded["folded"] == "tiny" and set(recorded["biases"]) == {"tiny"} and len(recorded["biases"]["tiny"]) == 3
