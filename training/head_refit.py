@@ -13,7 +13,6 @@ parent comment from wrong-parent pairs (labels/pairs.py), or moderators' decisio
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 from collections.abc import Sequence
@@ -221,7 +220,7 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
     from threadguard.artifact import read_model_dir
     from training.config import config_from_dict
     from training.data import assemble
-    from training.pipeline import finalize, model_dir_name, refuse_existing, stopping_rows, weight_files, without_calibration
+    from training.pipeline import check_run_name, finalize, stopping_rows, weight_files, without_calibration
 
     source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
     if source.config.kind != "transformer":
@@ -230,8 +229,7 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
     bundle = assemble(config, datasets_dir, progress=False)
     tag = "-heads" + ("-parent" if parent_only else "") + ("" if pair_guards else "-noguard") + ("" if guard_set else "-nogrown")
     made_from = [source.config.name, *(l.value for l in labels)]  # refits of other dirs or other heads get other names
-    named_at = dt.datetime.now(dt.UTC)
-    refuse_existing(models_root, model_dir_name(config, bundle, tag=tag, made_from=made_from, now=named_at))
+    named_at = check_run_name(models_root, config, bundle, tag=tag, made_from=made_from)
     scorer = open_scorer(model_dir, device="cpu")
     valid, groups, group_weights = stopping_rows(config, bundle)
     guard_weight = in_domain_weight(config, bundle, group_weights)

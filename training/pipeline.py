@@ -105,6 +105,14 @@ def refuse_existing(models_root: Path, name: str) -> None:
         raise ArtifactError(f"{dest} already exists (same config, data and source today); remove it, or pass another --models-dir")
 
 
+def check_run_name(models_root: Path, config: TrainConfig, bundle: DataBundle, *, tag: str = "", made_from: Sequence[str] = ()) -> dt.datetime:
+    """Refuse, before any fitting, a run whose model dir already exists (refuse_existing), and return the time its name is
+    dated by: the command passes it to finalize as `named_at`, so the name written is the name checked."""
+    named_at = dt.datetime.now(dt.UTC)
+    refuse_existing(models_root, model_dir_name(config, bundle, tag=tag, made_from=made_from, now=named_at))
+    return named_at
+
+
 def _fit_linear(config: TrainConfig, bundle: DataBundle, progress: bool) -> tuple[dict[str, bytes], dict]:
     estimator = LinearBaseline(config.linear, seed=config.seed, progress=progress).fit(bundle.train, bundle.train_weights)
     return estimator.model_.to_files(), estimator.model_.params
@@ -319,9 +327,8 @@ def train_and_export(
     if config.kind == "transformer":
         refuse_unrunnable(config.transformer.mixed_precision, resolved)  # before the data loads
     bundle = assemble(config, datasets_dir, progress=progress)
-    named_at = dt.datetime.now(dt.UTC)  # the day the name carries, checked now and written at the end
-    if os.environ.get("RANK", "0") == "0":  # (only rank 0 of a distributed run writes the dir)
-        refuse_existing(models_root, model_dir_name(config, bundle, now=named_at))
+    # (only rank 0 of a distributed run writes the dir, so only it checks the name)
+    named_at = check_run_name(models_root, config, bundle) if os.environ.get("RANK", "0") == "0" else None
     log.info("training on %d rows, validating on %d, %d test sets", len(bundle.train), len(bundle.validation), len(bundle.tests))
     fit_on = as_the_model_reads(config, bundle)
     if config.kind == "linear":
@@ -368,7 +375,7 @@ def finalize(
     made_from: Sequence[str] = (), named_at: dt.datetime | None = None,
 ) -> Path:
     """Stage the files, calibrate (transformers), choose thresholds and score the tests through serving, write the dir.
-    `named_at` dates the dir's name: the time a command checked that name before fitting (refuse_existing), so a run that
+    `named_at` dates the dir's name: the time a command checked that name before fitting (check_run_name), so a run that
     crosses midnight UTC writes the name it checked, not the next day's (default: now)."""
     # How served comments are normalised follows the config, for a trained dir and a recalibrated one (--set spelling_repair=true).
     params = {**params, "text_normalisation": config.text_normalisation, "spelling_repair": config.spelling_repair}
@@ -449,8 +456,7 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
     requantise = _requantises(config, TrainConfig.model_validate(source.config.train_config), source.path)  # refused before the data is read
     bundle = assemble(config, datasets_dir, progress=False)
     made_from = [source.config.name]
-    named_at = dt.datetime.now(dt.UTC)
-    refuse_existing(models_root, model_dir_name(config, bundle, tag="-recal", made_from=made_from, now=named_at))
+    named_at = check_run_name(models_root, config, bundle, tag="-recal", made_from=made_from)
     params = {**without_calibration(source.config.backend), "recalibrated": {"from": source.config.name, "overrides": list(overrides)}}
     files = weight_files(source.path)
     if requantise:

@@ -11,7 +11,6 @@ training does. A soup that left the basin shows at once as a validation score be
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,7 +76,7 @@ def soup_model_dirs(dirs: Sequence[Path], *, datasets_dir: Path, models_root: Pa
     from training.config import config_from_dict
     from training.data import assemble
     from training.finetune import build_biencoder
-    from training.pipeline import as_the_model_reads, export_transformer, finalize, model_dir_name, refuse_existing
+    from training.pipeline import as_the_model_reads, check_run_name, export_transformer, finalize
 
     sources = _ingredients(dirs)
     first = sources[0]
@@ -95,8 +94,7 @@ def soup_model_dirs(dirs: Sequence[Path], *, datasets_dir: Path, models_root: Pa
     model.load_state_dict({**model.state_dict(), **{k: torch.from_numpy(v) for k, v in head_state.items()}})
 
     bundle = assemble(config, datasets_dir, progress=False)
-    named_at = dt.datetime.now(dt.UTC)
-    refuse_existing(models_root, model_dir_name(config, bundle, tag="-soup", made_from=[s.config.name for s in sources], now=named_at))
+    named_at = check_run_name(models_root, config, bundle, tag="-soup", made_from=[s.config.name for s in sources])
     # the params describe the soup as exported, not the first run's training record (steps, history, a refit or recalibration)
     exported = export_transformer(model, str(first.path / HF_DIR), config, as_the_model_reads(config, bundle))
     params = {**exported.params, "int8": exported.int8,
