@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from labels.schema import LABELS
 from threadguard.artifact import LabelThresholds, Metrics, ModelConfig
 
 
@@ -19,7 +20,11 @@ def _fine_tuning_lines(config: ModelConfig) -> list[str]:
              f"best validation score {config.backend.get('best_valid_mean_auc')}."]
     if sources := config.backend.get("source_bias"):
         learned = "; ".join(f"{name} {' / '.join(f'{b:+.2f}' for b in biases)}" for name, biases in sources["biases"].items())
+        # A run from before source_bias_labels biased every label.
+        biased = sources.get("labels", [label.value for label in LABELS])
+        unbiased = [label.value for label in LABELS if label.value not in biased]
         lines.append(f"- A bias per training source and label in training (transformer.source_bias; hate / insult / off_topic): {learned}. "
+                     + (f"{' and '.join(unbiased)} had none (transformer.source_bias_labels). " if unbiased else "")
                      + (f"The heads carry {sources['folded']}'s." if sources["folded"] else "The heads carry none of them (no source "
                         "named in data.report_first trained)."))
     return lines

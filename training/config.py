@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from labels.schema import LABELS, Label
 from threadguard.errors import ConfigError
 
 
@@ -123,6 +124,12 @@ class TransformerConfig(_Strict):
         default="off", description="learn a logit bias per training source and label during fine-tuning (finetune.source_key): for "
                                    "every source, or for the corpora and set files but not the generated rows; export folds in the "
                                    "report_first source's")
+    # Which labels get a source bias. The corpora disagree most on hate and insult (base rates, guides); off_topic is
+    # annotated only by the in-domain set, the news corpora's pairs and the spam generator, and a bias of its own let
+    # seed 13's off_topic fall 0.04-0.07 on the Globe and Mail and SemEval splits (docs/benchmarks.md).
+    source_bias_labels: list[Label] = Field(
+        default_factory=lambda: list(LABELS), min_length=1, description="the labels that get a bias per training source when "
+                                                                        "source_bias is on (the others get none)")
     # bf16 steps ran 1.4x faster than float32, and a whole run 1.3x, on a 2-core Xeon with AMX (training/precision.py;
     # docs/benchmarks.md, "bf16 fine-tuning on CPUs with AMX"); auto leaves CPU runs in float32, so a run reproduces across CPUs.
     mixed_precision: Literal["auto", "off", "bf16", "fp16"] = Field(

@@ -158,11 +158,12 @@ def mean_pool(hidden, mask):  # type: ignore[no-untyped-def]
     return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
 
 
-def build_biencoder(encoder, *, context_grad: bool, sources: int = 0):  # type: ignore[no-untyped-def]
+def build_biencoder(encoder, *, context_grad: bool, sources: int = 0, bias_labels: Sequence[int] | None = None):  # type: ignore[no-untyped-def]
     """The training module: a shared encoder, serving.heads' two heads, identical arithmetic in torch. With `sources` > 0,
     also a logit bias per (training source, label) that training adds to the rows whose batch names their source
     (transformer.source_bias), and none to rows whose source index is `sources` itself (source_indices' `without`);
-    fold_source_bias takes it out before export."""
+    fold_source_bias takes it out before export. `bias_labels` (indices into LABELS; None: all) are the labels that
+    have a bias: the others' stay zero."""
     import torch
     from torch import nn
 
@@ -176,6 +177,14 @@ def build_biencoder(encoder, *, context_grad: bool, sources: int = 0):  # type: 
             self.context = nn.Linear(3 * dim + 4, 1)
             if sources:
                 self.source_bias = nn.Parameter(torch.zeros(sources, len(LABELS)))
+                # Not persistent: it is fixed by the config, so checkpoints and the moving average hold the bias alone.
+                mask = torch.zeros(len(LABELS)) if bias_labels is not None else torch.ones(len(LABELS))
+                mask[list(bias_labels or ())] = 1.0
+                self.register_buffer("source_bias_mask", mask, persistent=False)
+
+        def source_bias_values(self):  # type: ignore[no-untyped-def]
+            """The per-source biases training adds: the learned ones, zero for labels without a bias."""
+            return self.source_bias * self.source_bias_mask
 
         def embed(self, inputs):  # type: ignore[no-untyped-def]
             return mean_pool(self.encoder(**inputs).last_hidden_state, inputs["attention_mask"])
@@ -211,8 +220,8 @@ def build_biencoder(encoder, *, context_grad: bool, sources: int = 0):  # type: 
             with torch.autocast(u.device.type, enabled=False):
                 logits[:, list(COMMENT_LABELS)] = self.comment(z)
                 logits[:, CONTEXT_LABEL] = self.context(features)[:, 0]
-                bias = getattr(self, "source_bias", None)
-                if bias is not None and self.training and batch.source is not None:
+                if hasattr(self, "source_bias") and self.training and batch.source is not None:
+                    bias = self.source_bias_values()
                     logits = logits + torch.cat([bias, bias.new_zeros(1, bias.shape[1])])[batch.source]
             return (logits, u[batch.has_article], article[batch.has_article]) if with_topics else logits
 
@@ -228,14 +237,15 @@ def fold_source_bias(model, index: int | None) -> None:  # type: ignore[no-untyp
     (None: every source's is dropped), so the exported heads score as training scored that source's rows."""
     import torch
 
-    bias = getattr(model, "source_bias", None)
-    if bias is None:
+    if not hasattr(model, "source_bias"):
         return
+    bias = model.source_bias_values()
     if index is not None:
         with torch.no_grad():
             model.comment.bias += bias[index, list(COMMENT_LABELS)].to(model.comment.bias.dtype)
             model.context.bias += bias[index, CONTEXT_LABEL].to(model.context.bias.dtype)
     del model.source_bias
+    del model.source_bias_mask
 
 
 # The source biases learn at this multiple of the heads' rate: from zero they reach a corpus's base-rate offset (one or two
@@ -500,14 +510,16 @@ def fine_tune(
 
         generated = frozenset(key for key, _, _ in GENERATORS) if config.source_bias == "corpora" else frozenset()
         source_names, train.sources = source_indices(train_rows, generated)
-        log.info("a logit bias per training source: %s", ", ".join(source_names))
+        log.info("a logit bias per training source (%s): %s", "/".join(label.value for label in config.source_bias_labels),
+                 ", ".join(source_names))
     valid = encode_rows(tokenizer, valid_rows, [1.0] * len(valid_rows), budget)
     groups = np.zeros(len(valid_rows), dtype=int) if valid_groups is None else np.asarray(valid_groups, dtype=int)
     try:
         encoder = AutoModel.from_pretrained(base, add_pooling_layer=False)
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"cannot load base model {config.base_model!r}: {exc}") from exc
-    model = build_biencoder(encoder, context_grad=config.context_grad, sources=len(source_names))
+    model = build_biencoder(encoder, context_grad=config.context_grad, sources=len(source_names),
+                            bias_labels=[LABELS.index(label) for label in config.source_bias_labels])
     if config.freeze_embeddings:
         for parameter in encoder.embeddings.parameters():
             parameter.requires_grad = False
@@ -622,7 +634,7 @@ def fine_tune(
         model.load_state_dict(best_state)
     if source_names:
         served = source_names.index(serve_source) if serve_source in source_names else None
-        learned = model.source_bias.detach().cpu().numpy()
+        learned = model.source_bias_values().detach().cpu().numpy()
         source_biases = {name: [round(float(b), 4) for b in row] for name, row in zip(source_names, learned, strict=True)}
         folded_source = source_names[served] if served is not None else None
         log.info("source biases (%s): %s", "/".join(label.value for label in LABELS),

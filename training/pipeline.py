@@ -214,7 +214,8 @@ def _fit_transformer(config: TrainConfig, bundle: DataBundle, *, device: str, ch
         **exported.params, "steps": result.steps, "best_valid_mean_auc": round(result.best_score, 4), "history": result.history,
         "fine_tuned_on": {"device": result.device, "precision": result.precision},
         # transformer.source_bias: what each source's bias learned, and whose the exported heads carry
-        **({"source_bias": {"folded": result.folded_source, "biases": result.source_biases}} if result.source_biases else {}),
+        **({"source_bias": {"folded": result.folded_source, "biases": result.source_biases,
+                            "labels": [label.value for label in tcfg.source_bias_labels]}} if result.source_biases else {}),
         # how model.int8.onnx was made from model.onnx (training/smoothing.py when smoothing_alpha is set, training/token_int8.py
         # for per-token activations)
         "int8": {**exported.int8, "consistency_steps": tcfg.int8_consistency_steps, "consistency_history": result.int8_consistency},

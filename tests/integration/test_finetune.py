@@ -346,3 +346,16 @@ def test_source_bias_learns_each_sources_base_rate_and_export_keeps_the_served_o
         assert result.folded_source == served and set(result.source_biases) == {"loud", "quiet"}
     assert result.source_biases["loud"][1] - result.source_biases["quiet"][1] > 1.0  # what the card records, insult apart
     assert insult_bias["loud"] - insult_bias["quiet"] > 1.0
+
+
+def test_a_label_left_out_of_source_bias_labels_learns_no_bias(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
+    """The loud/quiet rows again with hate alone biased: insult's per-source difference has nowhere to go, so no source
+    records an insult bias, while hate's biases still learn."""
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
+    both = [r.model_copy(update={"id": f"{name}-{r.id}", "source": f"{name}:x", "insult": value})
+            for name, value in (("loud", 1), ("quiet", 0)) for r in rows]
+    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=40, eval_every=40, source_bias="all",
+                                    source_bias_labels=["hate"], head_learning_rate=5e-3).transformer
+    result = fine_tune(config, both, [1.0] * len(both), rows, seed=3, device="cpu", progress=False, serve_source="loud")
+    assert all(biases[1] == 0.0 and biases[2] == 0.0 for biases in result.source_biases.values())
+    assert any(abs(biases[0]) > 0.01 for biases in result.source_biases.values())

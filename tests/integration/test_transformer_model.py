@@ -59,6 +59,10 @@ def test_the_card_lists_each_sources_bias(tiny_transformer_dir: Path) -> None:
     unfolded = {**backend, "source_bias": {**backend["source_bias"], "folded": None}}
     card = render_card(opened.config.model_copy(update={"backend": unfolded}), opened.thresholds, opened.metrics)
     assert "The heads carry none of them (no source named in data.report_first trained)." in card
+    # a run that biased hate and insult alone says off_topic had none
+    backend["source_bias"]["labels"] = ["hate", "insult"]
+    card = render_card(opened.config.model_copy(update={"backend": backend}), opened.thresholds, opened.metrics)
+    assert "+0.00 / +0.41 / +0.00. off_topic had none (transformer.source_bias_labels). The heads carry inhouse's." in card
 
 
 def test_int8_file_is_quantised_per_token_from_the_smoothed_graph_the_config_asks_for(tiny_transformer_dir: Path) -> None:

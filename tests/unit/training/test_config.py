@@ -29,6 +29,13 @@ def test_an_override_can_step_into_a_list_of_sources() -> None:
     assert load_config(minilm).data.sources[0].path == Path("labels/data/inhouse.jsonl")
 
 
+def test_source_bias_labels_default_to_every_label_and_take_a_toml_list() -> None:
+    minilm = BASELINE.with_name("minilm.toml")
+    assert [label.value for label in load_config(minilm).transformer.source_bias_labels] == ["hate", "insult", "off_topic"]
+    chosen = load_config(minilm, ['transformer.source_bias_labels=["hate", "insult"]']).transformer.source_bias_labels
+    assert [label.value for label in chosen] == ["hate", "insult"]
+
+
 @pytest.mark.parametrize(
     ("override", "fragment"),
     [
@@ -36,6 +43,8 @@ def test_an_override_can_step_into_a_list_of_sources() -> None:
         ("data.sources.first.weight=2", "'first' is not an index"),
         ("seed.value=2", "seed is a value, not a table"),
         ("transformer.int8_outlier_channels=-1", "transformer.int8_outlier_channels: Input should be greater than or equal to 0"),
+        ("transformer.source_bias_labels=[]", "transformer.source_bias_labels: List should have at least 1 item"),
+        ('transformer.source_bias_labels=["hate","spam"]', "transformer.source_bias_labels.1: Input should be 'hate', 'insult' or 'off_topic'"),
     ],
 )
 def test_a_bad_override_path_is_one_line_config_error(override: str, fragment: str) -> None:

@@ -189,6 +189,35 @@ def test_source_bias_shifts_training_logits_per_source_and_folds_into_the_heads(
     assert torch.allclose(folded - scored, torch.tensor([[-3.0, 0.25, 1.5]]).expand(n, 3), atol=1e-6)
 
 
+def test_labels_outside_source_bias_labels_get_no_bias_in_training_or_in_the_fold() -> None:
+    """transformer.source_bias_labels: a label left out is scored in training as in eval, whatever its entry in the
+    parameter holds, and the fold moves only the biased labels' head biases."""
+    from types import SimpleNamespace
+
+    from training.finetune import Batch, build_biencoder, fold_source_bias
+
+    dim, n = 8, 3
+    comment = torch.from_numpy(np.random.default_rng(4).normal(size=(n, dim)).astype(np.float32))
+
+    class FakeEncoder(torch.nn.Module):
+        config = SimpleNamespace(hidden_size=dim)
+
+    model = build_biencoder(FakeEncoder(), context_grad=False, sources=2, bias_labels=[1])  # insult alone
+    model.embed = lambda inputs: comment
+    with torch.no_grad():
+        model.source_bias.copy_(torch.tensor([[0.5, -1.0, 2.0], [-3.0, 0.25, 1.5]]))
+    none = torch.zeros(n, dtype=torch.bool)
+    batch = Batch({"part": "comment"}, None, None, none, none, torch.tensor([0, 1, 1]))
+    with torch.no_grad():
+        gap = model.train()(batch) - model.eval()(batch)
+    assert torch.allclose(gap, torch.tensor([[0.0, -1.0, 0.0], [0.0, 0.25, 0.0], [0.0, 0.25, 0.0]]))
+    heads = {k: v.clone() for k, v in model.head_state().items()}
+    fold_source_bias(model, 0)
+    assert not hasattr(model, "source_bias") and not hasattr(model, "source_bias_mask")
+    assert torch.allclose(model.comment.bias - heads["comment.bias"], torch.tensor([0.0, -1.0]))
+    assert torch.equal(model.context.bias, heads["context.bias"])
+
+
 def test_a_source_key_is_the_source_up_to_its_colon() -> None:
     from training.finetune import source_indices
 
