@@ -248,6 +248,19 @@ def fold_source_bias(model, index: int | None) -> None:  # type: ignore[no-untyp
     del model.source_bias_mask
 
 
+def load_checkpoint_weights(module, weights: dict, where: Path) -> None:  # type: ignore[no-untyped-def]
+    """Load a checkpoint's weights into `module`, or say in one line why they do not fit it: a checkpoint written by a
+    run of another architecture (another transformer.source_bias, another base model) cannot be resumed."""
+    expected = module.state_dict()
+    gaps = {"missing": sorted(set(expected) - set(weights)), "unexpected": sorted(set(weights) - set(expected)),
+            "of another shape": sorted(k for k in set(expected) & set(weights) if expected[k].shape != weights[k].shape)}
+    if any(gaps.values()):
+        found = "; ".join(f"{what}: {', '.join(keys[:3])}{', ...' if len(keys) > 3 else ''}" for what, keys in gaps.items() if keys)
+        raise ConfigError(f"checkpoint {where} was written by a run with another model ({found}): resume with the config that "
+                          "wrote it, or give an empty --checkpoint-dir")
+    module.load_state_dict(weights)
+
+
 # The source biases learn at this multiple of the heads' rate: from zero they reach a corpus's base-rate offset (one or two
 # logits) in about a hundred steps, before the encoder has learned to tell the corpora apart, which is what they are for.
 SOURCE_BIAS_LR_SCALE = 10.0
@@ -561,7 +574,7 @@ def fine_tune(
     step, best, stale, history = 0, -1.0, 0, []
     best_state = None
     if checkpoint_dir and (checkpoint_dir / "state.pt").is_file():
-        model.load_state_dict(load_file(str(checkpoint_dir / "model.safetensors"), device=device))
+        load_checkpoint_weights(model, load_file(str(checkpoint_dir / "model.safetensors"), device=device), checkpoint_dir)
         state = torch.load(checkpoint_dir / "state.pt", weights_only=True)  # tensors and plain types only
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

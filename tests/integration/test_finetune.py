@@ -57,6 +57,19 @@ def test_resume_continues_from_the_checkpoint(tiny_set_path: Path, tiny_encoder_
     assert resumed.history[:2] == done.history
 
 
+def test_resuming_a_checkpoint_of_another_architecture_is_a_one_line_config_error(
+        tiny_set_path: Path, tiny_encoder_path: Path, tmp_path: Path) -> None:
+    from threadguard.errors import ConfigError
+
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
+    biased = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=4, eval_every=4, source_bias="all").transformer
+    fine_tune(biased, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    plain = biased.model_copy(update={"source_bias": "off", "max_steps": 8})
+    with pytest.raises(ConfigError) as info:
+        fine_tune(plain, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    assert "unexpected: source_bias" in str(info.value) and "\n" not in str(info.value)
+
+
 def test_early_stopping_stops_before_max_steps(tiny_set_path: Path, tiny_encoder_path: Path) -> None:
     rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
     config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=400, eval_every=2, patience=1, learning_rate=1e-9).transformer
