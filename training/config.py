@@ -125,8 +125,8 @@ class TransformerConfig(_Strict):
                                    "every source, or for the corpora and set files but not the generated rows; export folds in the "
                                    "report_first source's")
     # Which labels get a source bias. The corpora disagree most on hate and insult (base rates, guides); off_topic is
-    # annotated only by the in-domain set, the news corpora's pairs and the spam generator, and a bias of its own let
-    # seed 13's off_topic fall 0.04-0.07 on the Globe and Mail and SemEval splits (docs/benchmarks.md).
+    # annotated only by the in-domain set, the news corpora's pairs and the spam generator, and with a bias of its own
+    # seed 14's SemEval off_topic fell 0.02-0.03 below its control, without one it did not (docs/benchmarks.md).
     source_bias_labels: list[Label] = Field(
         default_factory=lambda: list(LABELS), min_length=1, description="the labels that get a bias per training source when "
                                                                         "source_bias is on (the others get none)")
