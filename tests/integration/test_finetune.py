@@ -355,7 +355,7 @@ def test_source_bias_learns_each_sources_base_rate_and_export_keeps_the_served_o
     for served in ("loud", "quiet"):
         result = fine_tune(config, both, [1.0] * len(both), rows, seed=3, device="cpu", progress=False, serve_source=served)
         assert not any("source_bias" in name for name, _ in result.model.named_parameters())
-        insult_bias[served] = float(result.model.comment.bias[1])
+        insult_bias[served] = float(result.model.comment.bias[1].detach())
         assert result.folded_source == served and set(result.source_biases) == {"loud", "quiet"}
     assert result.source_biases["loud"][1] - result.source_biases["quiet"][1] > 1.0  # what the card records, insult apart
     assert insult_bias["loud"] - insult_bias["quiet"] > 1.0
