@@ -26,6 +26,7 @@ from threadguard.errors import ConfigError
 from training.config import TransformerConfig
 from training.evaluate import label_matrix
 from training.precision import autocast_for
+from training.resume import check_resume, rows_fingerprint, run_identity
 
 log = logging.getLogger(__name__)
 
@@ -573,9 +574,11 @@ def fine_tune(
 
     step, best, stale, history = 0, -1.0, 0, []
     best_state = None
+    identity = run_identity(config, seed, rows_fingerprint(train.comment, train.article, train.parent, train.labels, train.weights))
     if checkpoint_dir and (checkpoint_dir / "state.pt").is_file():
-        load_checkpoint_weights(model, load_file(str(checkpoint_dir / "model.safetensors"), device=device), checkpoint_dir)
         state = torch.load(checkpoint_dir / "state.pt", weights_only=True)  # tensors and plain types only
+        check_resume(state.get("identity"), identity, checkpoint_dir)
+        load_checkpoint_weights(model, load_file(str(checkpoint_dir / "model.safetensors"), device=device), checkpoint_dir)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, best, stale = int(state["step"]), float(state["best"]), int(state["stale"])
@@ -632,7 +635,8 @@ def fine_tune(
                     if best_state is not None:
                         save_file({k: v.contiguous() for k, v in best_state.items()}, str(checkpoint_dir / "best.safetensors"))
                     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step, "best": best,
-                                "stale": stale, "rng_seed": seed * 1000 + epoch, "history": history}, checkpoint_dir / "state.pt")
+                                "stale": stale, "rng_seed": seed * 1000 + epoch, "history": history,
+                                "identity": identity}, checkpoint_dir / "state.pt")
                 # the anchor's own term beside the total: what its weight should be set against
                 anchored = f" (topic term {topic.item():.4f} unweighted)" if topic is not None else ""
                 log.info("step %d: loss %.4f%s, validation mean ROC-AUC %.4f (best %.4f)", step, loss.item(), anchored, score, best)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from labels.schema import Label
 from labels.sets import read_jsonl
 from serving.transformer import load_tokenizer
 from tests.conftest import tiny_transformer_config
@@ -67,7 +68,42 @@ def test_resuming_a_checkpoint_of_another_architecture_is_a_one_line_config_erro
     plain = biased.model_copy(update={"source_bias": "off", "max_steps": 8})
     with pytest.raises(ConfigError) as info:
         fine_tune(plain, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    assert "source_bias 'all' -> 'off'" in str(info.value) and "\n" not in str(info.value)
+    # A checkpoint from before runs recorded their settings: the weights' shapes still tell.
+    state = torch.load(tmp_path / "state.pt", weights_only=True)
+    del state["identity"]
+    torch.save(state, tmp_path / "state.pt")
+    with pytest.raises(ConfigError) as info:
+        fine_tune(plain, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
     assert "unexpected: source_bias" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("change", ["learning_rate", "source_bias_labels", "seed", "rows"])
+def test_resuming_under_other_settings_or_rows_is_a_one_line_config_error(
+        change: str, tiny_set_path: Path, tiny_encoder_path: Path, tmp_path: Path) -> None:
+    from threadguard.errors import ConfigError
+
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
+    first = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=4, eval_every=4, source_bias="all").transformer
+    fine_tune(first, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    # Running longer and validating more often is what resuming is for: these may change.
+    config, seed, resumed_rows = first.model_copy(update={"max_steps": 8, "eval_every": 2}), 3, rows
+    if change == "learning_rate":
+        config = config.model_copy(update={"learning_rate": first.learning_rate * 2})
+    elif change == "source_bias_labels":
+        config = config.model_copy(update={"source_bias_labels": [Label.insult]})  # same weights' shapes, another mask
+    elif change == "seed":
+        seed = 4
+    else:
+        resumed_rows = rows[:-1]
+    with pytest.raises(ConfigError) as info:
+        fine_tune(config, resumed_rows, [1.0] * len(resumed_rows), rows, seed=seed, device="cpu", checkpoint_dir=tmp_path,
+                  progress=False)
+    message = str(info.value)
+    expected = {"learning_rate": f"learning_rate {first.learning_rate!r} -> {first.learning_rate * 2!r}", "source_bias_labels": "source_bias_labels",
+                "seed": "seed 3 -> 4", "rows": "the training rows changed"}[change]
+    assert expected in message and "\n" not in message and "--checkpoint-dir" in message
+    assert "max_steps" not in message and "eval_every" not in message
 
 
 def test_early_stopping_stops_before_max_steps(tiny_set_path: Path, tiny_encoder_path: Path) -> None:

@@ -1,0 +1,63 @@
+"""What a fine-tuning checkpoint must agree with to be resumed: the settings and the training rows that wrote it.
+
+A checkpoint resumed under another learning rate, seed or label mask, or over training rows that changed since (new
+moderator decisions, another corpus limit), used to carry on silently: the run's card then described a model that no
+single configuration trained. The checkpoint now records both, and a resume that disagrees stops with one line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from threadguard.errors import ConfigError
+from training.config import TransformerConfig
+
+# Settings a resumed run may change: how long it runs and how often it validates, the dtype of its steps (a run moved
+# to another machine), and what happens after fine-tuning (export, int8, the spam head). Every other setting, including
+# ones added later, shapes what the steps compute and must match.
+RESUMABLE_SETTINGS = frozenset({"max_steps", "epochs", "patience", "eval_every", "eval_batch_size", "mixed_precision", "spam_head",
+                                "quantize_per_channel"})
+RESUMABLE_PREFIXES = ("int8_",)
+
+
+def rows_fingerprint(comment: Sequence[Sequence[int]], article: Sequence[Sequence[int]], parent: Sequence[Sequence[int]],
+                     labels: np.ndarray, weights: np.ndarray) -> str:
+    """A digest of the encoded training rows (token ids, labels with their gaps, weights), in order."""
+    digest = hashlib.sha256()
+    for part in (comment, article, parent):
+        lengths = np.fromiter((len(ids) for ids in part), dtype=np.int64, count=len(part))
+        digest.update(lengths.tobytes())
+        digest.update(np.fromiter((i for ids in part for i in ids), dtype=np.int64, count=int(lengths.sum())).tobytes())
+    digest.update(np.ascontiguousarray(labels, dtype=np.float32).tobytes())  # NaN (not annotated) hashes as itself
+    digest.update(np.ascontiguousarray(weights, dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
+def run_identity(config: TransformerConfig, seed: int, fingerprint: str) -> dict[str, Any]:
+    """What state.pt records about the run: the settings that must match on resume, the seed and the rows' digest.
+    Plain strings only, so torch.load(weights_only=True) reads it back."""
+    settings = config.model_dump(mode="json")
+    fixed = {key: repr(value) for key, value in sorted(settings.items())
+             if key not in RESUMABLE_SETTINGS and not key.startswith(RESUMABLE_PREFIXES)}
+    return {"settings": fixed, "seed": str(seed), "rows": fingerprint}
+
+
+def check_resume(saved: dict[str, Any] | None, current: dict[str, Any], where: Path) -> None:
+    """Raise a one-line ConfigError if `current` (run_identity of this run) differs from what the checkpoint saved.
+    Checkpoints written before the identity was recorded (saved is None) resume as they always did."""
+    if saved is None:
+        return
+    changes = [f"{key} {old} -> {new}" for key in sorted(set(saved["settings"]) | set(current["settings"]))
+               if (old := saved["settings"].get(key, "unset")) != (new := current["settings"].get(key, "unset"))]
+    if saved["seed"] != current["seed"]:
+        changes.append(f"seed {saved['seed']} -> {current['seed']}")
+    if saved["rows"] != current["rows"]:
+        changes.append("the training rows changed")
+    if changes:
+        raise ConfigError(f"checkpoint {where} was written by a run with other settings ({'; '.join(changes)}): resume with the "
+                          "config and data that wrote it, or give an empty --checkpoint-dir")
