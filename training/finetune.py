@@ -23,10 +23,10 @@ from serving.context import ContextBudget, context_parts
 from serving.heads import COMMENT_LABELS, CONTEXT_LABEL, COSINE_SCALE
 from serving.transformer import TOKENIZER_FILE, load_tokenizer, pad_batch
 from threadguard.errors import ConfigError
+from training.checkpoint import STATE_FILE, check_resume, rows_fingerprint, run_identity, write_checkpoint
 from training.config import TransformerConfig
 from training.evaluate import label_matrix
 from training.precision import autocast_for
-from training.resume import check_resume, rows_fingerprint, run_identity
 
 log = logging.getLogger(__name__)
 
@@ -502,7 +502,7 @@ def fine_tune(
     (same indices) name the groups in the int8-consistency guard's log. With config.source_bias, `serve_source` names the
     training source (a source_key) whose bias the returned heads keep."""
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file
     from tqdm import tqdm
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
@@ -575,8 +575,8 @@ def fine_tune(
     step, best, stale, history = 0, -1.0, 0, []
     best_state = None
     identity = run_identity(config, seed, rows_fingerprint(train.comment, train.article, train.parent, train.labels, train.weights))
-    if checkpoint_dir and (checkpoint_dir / "state.pt").is_file():
-        state = torch.load(checkpoint_dir / "state.pt", weights_only=True)  # tensors and plain types only
+    if checkpoint_dir and (checkpoint_dir / STATE_FILE).is_file():
+        state = torch.load(checkpoint_dir / STATE_FILE, weights_only=True)  # tensors and plain types only
         check_resume(state.get("identity"), identity, checkpoint_dir)
         load_checkpoint_weights(model, load_file(str(checkpoint_dir / "model.safetensors"), device=device), checkpoint_dir)
         optimizer.load_state_dict(state["optimizer"])
@@ -628,15 +628,14 @@ def fine_tune(
                 else:
                     stale += 1
                 if checkpoint_dir and rank == 0:
-                    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-                    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(checkpoint_dir / "model.safetensors"))
+                    weights = {"model.safetensors": model.state_dict()}
                     if average is not None:
-                        save_file({k: v.contiguous() for k, v in average.module.state_dict().items()}, str(checkpoint_dir / AVERAGE_FILE))
+                        weights[AVERAGE_FILE] = average.module.state_dict()
                     if best_state is not None:
-                        save_file({k: v.contiguous() for k, v in best_state.items()}, str(checkpoint_dir / "best.safetensors"))
-                    torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step, "best": best,
-                                "stale": stale, "rng_seed": seed * 1000 + epoch, "history": history,
-                                "identity": identity}, checkpoint_dir / "state.pt")
+                        weights["best.safetensors"] = best_state
+                    write_checkpoint(checkpoint_dir, weights, {
+                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step, "best": best,
+                        "stale": stale, "rng_seed": seed * 1000 + epoch, "history": history, "identity": identity})
                 # the anchor's own term beside the total: what its weight should be set against
                 anchored = f" (topic term {topic.item():.4f} unweighted)" if topic is not None else ""
                 log.info("step %d: loss %.4f%s, validation mean ROC-AUC %.4f (best %.4f)", step, loss.item(), anchored, score, best)

@@ -78,6 +78,32 @@ def test_resuming_a_checkpoint_of_another_architecture_is_a_one_line_config_erro
     assert "unexpected: source_bias" in str(info.value) and "\n" not in str(info.value)
 
 
+def test_a_run_killed_while_writing_a_checkpoint_leaves_the_previous_one_whole(
+        tiny_set_path: Path, tiny_encoder_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from safetensors.torch import load_file
+
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
+    first = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=4, eval_every=4).transformer
+    fine_tune(first, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    step_4 = load_file(str(tmp_path / "model.safetensors"))
+    longer = first.model_copy(update={"max_steps": 8})
+    real_save = torch.save
+
+    def killed_mid_write(obj, path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        Path(path).write_bytes(b"torn")  # the kill lands after the weights and part of the state are on disk
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", killed_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        fine_tune(longer, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    monkeypatch.setattr(torch, "save", real_save)
+    # Step 8's weights were written in full before the kill, but not renamed into place: step 4's checkpoint is intact.
+    assert int(torch.load(tmp_path / "state.pt", weights_only=True)["step"]) == 4
+    assert all(torch.equal(value, step_4[key]) for key, value in load_file(str(tmp_path / "model.safetensors")).items())
+    resumed = fine_tune(longer, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    assert resumed.steps == 8
+
+
 @pytest.mark.parametrize("change", ["learning_rate", "source_bias_labels", "seed", "rows"])
 def test_resuming_under_other_settings_or_rows_is_a_one_line_config_error(
         change: str, tiny_set_path: Path, tiny_encoder_path: Path, tmp_path: Path) -> None:

@@ -1,14 +1,19 @@
-"""What a fine-tuning checkpoint must agree with to be resumed: the settings and the training rows that wrote it.
+"""Fine-tuning checkpoints: written whole or not at all, and resumed only by the run that wrote them.
 
 A checkpoint resumed under another learning rate, seed or label mask, or over training rows that changed since (new
 moderator decisions, another corpus limit), used to carry on silently: the run's card then described a model that no
 single configuration trained. The checkpoint now records both, and a resume that disagrees stops with one line.
+
+A run killed while writing (out of memory, a pre-empted machine) used to leave a half-written file that the next
+resume could not read, or new weights beside the previous step's optimiser state. Every file is now written beside
+its final name first and renamed into place only when all of them are on disk, state.pt last.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +66,28 @@ def check_resume(saved: dict[str, Any] | None, current: dict[str, Any], where: P
     if changes:
         raise ConfigError(f"checkpoint {where} was written by a run with other settings ({'; '.join(changes)}): resume with the "
                           "config and data that wrote it, or give an empty --checkpoint-dir")
+
+
+PARTIAL_SUFFIX = ".partial"
+STATE_FILE = "state.pt"  # the optimiser, schedule, step and run identity: renamed into place last
+
+
+def write_checkpoint(directory: Path, weights: dict[str, dict[str, Any]], state: dict[str, Any]) -> None:
+    """Write `weights` (file name -> tensors, saved as safetensors) and `state` (torch.save, plain types and tensors)
+    into `directory` so that it holds either the previous checkpoint or this one, never a mix or a torn file."""
+    import torch
+    from safetensors.torch import save_file
+
+    directory.mkdir(parents=True, exist_ok=True)
+    writers: list[tuple[str, Callable[[Path], None]]] = [
+        (name, lambda path, tensors=tensors: save_file({k: v.contiguous() for k, v in tensors.items()}, str(path)))
+        for name, tensors in weights.items()
+    ]
+    writers.append((STATE_FILE, lambda path: torch.save(state, path)))
+    for name, write in writers:
+        partial = directory / (name + PARTIAL_SUFFIX)
+        write(partial)
+        with open(partial, "rb") as handle:  # on disk before any rename, so a power cut cannot keep a rename of nothing
+            os.fsync(handle.fileno())
+    for name, _ in writers:
+        os.replace(directory / (name + PARTIAL_SUFFIX), directory / name)
