@@ -1,7 +1,7 @@
 """Fine-tuning checkpoints: written whole or not at all, and resumed only by the run that wrote them.
 
-A checkpoint resumed under another learning rate, seed or label mask, or over training rows that changed since (new
-moderator decisions, another corpus limit), used to carry on silently: the run's card then described a model that no
+A checkpoint resumed under another learning rate, seed or label mask, or over training or validation rows that changed
+since (new moderator decisions, another corpus limit), used to carry on silently: the run's card then described a model that no
 single configuration trained. The checkpoint now records both, and a resume that disagrees stops with one line.
 
 A run killed while writing (out of memory, a pre-empted machine) used to leave a half-written file that the next
@@ -43,13 +43,14 @@ def rows_fingerprint(comment: Sequence[Sequence[int]], article: Sequence[Sequenc
     return digest.hexdigest()
 
 
-def run_identity(config: TransformerConfig, seed: int, fingerprint: str) -> dict[str, Any]:
-    """What state.pt records about the run: the settings that must match on resume, the seed and the rows' digest.
-    Plain strings only, so torch.load(weights_only=True) reads it back."""
+def run_identity(config: TransformerConfig, seed: int, fingerprints: dict[str, str]) -> dict[str, Any]:
+    """What state.pt records about the run: the settings that must match on resume, the seed and the digests of its
+    rows (rows_fingerprint, by part: "training", "validation"). Plain strings only, so torch.load(weights_only=True)
+    reads it back."""
     settings = config.model_dump(mode="json")
     fixed = {key: repr(value) for key, value in sorted(settings.items())
              if key not in RESUMABLE_SETTINGS and not key.startswith(RESUMABLE_PREFIXES)}
-    return {"settings": fixed, "seed": str(seed), "rows": fingerprint}
+    return {"settings": fixed, "seed": str(seed), "rows": dict(sorted(fingerprints.items()))}
 
 
 def check_resume(saved: dict[str, Any] | None, current: dict[str, Any], where: Path) -> None:
@@ -61,8 +62,7 @@ def check_resume(saved: dict[str, Any] | None, current: dict[str, Any], where: P
                if (old := saved["settings"].get(key, "unset")) != (new := current["settings"].get(key, "unset"))]
     if saved["seed"] != current["seed"]:
         changes.append(f"seed {saved['seed']} -> {current['seed']}")
-    if saved["rows"] != current["rows"]:
-        changes.append("the training rows changed")
+    changes += [f"the {part} rows changed" for part in current["rows"] if saved["rows"].get(part) != current["rows"][part]]
     if changes:
         raise ConfigError(f"checkpoint {where} was written by a run with other settings ({'; '.join(changes)}): resume with the "
                           "config and data that wrote it, or give an empty --checkpoint-dir")

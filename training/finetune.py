@@ -574,7 +574,9 @@ def fine_tune(
 
     step, best, stale, history = 0, -1.0, 0, []
     best_state = None
-    identity = run_identity(config, seed, rows_fingerprint(train.comment, train.article, train.parent, train.labels, train.weights))
+    # (validation too: early stopping compares the checkpoint's best score with scores on today's validation rows)
+    identity = run_identity(config, seed, {part: rows_fingerprint(rows.comment, rows.article, rows.parent, rows.labels, rows.weights)
+                                           for part, rows in (('training', train), ('validation', valid))})
     if checkpoint_dir and (checkpoint_dir / STATE_FILE).is_file():
         state = torch.load(checkpoint_dir / STATE_FILE, weights_only=True)  # tensors and plain types only
         check_resume(state.get("identity"), identity, checkpoint_dir)

@@ -104,7 +104,7 @@ def test_a_run_killed_while_writing_a_checkpoint_leaves_the_previous_one_whole(
     assert resumed.steps == 8
 
 
-@pytest.mark.parametrize("change", ["learning_rate", "source_bias_labels", "seed", "rows"])
+@pytest.mark.parametrize("change", ["learning_rate", "source_bias_labels", "seed", "training rows", "validation rows"])
 def test_resuming_under_other_settings_or_rows_is_a_one_line_config_error(
         change: str, tiny_set_path: Path, tiny_encoder_path: Path, tmp_path: Path) -> None:
     from threadguard.errors import ConfigError
@@ -113,21 +113,24 @@ def test_resuming_under_other_settings_or_rows_is_a_one_line_config_error(
     first = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=4, eval_every=4, source_bias="all").transformer
     fine_tune(first, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
     # Running longer and validating more often is what resuming is for: these may change.
-    config, seed, resumed_rows = first.model_copy(update={"max_steps": 8, "eval_every": 2}), 3, rows
+    config, seed, resumed_rows, valid_rows = first.model_copy(update={"max_steps": 8, "eval_every": 2}), 3, rows, rows
     if change == "learning_rate":
         config = config.model_copy(update={"learning_rate": first.learning_rate * 2})
     elif change == "source_bias_labels":
         config = config.model_copy(update={"source_bias_labels": [Label.insult]})  # same weights' shapes, another mask
     elif change == "seed":
         seed = 4
-    else:
+    elif change == "training rows":
         resumed_rows = rows[:-1]
+    else:
+        valid_rows = rows[1:]
     with pytest.raises(ConfigError) as info:
-        fine_tune(config, resumed_rows, [1.0] * len(resumed_rows), rows, seed=seed, device="cpu", checkpoint_dir=tmp_path,
+        fine_tune(config, resumed_rows, [1.0] * len(resumed_rows), valid_rows, seed=seed, device="cpu", checkpoint_dir=tmp_path,
                   progress=False)
     message = str(info.value)
     expected = {"learning_rate": f"learning_rate {first.learning_rate!r} -> {first.learning_rate * 2!r}", "source_bias_labels": "source_bias_labels",
-                "seed": "seed 3 -> 4", "rows": "the training rows changed"}[change]
+                "seed": "seed 3 -> 4", "training rows": "the training rows changed",
+                "validation rows": "the validation rows changed"}[change]
     assert expected in message and "\n" not in message and "--checkpoint-dir" in message
     assert "max_steps" not in message and "eval_every" not in message
 
