@@ -30,8 +30,13 @@ def test_an_override_can_step_into_a_list_of_sources() -> None:
 
 
 def test_source_bias_labels_default_to_every_label_and_take_a_toml_list() -> None:
+    from training.config import TransformerConfig
+
     minilm = BASELINE.with_name("minilm.toml")
-    assert [label.value for label in load_config(minilm).transformer.source_bias_labels] == ["hate", "insult", "off_topic"]
+    assert [label.value for label in TransformerConfig().source_bias_labels] == ["hate", "insult", "off_topic"]
+    # The default model's config biases insult alone (README, "The default model")
+    assert [label.value for label in load_config(minilm).transformer.source_bias_labels] == ["insult"]
+    assert load_config(minilm).transformer.source_bias == "corpora"
     chosen = load_config(minilm, ['transformer.source_bias_labels=["hate", "insult"]']).transformer.source_bias_labels
     assert [label.value for label in chosen] == ["hate", "insult"]
 
