@@ -6,7 +6,8 @@ single configuration trained. The checkpoint now records both, and a resume that
 
 A run killed while writing (out of memory, a pre-empted machine) used to leave a half-written file that the next
 resume could not read, or new weights beside the previous step's optimiser state. Every file is now written beside
-its final name first and renamed into place only when all of them are on disk, state.pt last.
+its final name first and renamed into place only when all of them are on disk, state.pt last: a kill while writing
+(seconds) leaves the previous checkpoint whole; only one between the renames (microseconds) could leave a mix.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ STATE_FILE = "state.pt"  # the optimiser, schedule, step and run identity: renam
 
 def write_checkpoint(directory: Path, weights: dict[str, dict[str, Any]], state: dict[str, Any]) -> None:
     """Write `weights` (file name -> tensors, saved as safetensors) and `state` (torch.save, plain types and tensors)
-    into `directory` so that it holds either the previous checkpoint or this one, never a mix or a torn file."""
+    into `directory` so that it holds the previous checkpoint until every file of this one is on disk, and no torn file."""
     import torch
     from safetensors.torch import save_file
 
