@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from labels.schema import LabelledComment
+from labels.sets import sha256_of_rows
 from threadguard.errors import ConfigError
 from training.config import TransformerConfig
 
@@ -31,16 +33,11 @@ RESUMABLE_SETTINGS = frozenset({"max_steps", "epochs", "patience", "eval_every",
 RESUMABLE_PREFIXES = ("int8_",)
 
 
-def rows_fingerprint(comment: Sequence[Sequence[int]], article: Sequence[Sequence[int]], parent: Sequence[Sequence[int]],
-                     labels: np.ndarray, weights: np.ndarray) -> str:
-    """A digest of the encoded training rows (token ids, labels with their gaps, weights), in order."""
-    digest = hashlib.sha256()
-    for part in (comment, article, parent):
-        lengths = np.fromiter((len(ids) for ids in part), dtype=np.int64, count=len(part))
-        digest.update(lengths.tobytes())
-        digest.update(np.fromiter((i for ids in part for i in ids), dtype=np.int64, count=int(lengths.sum())).tobytes())
-    digest.update(np.ascontiguousarray(labels, dtype=np.float32).tobytes())  # NaN (not annotated) hashes as itself
-    digest.update(np.ascontiguousarray(weights, dtype=np.float32).tobytes())
+def rows_fingerprint(rows: Sequence[LabelledComment], weights: Sequence[float]) -> str:
+    """A digest of the rows (labels.sets.sha256_of_rows, the sets' own identity) and their training weights, in order:
+    the weights come from the data config (a source's weight), which TransformerConfig does not hold."""
+    digest = hashlib.sha256(sha256_of_rows(rows).encode())
+    digest.update(np.asarray(weights, dtype=np.float32).tobytes())
     return digest.hexdigest()
 
 

@@ -574,9 +574,10 @@ def fine_tune(
 
     step, best, stale, history = 0, -1.0, 0, []
     best_state = None
-    # (validation too: early stopping compares the checkpoint's best score with scores on today's validation rows)
-    identity = run_identity(config, seed, {part: rows_fingerprint(rows.comment, rows.article, rows.parent, rows.labels, rows.weights)
-                                           for part, rows in (('training', train), ('validation', valid))})
+    # Only a run that checkpoints needs its identity. Validation rows too: early stopping compares the checkpoint's best
+    # score with scores on today's validation rows.
+    identity = run_identity(config, seed, {"training": rows_fingerprint(train_rows, train_weights),
+                                           "validation": rows_fingerprint(valid_rows, [1.0] * len(valid_rows))}) if checkpoint_dir else None
     if checkpoint_dir and (checkpoint_dir / STATE_FILE).is_file():
         state = torch.load(checkpoint_dir / STATE_FILE, weights_only=True)  # tensors and plain types only
         check_resume(state.get("identity"), identity, checkpoint_dir)
