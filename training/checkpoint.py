@@ -89,3 +89,13 @@ def write_checkpoint(directory: Path, weights: dict[str, dict[str, Any]], state:
             os.fsync(handle.fileno())
     for name, _ in writers:
         os.replace(directory / (name + PARTIAL_SUFFIX), directory / name)
+
+
+def read_checkpoint_file(path: Path, read: Callable[[Path], Any]) -> Any:
+    """`read(path)`, or a one-line ConfigError when the file is not one this code wrote whole (torn by a crash before
+    writes were atomic, or another file under the name), instead of the reader's multi-line message."""
+    try:
+        return read(path)
+    except Exception as exc:  # torch.load and safetensors raise several kinds (UnpicklingError, SafetensorError, ...)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"checkpoint file {path} cannot be read ({reason}): give an empty --checkpoint-dir") from exc

@@ -23,7 +23,7 @@ from serving.context import ContextBudget, context_parts
 from serving.heads import COMMENT_LABELS, CONTEXT_LABEL, COSINE_SCALE
 from serving.transformer import TOKENIZER_FILE, load_tokenizer, pad_batch
 from threadguard.errors import ConfigError
-from training.checkpoint import STATE_FILE, check_resume, rows_fingerprint, run_identity, write_checkpoint
+from training.checkpoint import STATE_FILE, check_resume, read_checkpoint_file, rows_fingerprint, run_identity, write_checkpoint
 from training.config import TransformerConfig
 from training.evaluate import label_matrix
 from training.precision import autocast_for
@@ -579,9 +579,12 @@ def fine_tune(
     identity = run_identity(config, seed, {"training": rows_fingerprint(train_rows, train_weights),
                                            "validation": rows_fingerprint(valid_rows, [1.0] * len(valid_rows))}) if checkpoint_dir else None
     if checkpoint_dir and (checkpoint_dir / STATE_FILE).is_file():
-        state = torch.load(checkpoint_dir / STATE_FILE, weights_only=True)  # tensors and plain types only
+        state = read_checkpoint_file(checkpoint_dir / STATE_FILE, lambda path: torch.load(path, weights_only=True))  # tensors and plain types only
         check_resume(state.get("identity"), identity, checkpoint_dir)
-        load_checkpoint_weights(model, load_file(str(checkpoint_dir / "model.safetensors"), device=device), checkpoint_dir)
+        def tensors(path: Path) -> dict:  # type: ignore[type-arg]
+            return load_file(str(path), device=device)
+
+        load_checkpoint_weights(model, read_checkpoint_file(checkpoint_dir / "model.safetensors", tensors), checkpoint_dir)
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         step, best, stale = int(state["step"]), float(state["best"]), int(state["stale"])
@@ -589,9 +592,10 @@ def fine_tune(
         # (Checkpoints written before the history was saved have none.)
         history = [{k: float(v) for k, v in entry.items()} for entry in state.get("history", [])]
         rng.seed(int(state["rng_seed"]))
-        best_state = load_file(str(checkpoint_dir / "best.safetensors")) if (checkpoint_dir / "best.safetensors").is_file() else None
+        best_state = (read_checkpoint_file(checkpoint_dir / "best.safetensors", lambda path: load_file(str(path)))
+                      if (checkpoint_dir / "best.safetensors").is_file() else None)
         if average is not None and (checkpoint_dir / AVERAGE_FILE).is_file():
-            average.module.load_state_dict(load_file(str(checkpoint_dir / AVERAGE_FILE), device=device))
+            average.module.load_state_dict(read_checkpoint_file(checkpoint_dir / AVERAGE_FILE, tensors))
             average.n_averaged.fill_(step)  # (a checkpoint without one starts the average at the resumed weights)
         log.info("resumed from %s at step %d (best %.4f)", checkpoint_dir, step, best)
 

@@ -104,6 +104,21 @@ def test_a_run_killed_while_writing_a_checkpoint_leaves_the_previous_one_whole(
     assert resumed.steps == 8
 
 
+@pytest.mark.parametrize("torn", ["state.pt", "model.safetensors"])
+def test_an_unreadable_checkpoint_file_is_a_one_line_config_error(
+        torn: str, tiny_set_path: Path, tiny_encoder_path: Path, tmp_path: Path) -> None:
+    from threadguard.errors import ConfigError
+
+    rows = [r for r in read_jsonl(tiny_set_path) if r.split == "train"]
+    config = tiny_transformer_config(tiny_set_path, tiny_encoder_path, max_steps=4, eval_every=4).transformer
+    fine_tune(config, rows, [1.0] * len(rows), rows, seed=3, device="cpu", checkpoint_dir=tmp_path, progress=False)
+    (tmp_path / torn).write_bytes(b"\xff\xfe torn by a crash")
+    with pytest.raises(ConfigError) as info:
+        fine_tune(config.model_copy(update={"max_steps": 8}), rows, [1.0] * len(rows), rows, seed=3, device="cpu",
+                  checkpoint_dir=tmp_path, progress=False)
+    assert f"{tmp_path / torn} cannot be read" in str(info.value) and "\n" not in str(info.value)
+
+
 @pytest.mark.parametrize("change", ["learning_rate", "source_bias_labels", "seed", "training rows", "validation rows"])
 def test_resuming_under_other_settings_or_rows_is_a_one_line_config_error(
         change: str, tiny_set_path: Path, tiny_encoder_path: Path, tmp_path: Path) -> None:
