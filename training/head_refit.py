@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +36,50 @@ TOLERANCE = 0.02  # the most ROC-AUC any one validation group may lose against t
 
 @dataclass(frozen=True)
 class HeadFit:
-    """One label's refit head: weights, bias, the pull chosen (inf: the head as it was) and each one's validation ROC-AUC."""
+    """One label's refit head: weights, bias, the pull chosen (inf: the head as it was) and each one's validation ROC-AUC;
+    with source offsets, each training source's learned logit offset from the served source (refit only, never exported)."""
 
     label: str
     weight: np.ndarray
     bias: float
     strength: float
     validation: dict[float, float]
+    offsets: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceOffsets:
+    """A logit offset per training source for one label, as fine-tuning's transformer.source_bias had: `index` is each
+    training row's group, `start` each group's offset from the served (folded) source, `free` whether the fit moves it.
+    The served source's offset is 0 and fixed, since its bias is the head's own (fold_source_bias); the generators' rows
+    (no bias in training) form one group whose offset is minus the served source's bias."""
+
+    names: list[str]
+    index: np.ndarray
+    start: np.ndarray
+    free: np.ndarray
+
+
+def source_offsets(tcfg, rows: Sequence[LabelledComment], label: Label, recorded: dict | None) -> SourceOffsets | None:  # type: ignore[no-untyped-def]
+    """The offsets a refit of `label` over a dir fine-tuned with transformer.source_bias must fit beside its head, or None
+    when the dir's config gives `label` no bias. Without them one bias serves every source, and the weights learn the
+    corpora's base rates (Kaggle's insults are half its rows, the in-domain set's a tenth) from whatever in the text
+    tells the corpora apart: what the source bias was there to stop. `recorded` is the dir's backend "source_bias"
+    (biases per source in LABELS order, the folded source): the offsets start where fine-tuning left them."""
+    from training.data import GENERATORS
+    from training.finetune import source_indices
+
+    if tcfg.source_bias == "off" or label not in tcfg.source_bias_labels:
+        return None
+    generated = frozenset(key for key, _, _ in GENERATORS) if tcfg.source_bias == "corpora" else frozenset()
+    names, index = source_indices(rows, generated)
+    recorded = recorded or {}
+    biases = {name: float(b[LABELS.index(label)]) for name, b in (recorded.get("biases") or {}).items()}
+    folded = recorded.get("folded")
+    served = biases.get(folded, 0.0) if folded else 0.0
+    start = np.array([biases.get(name, 0.0) - served for name in names] + [-served])
+    free = np.array([name != folded for name in names] + [True])
+    return SourceOffsets([*names, "generated"], index, start, free)
 
 
 def features(backend, rows: Sequence[LabelledComment], label: Label) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -64,36 +101,51 @@ def group_aucs(y: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> dict[in
 
 
 def _logistic_toward(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, w0: np.ndarray, b0: float, strength: float,
-                     trainable: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+                     trainable: np.ndarray | None = None, offsets: SourceOffsets | None = None) -> tuple[np.ndarray, float, np.ndarray]:
     """argmin of the weighted mean log-loss + strength/2 * |w - w0|^2, from (w0, b0): the head moves only as far as
     the new rows ask, so what it learnt jointly with the encoder is kept where they say nothing. With `trainable`
-    (a boolean mask over the features), the other weights stay exactly at w0; the bias always moves."""
+    (a boolean mask over the features), the other weights stay exactly at w0; the bias always moves. With `offsets`,
+    each row's logit also gets its source's offset, and the free offsets are fit too, unpulled (they are intercepts);
+    the third value is every group's offset (empty without)."""
     from scipy.optimize import minimize
 
     norm = sample_weight / sample_weight.sum()
     free = np.ones(len(w0), dtype=bool) if trainable is None else trainable
     fixed = x[:, ~free] @ w0[~free]  # what the frozen weights contribute to every row's logit
+    n_free = int(free.sum())
+    start_off = np.zeros(0) if offsets is None else offsets.start.astype(np.float64)
+
+    def unpack(theta: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        off = start_off.copy()
+        if offsets is not None:
+            off[offsets.free] = theta[n_free + 1 :]
+        return theta[:n_free], float(theta[n_free]), off
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        w_free, b = theta[:-1], theta[-1]
+        w_free, b, off = unpack(theta)
         w = w0.copy()
         w[free] = w_free
-        z = x[:, free] @ w_free + fixed + b
+        z = x[:, free] @ w_free + fixed + b + (off[offsets.index] if offsets is not None else 0.0)
         # log(1 + e^z) - y z, stably
         value = float(norm @ (np.logaddexp(0.0, z) - y * z)) + 0.5 * strength * float((w - w0) @ (w - w0))
         residual = norm * (1.0 / (1.0 + np.exp(-z)) - y)
         grad = np.append(x[:, free].T @ residual + strength * (w_free - w0[free]), residual.sum())
+        if offsets is not None:
+            grad = np.append(grad, np.bincount(offsets.index, weights=residual, minlength=len(start_off))[offsets.free])
         return value, grad
 
-    result = minimize(loss, np.append(w0[free], b0).astype(np.float64), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    theta0 = np.concatenate([w0[free], [b0], start_off[offsets.free] if offsets is not None else []]).astype(np.float64)
+    result = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    w_free, b, off = unpack(result.x)
     w = w0.copy()
-    w[free] = result.x[:-1]
-    return w, float(result.x[-1])
+    w[free] = w_free
+    return w, b, off
 
 
 def fit_head(label: Label, train_x: np.ndarray, train_y: np.ndarray, train_w: np.ndarray, valid_x: np.ndarray, valid_y: np.ndarray,
              valid_groups: np.ndarray, group_weights: Sequence[float], *, start: tuple[np.ndarray, float], pos_weight_max: float,
-             strengths: Sequence[float] = STRENGTHS, tolerance: float = TOLERANCE, trainable: np.ndarray | None = None) -> HeadFit:
+             strengths: Sequence[float] = STRENGTHS, tolerance: float = TOLERANCE, trainable: np.ndarray | None = None,
+             offsets: SourceOffsets | None = None) -> HeadFit:
     """Logistic regression pulled toward the head as it is (`start`), once per strength; positives weighted as
     fine-tuning weighs them (sqrt(neg/pos), capped).
 
@@ -101,17 +153,18 @@ def fit_head(label: Label, train_x: np.ndarray, train_y: np.ndarray, train_w: np
     loses more than `tolerance` ROC-AUC against it: a weighted mean hides one source falling while another rises,
     and on the default's refit for wrong-parent pairs pull 0.001 raised the in-domain group by 0.12 while
     Globe and Mail fell by 0.067 and SemEval by 0.059 (docs/benchmarks.md). Of those that qualify, the best weighted
-    mean wins."""
+    mean wins. `offsets` (source_offsets) fit a logit offset per training source beside the head, as fine-tuning did;
+    validation scores the head alone, as served."""
     if train_y.min() == train_y.max():
         raise ConfigError(f"{label.value}: the training rows hold one class only; nothing to fit")
     pos = train_y.sum()
     pos_weight = float(np.clip(np.sqrt((len(train_y) - pos) / pos), 1.0, pos_weight_max))
     sample_weight = train_w * np.where(train_y == 1, pos_weight, 1.0)
     w0, b0 = start[0].astype(np.float64), float(start[1])
-    candidates = {math.inf: (w0, b0)}
+    candidates = {math.inf: (w0, b0, np.zeros(0) if offsets is None else offsets.start)}
     for strength in strengths:
-        candidates[strength] = _logistic_toward(train_x, train_y, sample_weight, w0, b0, strength, trainable)
-    per_group = {k: group_aucs(valid_y, valid_x @ w + b, valid_groups) for k, (w, b) in candidates.items()}
+        candidates[strength] = _logistic_toward(train_x, train_y, sample_weight, w0, b0, strength, trainable, offsets)
+    per_group = {k: group_aucs(valid_y, valid_x @ w + b, valid_groups) for k, (w, b, _) in candidates.items()}
     means = {k: weighted_mean(aucs, group_weights) for k, aucs in per_group.items()}
     qualified = [k for k, aucs in per_group.items() if all(aucs.get(g, 0.0) >= a - tolerance for g, a in per_group[math.inf].items())]
     for k in candidates:
@@ -119,8 +172,9 @@ def fit_head(label: Label, train_x: np.ndarray, train_y: np.ndarray, train_w: np
         log.info("%s head, pull %g: validation ROC-AUC %.4f (largest group change %+.4f)%s", label.value, k, means[k], worst,
                  "" if k in qualified else ", a group falls too far")
     best = max(qualified, key=lambda k: (means[k], k))  # ties go to the stronger pull, the head as it is first
-    w, b = candidates[best]
-    return HeadFit(label.value, w.astype(np.float32), b, best, means)
+    w, b, off = candidates[best]
+    learned = {} if offsets is None else {name: round(float(o), 4) for name, o in zip(offsets.names, off, strict=True)}
+    return HeadFit(label.value, w.astype(np.float32), b, best, means, learned)
 
 
 def parent_features(dim: int) -> np.ndarray:
@@ -135,10 +189,12 @@ def parent_features(dim: int) -> np.ndarray:
 
 def refit_heads(backend, heads: Heads, train: Sequence[LabelledComment], train_weights: Sequence[float], valid: Sequence[LabelledComment],  # type: ignore[no-untyped-def]
                 valid_groups: Sequence[int], group_weights: Sequence[float], labels: Sequence[Label], *, pos_weight_max: float,
-                strengths: Sequence[float] = STRENGTHS, parent_only: bool = False) -> tuple[Heads, list[HeadFit]]:
+                strengths: Sequence[float] = STRENGTHS, parent_only: bool = False,
+                offsets_for: Callable[[Sequence[LabelledComment], Label], SourceOffsets | None] | None = None) -> tuple[Heads, list[HeadFit]]:
     """`heads` with the heads of `labels` refit; the others are returned as they were. With `parent_only`, the
     off_topic head moves only its weights on the parent's features (and its bias): what it knows about the article
-    stays as it was, which a refit of every weight gave away (docs/benchmarks.md, "Replies under another thread's parent")."""
+    stays as it was, which a refit of every weight gave away (docs/benchmarks.md, "Replies under another thread's parent").
+    `offsets_for(training rows, label)` gives a label's per-source offsets (source_offsets), or None for one bias."""
     out = Heads(heads.comment_weight.copy(), heads.comment_bias.copy(), heads.context_weight.copy(), heads.context_bias.copy(), heads.spam_weight, heads.spam_bias)
     fits = []
     weights = np.asarray(train_weights, dtype=np.float64)
@@ -154,8 +210,11 @@ def refit_heads(backend, heads: Heads, train: Sequence[LabelledComment], train_w
         start = (heads.context_weight[0], float(heads.context_bias[0])) if j == CONTEXT_LABEL else \
             (heads.comment_weight[COMMENT_LABELS.index(j)], float(heads.comment_bias[COMMENT_LABELS.index(j)]))
         trainable = parent_features(heads.comment_weight.shape[1]) if parent_only and j == CONTEXT_LABEL else None
+        offsets = offsets_for([train[i] for i in t_idx], label) if offsets_for else None
+        if offsets is not None:
+            log.info("%s head: a logit offset per training source beside it, as fine-tuning had (%s)", label.value, ", ".join(offsets.names))
         fit = fit_head(label, train_x, t_y, weights[t_idx], valid_x, v_y, np.asarray(valid_groups)[v_idx], group_weights,
-                       start=start, pos_weight_max=pos_weight_max, strengths=strengths, trainable=trainable)
+                       start=start, pos_weight_max=pos_weight_max, strengths=strengths, trainable=trainable, offsets=offsets)
         if j == CONTEXT_LABEL:
             out.context_weight[0], out.context_bias[0] = fit.weight, fit.bias
         else:
@@ -237,14 +296,16 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
         valid, groups, group_weights = with_pair_guards(config, bundle, valid, groups, group_weights)
     if guard_set is not None:
         valid, groups, group_weights = with_guard_set(guard_set, bundle, valid, groups, group_weights, weight=guard_weight)
+    recorded = source.config.backend.get("source_bias")
     heads, fits = refit_heads(scorer.backend, scorer.backend.heads, bundle.train, bundle.train_weights, valid, groups, group_weights, labels,  # type: ignore[attr-defined]
-                              pos_weight_max=config.transformer.pos_weight_max, parent_only=parent_only)
+                              pos_weight_max=config.transformer.pos_weight_max, parent_only=parent_only,
+                              offsets_for=lambda rows, label: source_offsets(config.transformer, rows, label, recorded))
     files = weight_files(source.path)
     files[HEADS_FILE] = heads.to_bytes()
     params = {k: v for k, v in without_calibration(source.config.backend).items() if k != "recalibrated"}  # this card says how it was made
     params["head_refit"] = {"from": source.config.name, "labels": [l.value for l in labels], "overrides": list(overrides), "parent_only": parent_only,
                             "pair_guards": pair_guards, "guard_set": guard_set.name if guard_set else None,
-                            "fits": [{"label": f.label, "pull": str(f.strength), "validation_roc_auc": {str(k): round(a, 4) for k, a in f.validation.items()}}
-                                     for f in fits]}
+                            "fits": [{"label": f.label, "pull": str(f.strength), "validation_roc_auc": {str(k): round(a, 4) for k, a in f.validation.items()},
+                                      **({"source_offsets": f.offsets} if f.offsets else {})} for f in fits]}
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag=tag, made_from=made_from,
                     named_at=named_at)

@@ -178,3 +178,45 @@ def test_a_guard_set_adds_its_validation_rows_that_the_stopping_sets_lack(tmp_pa
 
     write_jsonl(known, path)
     assert with_guard_set(path, bundle, ["k"], [0], [0.2, 0.7], weight=0.7) == (["k"], [0], [0.2, 0.7])  # nothing new: no group
+
+
+def test_source_offsets_keep_a_corpus_base_rate_out_of_the_weights() -> None:
+    """Two corpora, one mostly positive, and a feature that only says which corpus a row came from. With one bias the
+    fit leans on that feature to learn the base rates; with an offset per source, as fine-tuning had, it reads the
+    feature that carries the label and leaves the corpus marker near zero."""
+    from training.head_refit import SourceOffsets, fit_head
+
+    rng = np.random.default_rng(11)
+    n = 2000
+    corpus = (rng.random(n) < 0.5).astype(int)  # 1: the corpus whose rows are mostly positive
+    y = (rng.random(n) < np.where(corpus == 1, 0.7, 0.1)).astype(float)
+    signal = rng.normal(0, 1, n) + 1.5 * (y - 0.5)
+    marker = corpus + rng.normal(0, 0.3, n)
+    x = np.c_[signal, marker]
+    offsets = SourceOffsets(["inhouse", "kaggle", "generated"], corpus, np.zeros(3), np.array([False, True, True]))
+    kwargs = {"start": (np.zeros(2), 0.0), "pos_weight_max": 1.0, "strengths": (0.001,), "tolerance": 1.0}
+    valid = (x[:200], y[:200], np.zeros(200, int), [1.0])
+    one_bias = fit_head(Label.insult, x, y, np.ones(n), *valid, **kwargs)
+    per_source = fit_head(Label.insult, x, y, np.ones(n), *valid, offsets=offsets, **kwargs)
+    assert one_bias.weight[1] > 1.0  # the corpus marker soaks up the base rate
+    assert abs(per_source.weight[1]) < 0.3 * one_bias.weight[1]
+    assert per_source.offsets["kaggle"] > 1.5 and per_source.offsets["inhouse"] == 0.0  # the served source stays fixed
+    assert per_source.weight[0] > 1.0 and not one_bias.offsets
+
+
+def test_source_offsets_follow_the_dir_config_and_start_where_fine_tuning_left_them() -> None:
+    from types import SimpleNamespace
+
+    from training.head_refit import source_offsets
+
+    rows = [LabelledComment(id=str(i), source=src, split="train", thread_id="t", body="b", insult=0)
+            for i, src in enumerate(["inhouse:fox_news", "kaggle_insults", "synthetic_spam", "olid", "inhouse"])]
+    recorded = {"folded": "inhouse", "biases": {"inhouse": [0.0, 0.5, 0.0], "kaggle_insults": [0.0, -0.5, 0.0], "olid": [0.0, 0.4, 0.0]}}
+    tcfg = SimpleNamespace(source_bias="corpora", source_bias_labels=[Label.insult])
+    offsets = source_offsets(tcfg, rows, Label.insult, recorded)
+    assert offsets is not None and offsets.names == ["inhouse", "kaggle_insults", "olid", "generated"]
+    assert offsets.index.tolist() == [0, 1, 3, 2, 0]  # the generators' rows share the bias-free group
+    assert np.allclose(offsets.start, [0.0, -1.0, -0.1, -0.5])  # each source's bias less the served source's
+    assert offsets.free.tolist() == [False, True, True, True]
+    assert source_offsets(tcfg, rows, Label.hate, recorded) is None  # a label fine-tuning gave no bias
+    assert source_offsets(SimpleNamespace(source_bias="off", source_bias_labels=[Label.insult]), rows, Label.insult, recorded) is None
