@@ -51,8 +51,10 @@ class HeadFit:
 class SourceOffsets:
     """A logit offset per training source for one label, as fine-tuning's transformer.source_bias had: `index` is each
     training row's group, `start` each group's offset from the served (folded) source, `free` whether the fit moves it.
-    The served source's offset is 0 and fixed, since its bias is the head's own (fold_source_bias); the generators' rows
-    (no bias in training) form one group whose offset is minus the served source's bias."""
+    The served source's offset is 0 and fixed, since its bias is the head's own (fold_source_bias). The generators' rows
+    (no bias in training) form one group whose offset, minus the served source's recorded bias, stays fixed too: for a
+    label the generators only ever set to 0 (insult, bar the name-calling rows) a free offset runs off to minus
+    infinity (−8.9 on the default's insult head) and those rows stop teaching anything."""
 
     names: list[str]
     index: np.ndarray
@@ -60,12 +62,14 @@ class SourceOffsets:
     free: np.ndarray
 
 
-def source_offsets(tcfg, rows: Sequence[LabelledComment], label: Label, recorded: dict | None) -> SourceOffsets | None:  # type: ignore[no-untyped-def]
+def source_offsets(tcfg, rows: Sequence[LabelledComment], label: Label, recorded: dict | None,  # type: ignore[no-untyped-def]
+                   served: str | None = None) -> SourceOffsets | None:
     """The offsets a refit of `label` over a dir fine-tuned with transformer.source_bias must fit beside its head, or None
     when the dir's config gives `label` no bias. Without them one bias serves every source, and the weights learn the
     corpora's base rates (Kaggle's insults are half its rows, the in-domain set's a tenth) from whatever in the text
     tells the corpora apart: what the source bias was there to stop. `recorded` is the dir's backend "source_bias"
-    (biases per source in LABELS order, the folded source): the offsets start where fine-tuning left them."""
+    (biases per source in LABELS order, the folded source): the offsets start where fine-tuning left them. `served` is
+    the source whose bias the heads carry when the dir records none (a refit that turns source_bias on)."""
     from training.data import GENERATORS
     from training.finetune import source_indices
 
@@ -75,10 +79,10 @@ def source_offsets(tcfg, rows: Sequence[LabelledComment], label: Label, recorded
     names, index = source_indices(rows, generated)
     recorded = recorded or {}
     biases = {name: float(b[LABELS.index(label)]) for name, b in (recorded.get("biases") or {}).items()}
-    folded = recorded.get("folded")
-    served = biases.get(folded, 0.0) if folded else 0.0
-    start = np.array([biases.get(name, 0.0) - served for name in names] + [-served])
-    free = np.array([name != folded for name in names] + [True])
+    folded = recorded.get("folded", served)
+    served_bias = biases.get(folded, 0.0) if folded else 0.0
+    start = np.array([biases.get(name, 0.0) - served_bias for name in names] + [-served_bias])
+    free = np.array([name != folded for name in names] + [False])
     return SourceOffsets([*names, "generated"], index, start, free)
 
 
@@ -279,7 +283,7 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
     from threadguard.artifact import read_model_dir
     from training.config import config_from_dict
     from training.data import assemble
-    from training.pipeline import check_run_name, finalize, stopping_rows, weight_files, without_calibration
+    from training.pipeline import check_run_name, finalize, in_domain_source_key, stopping_rows, weight_files, without_calibration
 
     source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
     if source.config.kind != "transformer":
@@ -299,7 +303,7 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
     recorded = source.config.backend.get("source_bias")
     heads, fits = refit_heads(scorer.backend, scorer.backend.heads, bundle.train, bundle.train_weights, valid, groups, group_weights, labels,  # type: ignore[attr-defined]
                               pos_weight_max=config.transformer.pos_weight_max, parent_only=parent_only,
-                              offsets_for=lambda rows, label: source_offsets(config.transformer, rows, label, recorded))
+                              offsets_for=lambda rows, label: source_offsets(config.transformer, rows, label, recorded, in_domain_source_key(config, bundle)))
     files = weight_files(source.path)
     files[HEADS_FILE] = heads.to_bytes()
     params = {k: v for k, v in without_calibration(source.config.backend).items() if k != "recalibrated"}  # this card says how it was made

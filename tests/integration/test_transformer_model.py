@@ -333,6 +333,21 @@ def test_refit_heads_writes_a_new_dir_with_the_encoder_and_other_heads_unchanged
     assert scored.shape == (20, 3) and np.allclose(scored[:, :2], open_scorer(tiny_transformer_dir, device="cpu").predict_proba(_sample(20))[:, :2], atol=1e-5)
 
 
+def test_refit_heads_with_source_bias_fits_an_offset_per_source_and_keeps_the_served_source_at_zero(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    from labels.schema import Label
+    from tests.conftest import DATASETS
+    from training.head_refit import refit_model_dir
+
+    dest = refit_model_dir(tiny_transformer_dir, [Label.insult], datasets_dir=DATASETS, models_root=tmp_path,
+                           overrides=['transformer.source_bias="corpora"', 'transformer.source_bias_labels=["insult"]', "data.report_first=[\"tiny\"]",
+                                      "data.synthetic_spam=40"])
+    fit = json.loads((dest / "config.json").read_text())["backend"]["head_refit"]["fits"][0]
+    assert fit["label"] == "insult"
+    # one source besides the generators: it is the one the heads serve, so its offset is the head's own bias (0); the
+    # generators' rows keep the gap fine-tuning left (none recorded here: 0)
+    assert fit["source_offsets"] == {"tiny": 0.0, "generated": 0.0}
+
+
 def test_refit_heads_cli_rejects_an_unknown_label_in_one_line(tiny_transformer_dir: Path) -> None:
     import subprocess
     import sys

@@ -217,6 +217,6 @@ def test_source_offsets_follow_the_dir_config_and_start_where_fine_tuning_left_t
     assert offsets is not None and offsets.names == ["inhouse", "kaggle_insults", "olid", "generated"]
     assert offsets.index.tolist() == [0, 1, 3, 2, 0]  # the generators' rows share the bias-free group
     assert np.allclose(offsets.start, [0.0, -1.0, -0.1, -0.5])  # each source's bias less the served source's
-    assert offsets.free.tolist() == [False, True, True, True]
+    assert offsets.free.tolist() == [False, True, True, False]  # the served source and the generators' rows stay where training left them
     assert source_offsets(tcfg, rows, Label.hate, recorded) is None  # a label fine-tuning gave no bias
     assert source_offsets(SimpleNamespace(source_bias="off", source_bias_labels=[Label.insult]), rows, Label.insult, recorded) is None
