@@ -35,7 +35,14 @@ def _refit_lines(config: ModelConfig) -> list[str]:
     refit = config.backend.get("head_refit")
     if not refit:
         return []
-    chosen = "; ".join(f"{f['label']}: pulled toward the head as it was at strength {f['pull']}" for f in refit["fits"])
+    def offsets(fit: dict) -> str:
+        learned = fit.get("source_offsets")
+        if not learned:
+            return ""
+        return (", beside a logit offset per training source from the served one, fit with it and not served: "
+                + ", ".join(f"{name} {value:+.2f}" for name, value in learned.items()))
+
+    chosen = "; ".join(f"{f['label']}: pulled toward the head as it was at strength {f['pull']}{offsets(f)}" for f in refit["fits"])
     overrides = ", ".join(f"`{o}`" for o in refit["overrides"]) or "none"
     moved = " Only off_topic's weights on the parent (and its bias) moved; those on the article stayed." if refit.get("parent_only") else ""
     return ["## How it was made",

@@ -81,7 +81,7 @@ def source_offsets(tcfg, rows: Sequence[LabelledComment], label: Label, recorded
     biases = {name: float(b[LABELS.index(label)]) for name, b in (recorded.get("biases") or {}).items()}
     folded = recorded.get("folded", served)
     served_bias = biases.get(folded, 0.0) if folded else 0.0
-    start = np.array([biases.get(name, 0.0) - served_bias for name in names] + [-served_bias])
+    start = np.array([biases.get(name, 0.0) - served_bias for name in names] + [0.0 - served_bias])  # 0.0 - x: no "-0.00" in the card
     free = np.array([name != folded for name in names] + [False])
     return SourceOffsets([*names, "generated"], index, start, free)
 

@@ -346,6 +346,7 @@ def test_refit_heads_with_source_bias_fits_an_offset_per_source_and_keeps_the_se
     # one source besides the generators: it is the one the heads serve, so its offset is the head's own bias (0); the
     # generators' rows keep the gap fine-tuning left (none recorded here: 0)
     assert fit["source_offsets"] == {"tiny": 0.0, "generated": 0.0}
+    assert "a logit offset per training source from the served one, fit with it and not served: tiny +0.00, generated +0.00" in (dest / "MODEL_CARD.md").read_text()
 
 
 def test_refit_heads_cli_rejects_an_unknown_label_in_one_line(tiny_transformer_dir: Path) -> None:
