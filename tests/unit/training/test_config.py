@@ -94,3 +94,25 @@ def test_outlier_channels_are_a_per_token_option() -> None:
     with pytest.raises(ConfigError) as info:
         load_config(minilm, ["transformer.int8_outlier_channels=8", "transformer.int8_activations=per_tensor"])
     assert "int8_outlier_channels needs int8_activations" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_readme_rebuild_command_refits_the_default_as_its_dir_records() -> None:
+    """The README's rebuild ends in `refit-heads`; its labels and overrides must be the ones the committed default's
+    config.json says it was refit with, and they must parse on minilm.toml."""
+    import json
+    import re
+    import shlex
+
+    root = BASELINE.parents[2]
+    readme = (root / "README.md").read_text()
+    block = readme[readme.index("### The default model and how to rebuild it"):]
+    block = block[block.index("```") + 3 :]
+    command = block[: block.index("```")].replace("\\\n", " ")
+    words = shlex.split(command[command.index("threadguard refit-heads") :])
+    overrides = [words[i + 1] for i, w in enumerate(words) if w == "--set"]
+    labels = [words[i + 1] for i, w in enumerate(words) if w == "--label"]
+    refit = json.loads((root / "models" / "current" / "config.json").read_text())["backend"]["head_refit"]
+    assert labels == refit["labels"] and overrides == refit["overrides"]
+    config = load_config(BASELINE.with_name("minilm.toml"), overrides)
+    assert config.data.synthetic_name_calling == 1200 and config.data.name_calling_hate == "unset"
+    assert re.search(r"calibrate \"\$trained\" --set spelling_repair=true", command)
