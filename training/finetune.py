@@ -97,6 +97,14 @@ def source_indices(rows: Sequence[LabelledComment], without: frozenset[str] = fr
     return names, np.asarray([index.get(key, len(names)) for key in keys], dtype=np.int64)
 
 
+def bias_free_sources(config: TransformerConfig) -> frozenset[str]:
+    """The source keys that get no bias under config.source_bias: the generators' rows with "corpora" (their labels are
+    set by the generator, and a bias of their own would explain away the contrast they teach), none with "all"."""
+    from training.data import GENERATORS
+
+    return frozenset(key for key, _, _ in GENERATORS) if config.source_bias == "corpora" else frozenset()
+
+
 def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: random.Random, *, chunk: int = 50) -> list[list[int]]:
     """Shuffle, sort each chunk of batch_size*chunk rows by length, cut batches, shuffle batch order.
 
@@ -520,10 +528,7 @@ def fine_tune(
     source_biases: dict[str, list[float]] = {}
     folded_source = None
     if config.source_bias != "off":
-        from training.data import GENERATORS
-
-        generated = frozenset(key for key, _, _ in GENERATORS) if config.source_bias == "corpora" else frozenset()
-        source_names, train.sources = source_indices(train_rows, generated)
+        source_names, train.sources = source_indices(train_rows, bias_free_sources(config))
         log.info("a logit bias per training source (%s): %s", "/".join(label.value for label in config.source_bias_labels),
                  ", ".join(source_names))
     valid = encode_rows(tokenizer, valid_rows, [1.0] * len(valid_rows), budget)

@@ -70,13 +70,11 @@ def source_offsets(tcfg, rows: Sequence[LabelledComment], label: Label, recorded
     tells the corpora apart: what the source bias was there to stop. `recorded` is the dir's backend "source_bias"
     (biases per source in LABELS order, the folded source): the offsets start where fine-tuning left them. `served` is
     the source whose bias the heads carry when the dir records none (a refit that turns source_bias on)."""
-    from training.data import GENERATORS
-    from training.finetune import source_indices
+    from training.finetune import bias_free_sources, source_indices
 
     if tcfg.source_bias == "off" or label not in tcfg.source_bias_labels:
         return None
-    generated = frozenset(key for key, _, _ in GENERATORS) if tcfg.source_bias == "corpora" else frozenset()
-    names, index = source_indices(rows, generated)
+    names, index = source_indices(rows, bias_free_sources(tcfg))
     recorded = recorded or {}
     biases = {name: float(b[LABELS.index(label)]) for name, b in (recorded.get("biases") or {}).items()}
     folded = recorded.get("folded", served)
@@ -300,10 +298,10 @@ def refit_model_dir(model_dir: Path, labels: Sequence[Label], *, overrides: Sequ
         valid, groups, group_weights = with_pair_guards(config, bundle, valid, groups, group_weights)
     if guard_set is not None:
         valid, groups, group_weights = with_guard_set(guard_set, bundle, valid, groups, group_weights, weight=guard_weight)
-    recorded = source.config.backend.get("source_bias")
+    recorded, served = source.config.backend.get("source_bias"), in_domain_source_key(config, bundle)
     heads, fits = refit_heads(scorer.backend, scorer.backend.heads, bundle.train, bundle.train_weights, valid, groups, group_weights, labels,  # type: ignore[attr-defined]
                               pos_weight_max=config.transformer.pos_weight_max, parent_only=parent_only,
-                              offsets_for=lambda rows, label: source_offsets(config.transformer, rows, label, recorded, in_domain_source_key(config, bundle)))
+                              offsets_for=lambda rows, label: source_offsets(config.transformer, rows, label, recorded, served))
     files = weight_files(source.path)
     files[HEADS_FILE] = heads.to_bytes()
     params = {k: v for k, v in without_calibration(source.config.backend).items() if k != "recalibrated"}  # this card says how it was made
