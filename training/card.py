@@ -62,7 +62,10 @@ def _recalibrated_lines(config: ModelConfig) -> list[str]:
              f"insult and off_topic heads are `{recal['from']}`'s byte for byte; calibration and thresholds were fit anew, and a spam "
              "head where the config asks for one."
              + (f" `model.int8.onnx` was quantised anew from `{recal['from']}`'s `model.onnx` with the overridden int8 settings (Runtimes below)."
-                if recal.get("int8_requantised") else "")), ""]
+                if recal.get("int8_requantised") else "")
+             + (f" `model.int8.onnx` is `{recal['from']}`'s with its epilogues fused (training/int8_fusion.py): the same int8 weights and "
+                "rounding steps in fewer passes over memory."
+                if recal.get("int8_fused") else "")), ""]
 
 
 def _soup_lines(config: ModelConfig) -> list[str]:
@@ -94,9 +97,10 @@ def _runtime_lines(config: ModelConfig) -> list[str]:
     outliers = (f"; each projection input's {int8['outlier_channels']} largest channels kept in fp32 beside the int8 product"
                 if int8.get("outlier_channels") else "")
     texts = f", calibrated on {int8['calibration_texts']} training texts" if int8.get("calibration_texts") else ""
+    fused = "; smoothing and biases folded into the ops beside them (training/int8_fusion.py)" if int8.get("fused_epilogues") else ""
     steps = f"; {int8['consistency_steps']} int8-consistency fine-tuning steps" if int8.get("consistency_steps") else ""
     return ["## Runtimes",
-            (f"`model.int8.onnx` (served on CPU): {scheme}{smoothing}{outliers}{texts}{steps}. Calibration and thresholds were fit on its scores. "
+            (f"`model.int8.onnx` (served on CPU): {scheme}{smoothing}{outliers}{fused}{texts}{steps}. Calibration and thresholds were fit on its scores. "
              "`model.onnx` and `hf/` hold the fp32 weights (ONNX Runtime fp32; PyTorch, fp16 on CUDA) where the dir carries them; "
              "the parity tests (tests/integration/test_transformer_model.py) check int8 against fp32 decisions on a fixed sample."), ""]
 

@@ -166,6 +166,10 @@ class TransformerConfig(_Strict):
     # product, so they no longer set every token's rounding step (training/token_int8.py)
     int8_outlier_channels: int = Field(default=0, ge=0, le=64, description="channels per MatMul input that per-token int8 keeps in fp32 "
                                                                         "(0: none)")
+    # Smoothing folded into the outlier mask and each bias into its correction Gemm on the finished graph
+    # (training/int8_fusion.py): the same int8 arithmetic in fewer passes over memory.
+    int8_fused_epilogues: bool = Field(default=False, description="fold per-token int8's smoothing and biases into the ops beside them "
+                                                                  "(fewer passes over memory; needs per-token int8)")
     int8_calibration_rows: int = Field(default=256, ge=1, description="training rows whose comment, article and parent texts "
                                                                       "calibrate the smoothing and per-token int8's GPTQ rounding")
     # A short phase after fine-tuning that trains the fp32 model to score the same through simulated int8 rounding
@@ -182,6 +186,8 @@ class TransformerConfig(_Strict):
     def _outliers_need_per_token(self) -> TransformerConfig:
         if self.int8_outlier_channels and self.int8_activations != "per_token":
             raise ValueError('int8_outlier_channels needs int8_activations = "per_token"')
+        if self.int8_fused_epilogues and self.int8_activations != "per_token":
+            raise ValueError('int8_fused_epilogues needs int8_activations = "per_token"')
         return self
 
 

@@ -32,17 +32,18 @@ if TYPE_CHECKING:
 class Int8Recipe:
     """How model.int8.onnx is made from model.onnx, besides the calibration texts. The quantiser reads its settings from
     here only, so a setting added here is also what config.json records (`record`) and what tells recalibration to
-    quantise anew (training.pipeline._requantises)."""
+    quantise anew (training.pipeline._int8_change)."""
 
     per_channel: bool = True
     activations: Int8Activations = "per_tensor"
     smoothing_alpha: float | None = None  # activation smoothing's migration strength (training/smoothing.py); None: none
     outlier_channels: int = 0  # per-token int8's channels per MatMul input kept fp32 (training/token_int8.py)
+    fused_epilogues: bool = False  # smoothing and biases folded into the ops beside them (training/int8_fusion.py)
 
     @classmethod
     def of(cls, tcfg: TransformerConfig) -> Int8Recipe:
         return cls(per_channel=tcfg.quantize_per_channel, activations=tcfg.int8_activations, smoothing_alpha=tcfg.int8_smoothing_alpha,
-                   outlier_channels=tcfg.int8_outlier_channels)
+                   outlier_channels=tcfg.int8_outlier_channels, fused_epilogues=tcfg.int8_fused_epilogues)
 
     def record(self) -> dict[str, Any]:
         """As config.json's backend.int8 holds it."""
@@ -214,8 +215,12 @@ def write_int8(source: Path, dest: Path, *, tokenizer: Path, recipe: Int8Recipe,
     if recipe.smoothing_alpha is None:
         quantize_int8(source, dest, per_channel=recipe.per_channel, activations=recipe.activations, batches=batches,
                       outlier_channels=recipe.outlier_channels)
-        return
-    if not batches:
+    elif not batches:
         raise ValueError("activation smoothing needs calibration texts")
-    quantize_smoothed_int8(source, dest, batches, alpha=recipe.smoothing_alpha, per_channel=recipe.per_channel, activations=recipe.activations,
-                           outlier_channels=recipe.outlier_channels)
+    else:
+        quantize_smoothed_int8(source, dest, batches, alpha=recipe.smoothing_alpha, per_channel=recipe.per_channel,
+                               activations=recipe.activations, outlier_channels=recipe.outlier_channels)
+    if recipe.fused_epilogues:
+        from training.int8_fusion import fuse_int8_file
+
+        fuse_int8_file(dest, dest)

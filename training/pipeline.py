@@ -10,9 +10,10 @@ import os
 import shutil
 import subprocess
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -241,20 +242,48 @@ def _int8_settings(tcfg: TransformerConfig) -> tuple[Int8Recipe, int]:
     return Int8Recipe.of(tcfg), tcfg.int8_calibration_rows
 
 
-def _requantises(config: TrainConfig, recorded: TrainConfig, model_dir: Path) -> bool:
-    """Whether the overrides change how the dir's int8 file is made; refused when the dir holds no fp32 graph to make it from."""
+Int8Change = Literal["none", "fuse", "requantise"]
+
+
+def _int8_change(config: TrainConfig, recorded: TrainConfig, model_dir: Path) -> Int8Change:
+    """How the overrides change the dir's int8 file: not at all; only by fusing its epilogues, which works on the int8
+    file itself (training/int8_fusion.py), so a dir that ships int8 only can take it; or by quantising anew from
+    model.onnx, refused when the dir holds no fp32 graph to make it from."""
     from serving.transformer import ONNX_FILE
 
-    if config.kind != "transformer" or _int8_settings(config.transformer) == _int8_settings(recorded.transformer):
-        return False
+    if config.kind != "transformer":
+        return "none"
+    (new, new_rows), (old, old_rows) = _int8_settings(config.transformer), _int8_settings(recorded.transformer)
+    if (new, new_rows) == (old, old_rows):
+        return "none"
+    if new_rows == old_rows and new == replace(old, fused_epilogues=True):
+        return "fuse"
     if not (model_dir / ONNX_FILE).is_file():
         raise ArtifactError(f"{model_dir} has no {ONNX_FILE} to quantise anew: rebuild its fp32 weights first (README, GPU serving)")
-    return True
+    return "requantise"
+
+
+def _fused(files: dict[str, bytes], params: dict) -> tuple[dict[str, bytes], dict]:
+    """The files and params with model.int8.onnx's epilogues fused (what recalibration does when the only int8 override
+    turns transformer.int8_fused_epilogues on: _int8_change)."""
+    import tempfile
+
+    from serving.transformer import ONNX_INT8_FILE
+    from training.int8_fusion import fuse_int8_file
+
+    with tempfile.TemporaryDirectory(prefix="tg-fuse-") as tmp:
+        path = Path(tmp) / ONNX_INT8_FILE
+        path.write_bytes(files[ONNX_INT8_FILE])
+        fused = fuse_int8_file(path, path)
+        files = {**files, ONNX_INT8_FILE: path.read_bytes()}
+    int8 = {**params.get("int8", {}), "fused_epilogues": True}
+    recalibrated = {**params.get("recalibrated", {}), "int8_fused": fused.record()}
+    return files, {**params, "int8": int8, "recalibrated": recalibrated}
 
 
 def _requantised(config: TrainConfig, bundle: DataBundle, model_dir: Path, files: dict[str, bytes], params: dict) -> tuple[dict[str, bytes], dict]:
     """The files and params with model.int8.onnx made anew from the dir's model.onnx by the config's int8 settings (what
-    recalibration does when the overrides change them: _requantises)."""
+    recalibration does when the overrides change them: _int8_change)."""
     import tempfile
 
     from serving.transformer import ONNX_FILE, ONNX_INT8_FILE, TOKENIZER_FILE
@@ -359,8 +388,6 @@ def as_the_model_reads(config: TrainConfig, bundle: DataBundle) -> DataBundle:
 
 def normalised_bundle(bundle: DataBundle, *, repair_spelling: bool = False) -> DataBundle:
     """The training and validation rows as the model will see them; test sets stay raw (the scorer normalises them)."""
-    from dataclasses import replace
-
     from threadguard.normalise import normalise_comment
 
     def fix(rows: list) -> list:  # type: ignore[type-arg]
@@ -454,14 +481,16 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
 
     source = read_model_dir(model_dir, expected_labels=[l.value for l in LABELS])
     config = config_from_dict(source.config.train_config, list(overrides), origin=str(model_dir))
-    requantise = _requantises(config, TrainConfig.model_validate(source.config.train_config), source.path)  # refused before the data is read
+    change = _int8_change(config, TrainConfig.model_validate(source.config.train_config), source.path)  # refused before the data is read
     bundle = assemble(config, datasets_dir, progress=False)
     made_from = [source.config.name]
     named_at = check_run_name(models_root, config, bundle, tag="-recal", made_from=made_from)
     params = {**without_calibration(source.config.backend), "recalibrated": {"from": source.config.name, "overrides": list(overrides)}}
     files = weight_files(source.path)
-    if requantise:
+    if change == "requantise":
         files, params = _requantised(config, as_the_model_reads(config, bundle), source.path, files, params)
+    elif change == "fuse":
+        files, params = _fused(files, params)
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal", made_from=made_from,
                     named_at=named_at)
 

@@ -462,6 +462,34 @@ def test_new_int8_settings_on_a_dir_without_fp32_graph_are_refused_before_any_da
     assert not (tmp_path / "out").exists()
 
 
+def test_calibrate_fuses_the_int8_epilogues_of_a_dir_that_ships_int8_only(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    """`threadguard calibrate DIR --set transformer.int8_fused_epilogues=true` on a dir without fp32 weights (as the
+    committed default ships): the same int8 weights, the bias Adds gone, recorded, and scores as the unfused graph's."""
+    import shutil
+
+    import onnx
+
+    from tests.conftest import DATASETS
+    from training.pipeline import recalibrate_model_dir
+
+    int8_only = tmp_path / "int8-only"
+    shutil.copytree(tiny_transformer_dir, int8_only, ignore=shutil.ignore_patterns("model.onnx", "hf"))
+    new = recalibrate_model_dir(int8_only, datasets_dir=DATASETS, models_root=tmp_path / "out", overrides=["transformer.int8_fused_epilogues=true"])
+    before, after = (onnx.load(str(d / "model.int8.onnx")).graph for d in (int8_only, new))
+    int8 = onnx.TensorProto.INT8
+    assert {t.name: t.raw_data for t in before.initializer if t.data_type == int8} == {t.name: t.raw_data for t in after.initializer if t.data_type == int8}
+    adds = [[n for n in g.node if n.op_type == "Add" and any(i.endswith("bias") for i in n.input)] for g in (before, after)]
+    assert len(adds[0]) == 2 * 6 and adds[1] == []  # each of the 2 layers' 6 linears' bias went into its Gemm
+    backend = json.loads((new / "config.json").read_text())["backend"]
+    assert backend["int8"]["fused_epilogues"] is True and backend["recalibrated"]["int8_fused"] == {"smoothing_masks": 2 * 4, "biases": 2 * 6}
+    assert json.loads((new / "config.json").read_text())["train_config"]["transformer"]["int8_fused_epilogues"] is True
+    assert "epilogues fused" in (new / "MODEL_CARD.md").read_text()
+    rows = _sample(50)
+    old_scores = open_scorer(int8_only, device="cpu").backend.logits(rows)
+    # a 2-layer model's int8 roundings all land alike here (1e-6 apart); the 6-layer default's differ by a rare step
+    assert np.abs(open_scorer(new, device="cpu").backend.logits(rows) - old_scores).max() < 1e-4 * np.abs(old_scores).max()
+
+
 def test_calibrate_can_turn_spelling_repair_on_for_a_trained_dir(tiny_transformer_dir: Path, tmp_path: Path) -> None:
     from serving.model import ContextText
     from tests.conftest import DATASETS
