@@ -490,6 +490,23 @@ def test_calibrate_fuses_the_int8_epilogues_of_a_dir_that_ships_int8_only(tiny_t
     assert np.abs(open_scorer(new, device="cpu").backend.logits(rows) - old_scores).max() < 1e-4 * np.abs(old_scores).max()
 
 
+def test_a_recipe_with_fused_epilogues_quantises_from_fp32_and_fuses(tiny_transformer_dir: Path, tmp_path: Path) -> None:
+    """The export path (write_int8) fuses when the recipe asks, as `threadguard train` with minilm.toml does."""
+    import onnx
+
+    from tests.conftest import DATASETS
+    from training.pipeline import recalibrate_model_dir
+
+    new = recalibrate_model_dir(tiny_transformer_dir, datasets_dir=DATASETS, models_root=tmp_path,
+                                overrides=["transformer.int8_outlier_channels=2", "transformer.int8_fused_epilogues=true"])
+    graph = onnx.load(str(new / "model.int8.onnx")).graph
+    assert not [n for n in graph.node if n.op_type == "Add" and any(i.endswith("bias") for i in n.input)]
+    assert {t.dims[0] for t in graph.initializer if t.name.endswith("correction_right")} == {1 + 2 + 1}  # zero points, 2 outliers, bias
+    int8 = json.loads((new / "config.json").read_text())["backend"]["int8"]
+    assert int8["fused_epilogues"] is True and int8["outlier_channels"] == 2
+    assert "smoothing and biases folded" in (new / "MODEL_CARD.md").read_text()
+
+
 def test_calibrate_can_turn_spelling_repair_on_for_a_trained_dir(tiny_transformer_dir: Path, tmp_path: Path) -> None:
     from serving.model import ContextText
     from tests.conftest import DATASETS
