@@ -83,8 +83,11 @@ def _per_channel_scale(g: _Graph, node, width: int) -> tuple[str, np.ndarray] | 
     return None
 
 
-def _fuse_smoothing_masks(g: _Graph, gemms_by_left: dict[str, list]) -> tuple[int, set[str]]:
-    fused, dropped = 0, set()
+def _fuse_smoothing_masks(g: _Graph, gemms_by_left: dict[str, list]) -> tuple[int, dict[int, object]]:
+    """(how many, the nodes to drop by id): nodes are told apart by identity, since a graph's names may be empty; the
+    dict holds them, so protobuf hands back the same Python object for each while the fusion runs."""
+    outputs = {o.name for o in g.graph.output}
+    fused, dropped = 0, {}
     for rest in [n for n in g.graph.node if n.op_type == "Mul" and n.name.endswith(REST)]:
         smoothed, mask_name = rest.input
         mask = g.constant(mask_name)
@@ -106,17 +109,17 @@ def _fuse_smoothing_masks(g: _Graph, gemms_by_left: dict[str, list]) -> tuple[in
             right = g.array(gemm.input[1]).copy()
             right[1 : 1 + len(index)] *= inv_scale[index][:, None]
             g.set(gemm.input[1], right.astype(np.float32))
-        if not g.consumers(smoothed):  # read by nothing else: the smoothing Mul itself goes
-            dropped.add(g.producer[smoothed].name)
+        if not g.consumers(smoothed) and smoothed not in outputs:  # read by nothing else: the smoothing Mul itself goes
+            dropped[id(g.producer[smoothed])] = g.producer[smoothed]
         fused += 1
     return fused, dropped
 
 
-def _fuse_biases(g: _Graph, gemms_by_left: dict[str, list]) -> tuple[int, set[str], list]:
+def _fuse_biases(g: _Graph, gemms_by_left: dict[str, list]) -> tuple[int, dict[int, object], list]:
     from onnx import helper
 
     outputs = {o.name for o in g.graph.output}
-    fused, dropped, new_nodes = 0, set(), []
+    fused, dropped, new_nodes = 0, {}, []
     with_ones: dict[str, str] = {}
     for left, gemms in gemms_by_left.items():
         for gemm in gemms:
@@ -146,7 +149,7 @@ def _fuse_biases(g: _Graph, gemms_by_left: dict[str, list]) -> tuple[int, set[st
             g.set(gemm.input[1], np.vstack([right, bias[None, :]]).astype(np.float32))
             gemm.input[0] = with_ones[left]
             restores[0].output[0] = add.output[0]
-            dropped.add(add.name)
+            dropped[id(add)] = add
             fused += 1
     # a Gemm reading a left factor that gained the ones column but had no bias of its own adds a row of zeros
     for left, name in with_ones.items():
@@ -183,10 +186,10 @@ def fuse_epilogues(model) -> FusedEpilogues:  # type: ignore[no-untyped-def]
             gemms_by_left.setdefault(node.input[0], []).append(node)
     masks, dropped = _fuse_smoothing_masks(g, gemms_by_left)
     biases, dropped_adds, new_nodes = _fuse_biases(g, gemms_by_left)
-    dropped |= dropped_adds
+    dropped.update(dropped_adds)
     if not dropped and not new_nodes:
         return FusedEpilogues(masks, biases)
-    kept = [n for n in model.graph.node if n.name not in dropped] + new_nodes
+    kept = [n for n in model.graph.node if id(n) not in dropped] + new_nodes
     available = {i.name for i in model.graph.input} | set(g.initializers)
     ordered = _topological(kept, available)
     del model.graph.node[:]
