@@ -422,25 +422,29 @@ def test_calibrate_cli_says_in_one_line_that_a_spam_head_needs_pitches(tiny_tran
 
 
 def test_recalibration_with_new_int8_settings_quantises_model_onnx_anew(tiny_transformer_dir: Path, tmp_path: Path) -> None:
-    """`threadguard calibrate DIR --set transformer.int8_outlier_channels=2`: same fp32 weights, a new int8 file made the
-    new way from them, recorded in config.json and the card, and calibration fit on its scores."""
+    """`threadguard calibrate DIR --set transformer.int8_outlier_channels=2 --set transformer.int8_fused_epilogues=true`:
+    same fp32 weights, a new int8 file made the new way from them (fused, as `train`'s export with minilm.toml does),
+    recorded in config.json and the card, and calibration fit on its scores."""
     import onnx
 
     from tests.conftest import DATASETS
     from training.pipeline import recalibrate_model_dir
 
-    new = recalibrate_model_dir(tiny_transformer_dir, datasets_dir=DATASETS, models_root=tmp_path, overrides=["transformer.int8_outlier_channels=2"])
+    new = recalibrate_model_dir(tiny_transformer_dir, datasets_dir=DATASETS, models_root=tmp_path,
+                                overrides=["transformer.int8_outlier_channels=2", "transformer.int8_fused_epilogues=true"])
     for name in ("model.onnx", "hf/model.safetensors", "tokenizer.json"):
         assert (new / name).read_bytes() == (tiny_transformer_dir / name).read_bytes(), name
     assert (new / "model.int8.onnx").read_bytes() != (tiny_transformer_dir / "model.int8.onnx").read_bytes()
     nodes = onnx.load(str(new / "model.int8.onnx")).graph.node
     assert [n.op_type for n in nodes].count("MatMulIntegerToFloat") == 2 * 6
     corrections = [t for t in onnx.load(str(new / "model.int8.onnx")).graph.initializer if t.name.endswith("correction_right")]
-    assert len(corrections) == 2 * 6 and {t.dims[0] for t in corrections} == {1 + 2}  # zero points' row and 2 outlier rows each
+    assert len(corrections) == 2 * 6 and {t.dims[0] for t in corrections} == {1 + 2 + 1}  # zero points' row, 2 outlier rows, the bias
+    assert not [n for n in nodes if n.op_type == "Add" and any(i.endswith("bias") for i in n.input)]  # every bias inside its Gemm
     backend = json.loads((new / "config.json").read_text())["backend"]
     assert backend["int8"]["outlier_channels"] == 2 and backend["int8"]["smoothing_alpha"] == 0.65 and backend["recalibrated"]["int8_requantised"]
+    assert backend["int8"]["fused_epilogues"] is True
     card = (new / "MODEL_CARD.md").read_text()
-    assert "quantised anew" in card and "2 largest channels kept in fp32" in card
+    assert "quantised anew" in card and "2 largest channels kept in fp32" in card and "smoothing and biases folded" in card
     rows = _sample(50)
     fp32 = open_scorer(new, device="cpu", runtime="onnx").predict_proba(rows)
     assert np.abs(open_scorer(new, device="cpu", runtime="onnx-int8").predict_proba(rows) - fp32).mean() < 0.02
@@ -488,23 +492,6 @@ def test_calibrate_fuses_the_int8_epilogues_of_a_dir_that_ships_int8_only(tiny_t
     old_scores = open_scorer(int8_only, device="cpu").backend.logits(rows)
     # a 2-layer model's int8 roundings all land alike here (1e-6 apart); the 6-layer default's differ by a rare step
     assert np.abs(open_scorer(new, device="cpu").backend.logits(rows) - old_scores).max() < 1e-4 * np.abs(old_scores).max()
-
-
-def test_a_recipe_with_fused_epilogues_quantises_from_fp32_and_fuses(tiny_transformer_dir: Path, tmp_path: Path) -> None:
-    """The export path (write_int8) fuses when the recipe asks, as `threadguard train` with minilm.toml does."""
-    import onnx
-
-    from tests.conftest import DATASETS
-    from training.pipeline import recalibrate_model_dir
-
-    new = recalibrate_model_dir(tiny_transformer_dir, datasets_dir=DATASETS, models_root=tmp_path,
-                                overrides=["transformer.int8_outlier_channels=2", "transformer.int8_fused_epilogues=true"])
-    graph = onnx.load(str(new / "model.int8.onnx")).graph
-    assert not [n for n in graph.node if n.op_type == "Add" and any(i.endswith("bias") for i in n.input)]
-    assert {t.dims[0] for t in graph.initializer if t.name.endswith("correction_right")} == {1 + 2 + 1}  # zero points, 2 outliers, bias
-    int8 = json.loads((new / "config.json").read_text())["backend"]["int8"]
-    assert int8["fused_epilogues"] is True and int8["outlier_channels"] == 2
-    assert "smoothing and biases folded" in (new / "MODEL_CARD.md").read_text()
 
 
 def test_calibrate_can_turn_spelling_repair_on_for_a_trained_dir(tiny_transformer_dir: Path, tmp_path: Path) -> None:
