@@ -63,8 +63,8 @@ def _recalibrated_lines(config: ModelConfig) -> list[str]:
              "head where the config asks for one."
              + (f" `model.int8.onnx` was quantised anew from `{recal['from']}`'s `model.onnx` with the overridden int8 settings (Runtimes below)."
                 if recal.get("int8_requantised") else "")
-             + (f" `model.int8.onnx` is `{recal['from']}`'s with its epilogues fused (training/int8_fusion.py): the same int8 weights and "
-                "rounding steps in fewer passes over memory."
+             + (f" `model.int8.onnx` is `{recal['from']}`'s with its epilogues fused (training/int8_fusion.py): the same int8 weights, "
+                "rounded alike, in fewer passes over memory."
                 if recal.get("int8_fused") else "")), ""]
 
 

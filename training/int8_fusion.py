@@ -12,9 +12,9 @@ carry no arithmetic of their own and are folded away here, on the finished int8 
    outlier channels' correction to the row-scaled product; the bias Add after it was one more pass. The Gemm's left
    factor gains a column of ones and its right factor the bias as a row, so the Gemm adds the bias in the same pass.
 
-The int8 weights, scales and every rounding step of the activations stay as they were; only the order of some fp32
-additions and products changes, by float rounding (docs/benchmarks.md, "Fused int8 epilogues"). Fusing a fused graph
-finds nothing more to fuse.
+The int8 weights and their scales stay as they were, and activations are rounded the same way; only the order of some
+fp32 additions and products changes, which can move a rare activation of a later layer across a rounding step
+(docs/benchmarks.md, "Fused int8 epilogues"). Fusing a fused graph finds nothing more to fuse.
 """
 
 from __future__ import annotations
