@@ -88,3 +88,23 @@ def test_fusion_keeps_the_int8_weights_and_is_done_once(int8_graph: tuple[Path, 
     assert fuse_epilogues(again).record() == {"smoothing_masks": 0, "biases": 0}
     with pytest.raises(ValueError, match="no per-token int8 epilogue to fuse"):
         fuse_int8_file(fused_path, path.with_name("twice.onnx"))
+
+
+@pytest.mark.parametrize(("smoothed", "outliers", "masks"), [(True, 0, 0), (False, 2, 0), (False, 0, 0)])
+def test_recipes_without_smoothing_or_outliers_fuse_their_biases_alone(tmp_path: Path, smoothed: bool, outliers: int, masks: int) -> None:
+    """With no outlier mask there is no Mul to merge smoothing into, and without smoothing none to merge: the biases
+    still go into their Gemms, and the graph computes what it did."""
+    calibration, x = biased_graph(tmp_path / "fp32.onnx", np.random.default_rng(1))
+    batches = [{"x": calibration}]
+    source = tmp_path / "fp32.onnx"
+    if smoothed:
+        smooth_onnx(source, tmp_path / "smooth.onnx", batches, alpha=0.65)
+        source = tmp_path / "smooth.onnx"
+    quantize_per_token(source, tmp_path / "int8.onnx", batches, outliers=outliers)
+    fused = fuse_int8_file(tmp_path / "int8.onnx", tmp_path / "fused.onnx")
+    assert (fused.smoothing_masks, fused.biases) == (masks, 2)
+    assert ops(tmp_path / "fused.onnx").count("Add") == 0
+    assert ops(tmp_path / "fused.onnx").count("Mul") == ops(tmp_path / "int8.onnx").count("Mul")
+    (y0, z0), (y1, z1) = run(tmp_path / "int8.onnx", x), run(tmp_path / "fused.onnx", x)
+    assert np.abs(z1 - z0).max() <= 1e-5 * np.abs(z0).max()
+    assert np.abs(y1 - y0).max() <= 2e-3 * np.abs(y0).max()
