@@ -115,12 +115,14 @@ def _fuse_smoothing_masks(g: _Graph, gemms_by_left: dict[str, list]) -> tuple[in
     return fused, dropped
 
 
-def _fuse_biases(g: _Graph, gemms_by_left: dict[str, list]) -> tuple[int, dict[int, object], list]:
+def _fuse_biases(g: _Graph, gemms_by_left: dict[str, list]) -> tuple[int, dict[int, object], dict[str, list]]:
+    """(how many, the bias Adds to drop by id, {left factor: the nodes that append its ones column})"""
     from onnx import helper
 
     outputs = {o.name for o in g.graph.output}
-    fused, dropped, new_nodes = 0, {}, []
+    fused, dropped = 0, {}
     with_ones: dict[str, str] = {}
+    ones_nodes: dict[str, list] = {}
     for left, gemms in gemms_by_left.items():
         for gemm in gemms:
             restores = [n for n in g.consumers(gemm.output[0]) if n.name.endswith(RESTORE)]
@@ -139,7 +141,7 @@ def _fuse_biases(g: _Graph, gemms_by_left: dict[str, list]) -> tuple[int, dict[i
                 name = left + "_ones"
                 one = g.numpy_helper.from_array(np.array([1.0], dtype=np.float32))
                 g.set(name + "_width", np.array([1], dtype=np.int64))
-                new_nodes += [
+                ones_nodes[left] = [
                     helper.make_node("Shape", [left], [name + "_rows"], end=1, name=name + "Rows"),
                     helper.make_node("Concat", [name + "_rows", name + "_width"], [name + "_shape"], axis=0, name=name + "Shape"),
                     helper.make_node("ConstantOfShape", [name + "_shape"], [name + "_column"], value=one, name=name + "Column"),
@@ -158,23 +160,7 @@ def _fuse_biases(g: _Graph, gemms_by_left: dict[str, list]) -> tuple[int, dict[i
                 right = g.array(gemm.input[1])
                 g.set(gemm.input[1], np.vstack([right, np.zeros((1, right.shape[1]), dtype=np.float32)]))
                 gemm.input[0] = name
-    return fused, dropped, new_nodes
-
-
-def _topological(nodes: list, available: set[str]) -> list:
-    ordered, pending = [], list(nodes)
-    while pending:
-        waiting = []
-        for node in pending:
-            if all(i in available for i in node.input if i):
-                ordered.append(node)
-                available.update(node.output)
-            else:
-                waiting.append(node)
-        if len(waiting) == len(pending):
-            raise ValueError(f"int8 fusion left {waiting[0].name} without its inputs")
-        pending = waiting
-    return ordered
+    return fused, dropped, ones_nodes
 
 
 def fuse_epilogues(model) -> FusedEpilogues:  # type: ignore[no-untyped-def]
@@ -185,19 +171,23 @@ def fuse_epilogues(model) -> FusedEpilogues:  # type: ignore[no-untyped-def]
         if node.op_type == "Gemm" and node.name.endswith(CORRECTION):
             gemms_by_left.setdefault(node.input[0], []).append(node)
     masks, dropped = _fuse_smoothing_masks(g, gemms_by_left)
-    biases, dropped_adds, new_nodes = _fuse_biases(g, gemms_by_left)
+    biases, dropped_adds, ones_nodes = _fuse_biases(g, gemms_by_left)
     dropped.update(dropped_adds)
-    if not dropped and not new_nodes:
+    if not dropped and not ones_nodes:
         return FusedEpilogues(masks, biases)
-    kept = [n for n in model.graph.node if id(n) not in dropped] + new_nodes
-    available = {i.name for i in model.graph.input} | set(g.initializers)
-    ordered = _topological(kept, available)
+    # each ones column goes right after the node that makes its left factor, so graph.node stays topologically sorted
+    # (rewired inputs only point earlier: the unsmoothed tensor, and the Add's output now made by the Restore before it)
+    after = {id(g.producer[left]): nodes for left, nodes in ones_nodes.items()}
+    ordered = []
+    for node in model.graph.node:
+        if id(node) not in dropped:
+            ordered += [node, *after.get(id(node), [])]
     del model.graph.node[:]
     model.graph.node.extend(ordered)
     read = {name for node in ordered for name in node.input}
-    unread = [t for t in model.graph.initializer if t.name not in read]
-    for t in unread:
-        model.graph.initializer.remove(t)
+    kept = [t for t in model.graph.initializer if t.name in read]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
     return FusedEpilogues(masks, biases)
 
 
