@@ -71,7 +71,7 @@ def main(model_dir: Path, rounds: int, sample: int = SAMPLE) -> str:
         scorers = {"as exported": open_scorer(model_dir, device="cpu", runtime="onnx-int8"),
                    "fused": open_scorer(fused_dir, device="cpu", runtime="onnx-int8")}
         scores = {name: scorer.predict_proba(rows) for name, scorer in scorers.items()}
-        decisions = {name: [r.decision for r in scorer.score(rows)] for name, scorer in scorers.items()}
+        decisions = {name: [r.decision for r in scorer.decisions(rows, scores[name])] for name, scorer in scorers.items()}
         rates: dict[str, list[float]] = {name: [] for name in scorers}
         ticks = cpu_ticks()
         for _ in range(rounds):
