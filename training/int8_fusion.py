@@ -196,7 +196,12 @@ def fuse_int8_file(source: Path, dest: Path) -> FusedEpilogues:
     so a recipe that asks for fusion never ships a graph that was not."""
     import onnx
 
-    model = onnx.load(str(source))
+    from threadguard.errors import ArtifactError
+
+    try:
+        model = onnx.load(str(source))
+    except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends: say which file, not how protobuf failed
+        raise ArtifactError(f"{source}: cannot read it as an ONNX graph ({type(exc).__name__})") from exc
     fused = fuse_epilogues(model)
     if not fused.biases and not fused.smoothing_masks:
         raise ValueError(f"{source.name}: no per-token int8 epilogue to fuse (fused already, or not per-token int8)")

@@ -263,9 +263,9 @@ def _int8_change(config: TrainConfig, recorded: TrainConfig, model_dir: Path) ->
     return "requantise"
 
 
-def _fused(files: dict[str, bytes], params: dict) -> tuple[dict[str, bytes], dict]:
-    """The files and params with model.int8.onnx's epilogues fused (what recalibration does when the only int8 override
-    turns transformer.int8_fused_epilogues on: _int8_change)."""
+def _fused(model_dir: Path, files: dict[str, bytes], params: dict) -> tuple[dict[str, bytes], dict]:
+    """The files and params with the dir's model.int8.onnx, epilogues fused (what recalibration does when the only int8
+    override turns transformer.int8_fused_epilogues on: _int8_change)."""
     import tempfile
 
     from serving.transformer import ONNX_INT8_FILE
@@ -273,8 +273,7 @@ def _fused(files: dict[str, bytes], params: dict) -> tuple[dict[str, bytes], dic
 
     with tempfile.TemporaryDirectory(prefix="tg-fuse-") as tmp:
         path = Path(tmp) / ONNX_INT8_FILE
-        path.write_bytes(files[ONNX_INT8_FILE])
-        fused = fuse_int8_file(path, path)
+        fused = fuse_int8_file(model_dir / ONNX_INT8_FILE, path)
         files = {**files, ONNX_INT8_FILE: path.read_bytes()}
     int8 = {**params.get("int8", {}), "fused_epilogues": True}
     recalibrated = {**params.get("recalibrated", {}), "int8_fused": fused.record()}
@@ -490,7 +489,7 @@ def recalibrate_model_dir(model_dir: Path, *, datasets_dir: Path, models_root: P
     if change == "requantise":
         files, params = _requantised(config, as_the_model_reads(config, bundle), source.path, files, params)
     elif change == "fuse":
-        files, params = _fused(files, params)
+        files, params = _fused(source.path, files, params)
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, tag="-recal", made_from=made_from,
                     named_at=named_at)
 

@@ -108,3 +108,12 @@ def test_recipes_without_smoothing_or_outliers_fuse_their_biases_alone(tmp_path:
     (y0, z0), (y1, z1) = run(tmp_path / "int8.onnx", x), run(tmp_path / "fused.onnx", x)
     assert np.abs(z1 - z0).max() <= 1e-5 * np.abs(z0).max()
     assert np.abs(y1 - y0).max() <= 2e-3 * np.abs(y0).max()
+
+
+def test_a_file_that_is_not_an_onnx_graph_is_named_in_the_error(tmp_path: Path) -> None:
+    from threadguard.errors import ArtifactError
+
+    (tmp_path / "model.int8.onnx").write_bytes(b"\xff\xfe not onnx")
+    with pytest.raises(ArtifactError, match="model.int8.onnx: cannot read it as an ONNX graph"):
+        fuse_int8_file(tmp_path / "model.int8.onnx", tmp_path / "out.onnx")
+    assert not (tmp_path / "out.onnx").exists()
