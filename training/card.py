@@ -115,8 +115,17 @@ def _spam_head_lines(config: ModelConfig) -> list[str]:
             (f"A logistic regression over the comment embedding (training/spam_head.py), fit on {spam['rows']['pitches']} synthetic pitches "
              f"against {spam['rows']['negatives']} training comments, C = {c}: it found {spam['held_out_offer_recall'][c]:.0%} of the pitches "
              f"whose offer was held out, and lifted {spam['validation_lifted'][c]:.1%} of {spam['rows']['validation']} validation comments "
-             f"to {spam['lift_at']} (at most {spam['max_validation_lift']:.0%} allowed). Its probability raises off_topic's calibrated score "
+             f"to {spam['lift_at']} (at most {spam['max_validation_lift']:.0%} allowed). {_spam_choice(spam)} Its probability raises off_topic's calibrated score "
              "as a noisy OR, 1 - (1 - p_off)(1 - p_spam), before thresholds: a pitch is off-topic under any article."), ""]
+
+
+def _spam_choice(spam: dict) -> str:
+    """How the recorded C was chosen: dirs made before the recall slack took the best recall, then the smaller C."""
+    slack = spam.get("recall_slack_pitches")
+    if slack is None:
+        return "C was the strength of best held-out recall within that cap, the smaller on a tie."
+    return (f"C was the least lifting of the strengths within that cap whose held-out recall was within {slack} pitches of the best "
+            "(the smaller on a tie).")
 
 
 def _input_text_lines(config: ModelConfig) -> list[str]:

@@ -455,13 +455,12 @@ def _with_spam_head(config: TrainConfig, bundle: DataBundle, scorer: Scorer, fil
     (so a dir's spam head always matches its encoder and training rows), dropped without it. Set on the scorer in hand,
     so calibration, thresholds and every test score see the heads that ship."""
     from serving.heads import HEADS_FILE
-    from training.spam_head import fit_spam_head
+    from training.spam_head import fit_spam_head, validation_rows
 
     backend = scorer.backend
     params = {k: v for k, v in params.items() if k != "spam_head"}
     if config.transformer.spam_head:
-        validation = [r for named in bundle.validation_sets for r in named.rows] or list(bundle.validation)
-        fit = fit_spam_head(scorer, bundle.train, validation, seed=config.seed)
+        fit = fit_spam_head(scorer, bundle.train, validation_rows(bundle), seed=config.seed)
         backend.heads = backend.heads.with_spam(fit.weight, fit.bias)  # type: ignore[attr-defined]
         params["spam_head"] = fit.report()
     elif not backend.heads.has_spam:  # type: ignore[attr-defined]

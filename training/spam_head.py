@@ -9,6 +9,11 @@ off-topic, and its regularisation is chosen so that it (a) finds pitches whose o
 offer held out together) and (b) lifts few real comments: at most MAX_VALIDATION_LIFT of the validation comments of
 every source may reach LIFT_AT, the order of off_topic's review thresholds. The functional suite's spam cases, written
 apart from training/spam.py, are the test.
+
+Among the strengths within that cap, recall a few held-out pitches short of the best counts as a tie
+(RECALL_SLACK_PITCHES), and the tie goes to the head that lifts the fewest validation comments. Without the slack, one
+held-out pitch in 1,437 decided C: the strengths' recalls differ by a pitch or two, and which pitch lands in which fold
+is a matter of the seed, while the validation comments a head lifts are reviews a moderator reads for nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,12 +32,16 @@ from serving.heads import unit
 from threadguard.errors import ConfigError
 from training.spam import offer_of
 
+if TYPE_CHECKING:
+    from training.data import DataBundle
+
 log = logging.getLogger(__name__)
 
 SPAM_SOURCE = "synthetic_spam"
 STRENGTHS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)  # inverse L2 strength C of the logistic regression
 LIFT_AT = 0.1
 MAX_VALIDATION_LIFT = 0.01
+RECALL_SLACK_PITCHES = 3  # held-out pitches a strength may find fewer of than the best and still tie, its lift then deciding
 MAX_NEGATIVES = 15000  # a seeded sample of the distinct training comments: enough to cover the corpora, two minutes of int8 encoding
 FOLDS = 5
 
@@ -49,7 +59,8 @@ class SpamFit:
 
     def report(self) -> dict:
         """What the model dir records (config.json backend.spam_head) and the card prints."""
-        return {"C": self.strength, "lift_at": LIFT_AT, "max_validation_lift": MAX_VALIDATION_LIFT, "rows": self.rows,
+        return {"C": self.strength, "lift_at": LIFT_AT, "max_validation_lift": MAX_VALIDATION_LIFT,
+                "recall_slack_pitches": RECALL_SLACK_PITCHES, "rows": self.rows,
                 "held_out_offer_recall": {str(c): round(r, 4) for c, r in self.recall.items()},
                 "validation_lifted": {str(c): round(v, 4) for c, v in self.lifted.items()}}
 
@@ -76,16 +87,32 @@ def training_texts(scorer, train: Sequence[LabelledComment], *, seed: int) -> tu
     return pitches, negatives
 
 
+def validation_rows(bundle: DataBundle) -> list[LabelledComment]:
+    """The validation rows whose comments a spam head must leave alone: every source's (validation_sets), or the
+    validation split where the bundle names no sets."""
+    return [r for named in bundle.validation_sets for r in named.rows] or list(bundle.validation)
+
+
 def validation_texts(scorer, validation: Sequence[LabelledComment]) -> list[str]:  # type: ignore[no-untyped-def]
     """Distinct comments of validation rows not labelled off-topic: the comments a spam head must leave alone."""
     return [t for t in dict.fromkeys(_comment_texts(scorer, [r for r in validation if r.off_topic != 1])) if t]
 
 
-def choose_spam_head(pitches: np.ndarray, offers: Sequence[int], negatives: np.ndarray, validation: np.ndarray, *, seed: int,
-                     strengths: Sequence[float] = STRENGTHS) -> SpamFit:
+@dataclass(frozen=True)
+class StrengthSweep:
+    """Per C: held-out-offer recall at 0.5 over `held_out` pitches, the share of validation comments the full fit lifts
+    to LIFT_AT, and that full fit."""
+
+    recall: dict[float, float]
+    lifted: dict[float, float]
+    fitted: dict  # type: ignore[type-arg]  # C -> fitted LogisticRegression
+    held_out: int
+
+
+def sweep_strengths(pitches: np.ndarray, offers: Sequence[int], negatives: np.ndarray, validation: np.ndarray, *, seed: int,
+                    strengths: Sequence[float] = STRENGTHS) -> StrengthSweep:
     """Fit on scaled unit embeddings: for each C, recall at 0.5 on pitches of held-out offers (negatives folded at
-    random) and the share of `validation` the full fit lifts to LIFT_AT; keep the C of best recall among those within
-    MAX_VALIDATION_LIFT (the least lifting if none is), the smaller C on a tie."""
+    random), then the full fit and the share of `validation` it lifts to LIFT_AT."""
     from sklearn.linear_model import LogisticRegression
 
     x = np.vstack([pitches, negatives])
@@ -97,6 +124,7 @@ def choose_spam_head(pitches: np.ndarray, offers: Sequence[int], negatives: np.n
     recall: dict[float, float] = {}
     lifted: dict[float, float] = {}
     fitted = {}
+    total = 0
     for c in strengths:
         hits, total = 0, 0
         for k in range(FOLDS):
@@ -109,12 +137,31 @@ def choose_spam_head(pitches: np.ndarray, offers: Sequence[int], negatives: np.n
         fitted[c] = LogisticRegression(C=c, max_iter=2000).fit(x, y)
         recall[c] = hits / total if total else 0.0
         lifted[c] = float((fitted[c].predict_proba(validation)[:, 1] >= LIFT_AT).mean()) if len(validation) else 0.0
-        log.info("spam head C=%g: held-out-offer recall %.3f, validation lifted to %.2f: %.4f", c, recall[c], LIFT_AT, lifted[c])
+        log.info("spam head C=%g: held-out-offer recall %.4f, validation lifted to %.2f: %.4f", c, recall[c], LIFT_AT, lifted[c])
+    return StrengthSweep(recall=recall, lifted=lifted, fitted=fitted, held_out=total)
+
+
+def pick_strength(recall: dict[float, float], lifted: dict[float, float], *, held_out: int, slack: int = RECALL_SLACK_PITCHES) -> float:
+    """Among the C within MAX_VALIDATION_LIFT, those whose held-out recall is within `slack` of `held_out` pitches of
+    the best; of them the least lifting, the smaller C on a tie. If every C lifts too much, the least lifting."""
+    strengths = sorted(recall)
     allowed = [c for c in strengths if lifted[c] <= MAX_VALIDATION_LIFT]
-    chosen = max(allowed, key=lambda c: (recall[c], -c)) if allowed else min(strengths, key=lambda c: (lifted[c], c))
-    model = fitted[chosen]
-    return SpamFit(weight=model.coef_[0].astype(np.float32), bias=float(model.intercept_[0]), strength=chosen, recall=recall, lifted=lifted,
-                   rows={"pitches": len(pitches), "negatives": len(negatives), "validation": len(validation)})
+    if not allowed:
+        return min(strengths, key=lambda c: (lifted[c], c))
+    best = max(recall[c] for c in allowed)
+    # compared in whole pitches, so rounding in the recall fractions cannot move a strength in or out of the tie
+    near = [c for c in allowed if round((best - recall[c]) * held_out) <= slack]
+    return min(near, key=lambda c: (lifted[c], c))
+
+
+def choose_spam_head(pitches: np.ndarray, offers: Sequence[int], negatives: np.ndarray, validation: np.ndarray, *, seed: int,
+                     strengths: Sequence[float] = STRENGTHS) -> SpamFit:
+    """The head of the strength `pick_strength` keeps from `sweep_strengths`."""
+    swept = sweep_strengths(pitches, offers, negatives, validation, seed=seed, strengths=strengths)
+    chosen = pick_strength(swept.recall, swept.lifted, held_out=swept.held_out)
+    model = swept.fitted[chosen]
+    return SpamFit(weight=model.coef_[0].astype(np.float32), bias=float(model.intercept_[0]), strength=chosen, recall=swept.recall,
+                   lifted=swept.lifted, rows={"pitches": len(pitches), "negatives": len(negatives), "validation": len(validation)})
 
 
 def fit_spam_head(scorer, train: Sequence[LabelledComment], validation: Sequence[LabelledComment], *, seed: int) -> SpamFit:  # type: ignore[no-untyped-def]

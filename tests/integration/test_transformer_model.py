@@ -377,6 +377,7 @@ def test_calibrate_can_add_a_spam_head_over_the_same_encoder_and_drop_it_again(t
     assert report["rows"]["pitches"] > 200 and str(report["C"]) in report["held_out_offer_recall"]
     card = (new / "MODEL_CARD.md").read_text()
     assert "## Spam head" in card and f"`threadguard calibrate` over `{tiny_transformer_dir.name}`" in card and "`transformer.spam_head=true`" in card
+    assert f"within {report['recall_slack_pitches']} pitches of the best" in card
 
     # pitches written with a seed training never used, under real articles, against real comments under theirs
     comments = _sample(60)
