@@ -115,6 +115,7 @@ def test_train_refuses_fp16_on_cpu_in_one_line_before_reading_data(tmp_path: Pat
         "error: transformer.mixed_precision fp16 needs a CUDA device; on CPU use bf16 (or off)"]
 
 
+@pytest.mark.slow  # four CLI processes, two of them loading PyTorch: about 11 s
 def test_score_runs_the_runtime_asked_for_and_refuses_one_the_dir_lacks_in_one_line(tmp_path: Path, tiny_transformer_dir: Path) -> None:
     import shutil
 

@@ -75,6 +75,7 @@ def test_soup_averages_encoder_and_heads_and_exports_a_served_model(tiny_transfo
     assert other != soup and other.is_dir() and soup.is_dir()
 
 
+@pytest.mark.slow  # two CLI processes that load PyTorch: about 10 s
 def test_soup_cli_refuses_one_dir_and_a_dir_without_full_weights_in_one_line(tiny_transformer_dir: Path, tmp_path: Path) -> None:
     import shutil
 
