@@ -101,13 +101,15 @@ def train(
 ) -> None:
     """Fit a model from a config, choose thresholds on validation, evaluate, and export a model dir."""
     from training.config import load_config
-    from training.pipeline import train_and_export
 
     settings = get_settings()
     overrides = list(set_ or [])
     if max_steps is not None:
         overrides.append(f"transformer.max_steps={max_steps}")
     cfg = load_config(config, overrides)
+    # The pipeline pulls in scikit-learn, ONNX Runtime and the serving code (over a second): a bad config is told first.
+    from training.pipeline import train_and_export
+
     if limit is not None:
         cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"sources": [s.model_copy(update={"limit": limit}) for s in cfg.data.sources]})})
     root = models_dir or settings.model_dir.parent
@@ -201,12 +203,13 @@ def refit_heads(
     """Refit heads over the frozen encoder in minutes (logistic regression on its embeddings), then calibrate, choose thresholds and evaluate as training does."""
     from labels.schema import Label
     from threadguard.errors import UsageError
-    from training.head_refit import GROWN_INHOUSE, refit_model_dir
 
     try:
         labels = [Label(name) for name in dict.fromkeys(label)]
     except ValueError as exc:
         raise UsageError(f"--label must be one of {', '.join(l.value for l in Label)}: {exc}") from exc
+    from training.head_refit import GROWN_INHOUSE, refit_model_dir  # the heavy half of the CLI, after a bad --label is told
+
     settings = get_settings()
     dest = refit_model_dir(model_dir, labels, overrides=set_ or [], datasets_dir=datasets_dir or settings.datasets_dir,
                            models_root=models_dir or model_dir.resolve().parent, make_current=activate, parent_only=parent_only, pair_guards=pair_guards,
