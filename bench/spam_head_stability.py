@@ -25,6 +25,7 @@ from bench.sections import machine, one_line_errors, write_section
 from serving.heads import unit
 from serving.model import open_scorer
 from threadguard.artifact import read_model_dir
+from threadguard.errors import UsageError
 from threadguard.settings import Settings
 from training.spam import offer_of
 from training.spam_head import (
@@ -55,6 +56,8 @@ def main(model_dir: Path, seeds: int, overrides: Sequence[str] = ()) -> str:
     from training.config import config_from_dict
     from training.data import assemble
 
+    if seeds < 1:
+        raise UsageError(f"--seeds must be 1 or more, not {seeds}")
     source = read_model_dir(model_dir, expected_labels=[label.value for label in LABELS])
     config = config_from_dict(source.config.train_config, list(overrides), origin=str(model_dir))
     bundle = assemble(config, Settings().datasets_dir, progress=False)

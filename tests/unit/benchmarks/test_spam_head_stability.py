@@ -34,3 +34,11 @@ def test_the_rule_before_the_slack_takes_the_best_recall_and_the_smaller_c() -> 
     recall = {0.01: 0.990, 0.03: 0.996, 0.1: 0.996, 1.0: 0.999}
     lifted = {0.01: 0.003, 0.03: 0.002, 0.1: 0.0005, 1.0: 0.02}
     assert pick_before(recall, lifted) == 0.03
+
+
+def test_no_seeds_is_a_usage_error_before_any_data_is_read(tmp_path: Path) -> None:
+    from bench.spam_head_stability import main
+    from threadguard.errors import UsageError
+
+    with pytest.raises(UsageError, match="--seeds must be 1 or more, not 0"):
+        main(tmp_path / "no-such-dir", seeds=0)
