@@ -23,14 +23,11 @@ from bench.sections import machine, one_line_errors, write_section
 from labels.schema import LABELS
 from serving.model import open_scorer
 from threadguard.settings import Settings
+from training.calibration import logit
+from training.evaluate import label_matrix
 from training.report import paired_auc_difference
 
 FOLDS = 5
-
-
-def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
 
 
 def stacked_cv(x: np.ndarray, y: np.ndarray, *, folds: int = FOLDS, seed: int = 0) -> np.ndarray:
@@ -48,8 +45,7 @@ def main(model_dir: Path, baseline_dir: Path) -> str:
     baseline = open_scorer(baseline_dir, device="cpu")
     scored = {}
     for named in bundle.validation_sets:
-        labels = np.array([[np.nan if getattr(r, label.value) is None else getattr(r, label.value) for label in LABELS] for r in named.rows], float)
-        scored[named.name] = (logit(model.predict_proba(named.rows)), logit(baseline.predict_proba(named.rows)), labels)
+        scored[named.name] = (logit(model.predict_proba(named.rows)), logit(baseline.predict_proba(named.rows)), label_matrix(named.rows))
     lines = [
         f"Measured {dt.date.today()} on {machine()}; `{model.model_dir.config.name}` (as served) and `{baseline.model_dir.config.name}` on "
         "every validation split of the model's config.",
