@@ -32,9 +32,10 @@ from training.spam_head import (
     LIFT_AT,
     MAX_VALIDATION_LIFT,
     RECALL_SLACK_PITCHES,
+    candidate_texts,
     pick_strength,
+    sample_negatives,
     sweep_strengths,
-    training_texts,
     validation_rows,
     validation_texts,
 )
@@ -63,10 +64,10 @@ def main(model_dir: Path, seeds: int, overrides: Sequence[str] = ()) -> str:
     bundle = assemble(config, Settings().datasets_dir, progress=False)
     scorer = open_scorer(model_dir, device="cpu", runtime="onnx-int8")
     seed_list = [config.seed + k for k in range(seeds)]
-    drawn = {seed: training_texts(scorer, bundle.train, seed=seed) for seed in seed_list}
-    pitches = drawn[seed_list[0]][0]
+    pitches, candidates = candidate_texts(scorer, bundle.train)  # the seeds differ only in the sample drawn from these
+    drawn = {seed: sample_negatives(candidates, seed=seed) for seed in seed_list}
     valid = validation_texts(scorer, validation_rows(bundle))
-    every = list(dict.fromkeys([t for _, negatives in drawn.values() for t in negatives]))
+    every = list(dict.fromkeys([t for negatives in drawn.values() for t in negatives]))
     embed = lambda texts: unit(scorer.backend.embed(texts))  # noqa: E731
     pitch_x, valid_x = embed(pitches), embed(valid)
     neg_x = dict(zip(every, embed(every), strict=True))
@@ -76,7 +77,7 @@ def main(model_dir: Path, seeds: int, overrides: Sequence[str] = ()) -> str:
     lifted_by: dict[str, list[np.ndarray]] = {rule: [] for rule in RULES}
     rows = []
     for seed in seed_list:
-        negatives = np.stack([neg_x[t] for t in drawn[seed][1]])
+        negatives = np.stack([neg_x[t] for t in drawn[seed]])
         swept = sweep_strengths(pitch_x, offers, negatives, valid_x, seed=seed)
         picks = dict(zip(RULES, (pick_before(swept.recall, swept.lifted), pick_strength(swept.recall, swept.lifted, held_out=swept.held_out)), strict=True))
         for rule, c in picks.items():
@@ -112,9 +113,9 @@ def main(model_dir: Path, seeds: int, overrides: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
-def _sample_sizes(drawn: dict[int, tuple[list[str], list[str]]]) -> str:
+def _sample_sizes(drawn: dict[int, list[str]]) -> str:
     """The number of training comments the seeds drew: one number, or the least and most."""
-    sizes = sorted({len(negatives) for _, negatives in drawn.values()})
+    sizes = sorted({len(negatives) for negatives in drawn.values()})
     return " to ".join(str(s) for s in (sizes[0], sizes[-1])) if len(sizes) > 1 else str(sizes[0])
 
 

@@ -73,6 +73,17 @@ def _comment_texts(scorer, rows: Sequence[LabelledComment]) -> list[str]:  # typ
 def training_texts(scorer, train: Sequence[LabelledComment], *, seed: int) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
     """(pitches, negatives): distinct synthetic spam comments, and a seeded sample of the distinct comments of every
     other training row not labelled off-topic (a wrong-article copy is a real comment, but its original is already there)."""
+    pitches, negatives = candidate_texts(scorer, train)
+    return pitches, sample_negatives(negatives, seed=seed)
+
+
+def sample_negatives(negatives: list[str], *, seed: int) -> list[str]:
+    """At most MAX_NEGATIVES of the candidate negatives, a seeded sample."""
+    return random.Random(seed).sample(negatives, MAX_NEGATIVES) if len(negatives) > MAX_NEGATIVES else negatives
+
+
+def candidate_texts(scorer, train: Sequence[LabelledComment]) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """(pitches, every distinct negative): what training_texts samples from, read once whatever the seed."""
     spam = [r for r in train if r.source == SPAM_SOURCE]
     if not spam:
         raise ConfigError("transformer.spam_head needs synthetic pitches to learn from: set data.synthetic_spam above 0")
@@ -82,8 +93,6 @@ def training_texts(scorer, train: Sequence[LabelledComment], *, seed: int) -> tu
     negatives = [t for t in dict.fromkeys(others) if t and t not in taken]
     if not negatives:
         raise ConfigError("transformer.spam_head needs training comments that are not off-topic to tell pitches from")
-    if len(negatives) > MAX_NEGATIVES:
-        negatives = random.Random(seed).sample(negatives, MAX_NEGATIVES)
     return pitches, negatives
 
 
