@@ -112,11 +112,16 @@ def _spam_head_lines(config: ModelConfig) -> list[str]:
         return []
     c = str(spam["C"])
     return ["## Spam head",
-            (f"A logistic regression over the comment embedding (training/spam_head.py), fit on {spam['rows']['pitches']} synthetic pitches "
+            (f"A logistic regression over the comment embedding (training/spam_head.py), fit on {spam['rows']['pitches']} synthetic pitches{_bare(config)} "
              f"against {spam['rows']['negatives']} training comments, C = {c}: it found {spam['held_out_offer_recall'][c]:.1%} of the pitches "
              f"whose offer was held out, and lifted {spam['validation_lifted'][c]:.2%} of {spam['rows']['validation']} validation comments "
              f"to {spam['lift_at']} (at most {spam['max_validation_lift']:.0%} allowed). {_spam_choice(spam)} Its probability raises off_topic's calibrated score "
              "as a noisy OR, 1 - (1 - p_off)(1 - p_spam), before thresholds: a pitch is off-topic under any article."), ""]
+
+
+def _bare(config: ModelConfig) -> str:
+    """Whether the head's pitches take in training/spam.py's bare ones (transformer.spam_bare_pitches)."""
+    return " (bare ones of a few words among them)" if config.train_config.get("transformer", {}).get("spam_bare_pitches") else ""
 
 
 def _spam_choice(spam: dict) -> str:

@@ -113,6 +113,10 @@ class TransformerConfig(_Strict):
     pos_weight_max: float = Field(default=5.0, ge=1, description="cap of sqrt(neg/pos) positive weights for rare labels")
     spam_head: bool = Field(default=False, description="fit a spam head over the trained encoder's comment embedding on the synthetic "
                                                        "pitches (training/spam_head.py); its probability raises off_topic in service")
+    # Not on by default: with them the head lifted on-topic calls to act ("Offer family planning!") and lost in-domain
+    # validation off_topic (docs/benchmarks.md, "Bare pitches").
+    spam_bare_pitches: bool = Field(default=False, description="the spam head also learns training/spam.py's bare pitches (a few words, no "
+                                                               "link or amount: 'Free forex signals!'), which only the head reads")
     freeze_embeddings: bool = False
     # The corpora label at different rates and by different definitions (Stormfront's hate is a third of its rows,
     # HateXplain's hate and Kaggle's insult have their own guides): a bias per (training source, label) lets the loss take

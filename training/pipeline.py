@@ -460,7 +460,7 @@ def _with_spam_head(config: TrainConfig, bundle: DataBundle, scorer: Scorer, fil
     backend = scorer.backend
     params = {k: v for k, v in params.items() if k != "spam_head"}
     if config.transformer.spam_head:
-        fit = fit_spam_head(scorer, bundle.train, validation_rows(bundle), seed=config.seed)
+        fit = fit_spam_head(scorer, bundle.train, validation_rows(bundle), seed=config.seed, bare_pitches=config.transformer.spam_bare_pitches)
         backend.heads = backend.heads.with_spam(fit.weight, fit.bias)  # type: ignore[attr-defined]
         params["spam_head"] = fit.report()
     elif not backend.heads.has_spam:  # type: ignore[attr-defined]

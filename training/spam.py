@@ -52,13 +52,54 @@ PERCENTS = ("40%", "87%", "250%", "12% monthly", "93%")
 STOPWORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "of", "on", "or", "over", "says", "the", "to", "was", "were", "will", "with", "after", "into", "out", "up", "new"])
 
 
-_OFFER_PATTERNS = tuple(re.compile(".+?".join(re.escape(piece) for piece in re.split(r"\{\w+\}", offer))) for offer in OFFERS)
+# Bare pitches: an offer in a few words, with at most a short call and no amount promised. The long pitches above all
+# carry an offer sentence and a link or a "DM me for the link", and a head fit on them alone let "Buy gold now!" through.
+# SHORT_OFFERS[i] says OFFERS[i] in brief, so the spam head holds both out together (offer_of). Only the spam head reads
+# these (training/spam_head.py), not the encoder's training rows. Written apart from the suite's short pitches.
+SHORT_OFFERS = (
+    ("Easy money from your laptop!", "Make {amount} a month online."),
+    ("Stack silver while it's cheap!", "Platinum coins, best price today."),
+    ("This token is about to explode!", "Get into this coin early!"),
+    ("Need cash fast? Approved today.", "Bad credit? Get funded in minutes."),
+    ("Free forex signals!", "Trade forex with me and win."),
+    ("Lose weight fast, no diet!", "This pill melts fat."),
+    ("Free spins waiting for you!", "Play slots and win big tonight!"),
+    ("Unlimited data for half the price!", "Cheapest phone plan anywhere."),
+    ("Want more followers? I can help.", "Get 10k followers fast!"),
+    ("Essays written for you, cheap!", "Need your homework done?"),
+    ("Stake your coins and relax!", "Passive income from staking, join now."),
+    ("Lonely tonight? Chat with singles!", "Meet local singles now."),
+    ("Designer bags at factory prices!", "Replica watches, top quality."),
+    ("Refinance today and save!", "Lowest mortgage rates ever, apply now."),
+)
+SHORT_ACTIONS = ("", "DM me.", "Link in my profile.", "Don't miss out!", "Hurry!", "{site}")
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    return re.compile(".+?".join(re.escape(piece) for piece in re.split(r"\{\w+\}", template)))
+
+
+_OFFER_PATTERNS = tuple((i, _pattern(offer)) for i, offer in enumerate(OFFERS)) + tuple(
+    (i, _pattern(short)) for i, shorts in enumerate(SHORT_OFFERS) for short in shorts)
 
 
 def offer_of(text: str) -> int:
-    """Which of OFFERS a spam_text carries (-1: none): pitches that share an offer are held out together when the spam
-    head's regularisation is chosen, so it is chosen for offers it has not seen (training/spam_head.py)."""
-    return next((i for i, pattern in enumerate(_OFFER_PATTERNS) if pattern.search(text)), -1)
+    """Which of OFFERS a spam_text or short_pitches text carries (-1: none): pitches that share an offer are held out
+    together when the spam head's regularisation is chosen, so it is chosen for offers it has not seen
+    (training/spam_head.py)."""
+    return next((i for i, pattern in _OFFER_PATTERNS if pattern.search(text)), -1)
+
+
+def short_pitches(*, forbidden: set[str]) -> list[str]:
+    """Every bare pitch: each short offer alone and with each short call (the offer's own site where the call is a
+    link). Texts in `forbidden` are left out."""
+    texts = []
+    for i, shorts in enumerate(SHORT_OFFERS):
+        fill = {"amount": AMOUNTS[i % len(AMOUNTS)], "site": SITES[i % len(SITES)]}
+        for short in shorts:
+            for action in SHORT_ACTIONS:
+                texts.append(" ".join(part.format(**fill) for part in (short, action) if part))
+    return [t for t in dict.fromkeys(texts) if t not in forbidden]
 
 
 def title_words(title: str, rng: random.Random, k: int = 2) -> list[str]:

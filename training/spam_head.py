@@ -4,7 +4,8 @@ from a comment, fitted after the encoder is trained (serving/heads.py says how i
 Why a head of its own: off_topic's calibration is fitted on in-domain validation, whose off-topic comments are
 drift replies and hold no pitch. There a reply with no parent scores as high as a gold pitch does, so calibration
 maps a pitch to about 0.1 and the default allowed the brief's own example. The spam head reads the comment only;
-it is trained on the synthetic pitches (training/spam.py) against every distinct training comment not labelled
+it is trained on the synthetic pitches (training/spam.py: the training rows' pitches, and bare ones of a few words
+with no link or amount, which only this head reads) against every distinct training comment not labelled
 off-topic, and its regularisation is chosen so that it (a) finds pitches whose offer it never saw (groups of one
 offer held out together) and (b) lifts few real comments: at most MAX_VALIDATION_LIFT of the validation comments of
 every source may reach LIFT_AT, the order of off_topic's review thresholds. The functional suite's spam cases, written
@@ -30,7 +31,7 @@ from labels.schema import LabelledComment
 from serving.context import context_parts
 from serving.heads import unit
 from threadguard.errors import ConfigError
-from training.spam import offer_of
+from training.spam import offer_of, short_pitches
 
 if TYPE_CHECKING:
     from training.data import DataBundle
@@ -70,10 +71,11 @@ def _comment_texts(scorer, rows: Sequence[LabelledComment]) -> list[str]:  # typ
     return [context_parts(item).comment for item in scorer.as_trained(rows)]
 
 
-def training_texts(scorer, train: Sequence[LabelledComment], *, seed: int) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
-    """(pitches, negatives): distinct synthetic spam comments, and a seeded sample of the distinct comments of every
-    other training row not labelled off-topic (a wrong-article copy is a real comment, but its original is already there)."""
-    pitches, negatives = candidate_texts(scorer, train)
+def training_texts(scorer, train: Sequence[LabelledComment], *, seed: int, bare_pitches: bool = False) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """(pitches, negatives): distinct synthetic spam comments (with `bare_pitches`, training/spam.py's short ones too),
+    and a seeded sample of the distinct comments of every other training row not labelled off-topic (a wrong-article
+    copy is a real comment, but its original is already there)."""
+    pitches, negatives = candidate_texts(scorer, train, bare_pitches=bare_pitches)
     return pitches, sample_negatives(negatives, seed=seed)
 
 
@@ -82,18 +84,29 @@ def sample_negatives(negatives: list[str], *, seed: int) -> list[str]:
     return random.Random(seed).sample(negatives, MAX_NEGATIVES) if len(negatives) > MAX_NEGATIVES else negatives
 
 
-def candidate_texts(scorer, train: Sequence[LabelledComment]) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+def candidate_texts(scorer, train: Sequence[LabelledComment], *, bare_pitches: bool = False) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
     """(pitches, every distinct negative): what training_texts samples from, read once whatever the seed."""
     spam = [r for r in train if r.source == SPAM_SOURCE]
     if not spam:
         raise ConfigError("transformer.spam_head needs synthetic pitches to learn from: set data.synthetic_spam above 0")
-    pitches = list(dict.fromkeys(_comment_texts(scorer, spam)))
+    pitches = list(dict.fromkeys(_comment_texts(scorer, spam + (bare_pitch_rows() if bare_pitches else []))))
     taken = set(pitches)
     others = _comment_texts(scorer, [r for r in train if r.source != SPAM_SOURCE and r.off_topic != 1])
     negatives = [t for t in dict.fromkeys(others) if t and t not in taken]
     if not negatives:
         raise ConfigError("transformer.spam_head needs training comments that are not off-topic to tell pitches from")
     return pitches, negatives
+
+
+def bare_pitch_rows() -> list[LabelledComment]:
+    """training/spam.py's short pitches as rows with no article: the head reads the comment alone. The suite's cases
+    are left out, so its short pitches stay a test."""
+    from training.functional import SUITE, load_suite
+
+    suite = {case.body for case in load_suite(SUITE)} if SUITE.is_file() else set()
+    return [LabelledComment(id=f"short-pitch-{i:04d}", source=SPAM_SOURCE, split="train", thread_id="short-pitches", body=text,
+                            hate=0, insult=0, off_topic=1)
+            for i, text in enumerate(short_pitches(forbidden=suite))]
 
 
 def validation_rows(bundle: DataBundle) -> list[LabelledComment]:
@@ -173,9 +186,10 @@ def choose_spam_head(pitches: np.ndarray, offers: Sequence[int], negatives: np.n
                    lifted=swept.lifted, rows={"pitches": len(pitches), "negatives": len(negatives), "validation": len(validation)})
 
 
-def fit_spam_head(scorer, train: Sequence[LabelledComment], validation: Sequence[LabelledComment], *, seed: int) -> SpamFit:  # type: ignore[no-untyped-def]
+def fit_spam_head(scorer, train: Sequence[LabelledComment], validation: Sequence[LabelledComment], *, seed: int,  # type: ignore[no-untyped-def]
+                  bare_pitches: bool = False) -> SpamFit:
     """The spam head for the scorer's encoder, embedded with the runtime it serves with."""
-    pitches, negatives = training_texts(scorer, train, seed=seed)
+    pitches, negatives = training_texts(scorer, train, seed=seed, bare_pitches=bare_pitches)
     valid = validation_texts(scorer, validation)
     log.info("spam head: embedding %d pitches, %d training comments and %d validation comments", len(pitches), len(negatives), len(valid))
     backend = scorer.backend

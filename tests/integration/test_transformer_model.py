@@ -405,6 +405,15 @@ def test_calibrate_can_add_a_spam_head_over_the_same_encoder_and_drop_it_again(t
     np.testing.assert_allclose([r.scores[Label.off_topic] for r in scored], expected, atol=1e-6)
     assert all(Label.off_topic in r.judged for r in scored)
 
+    # the bare pitches join the head's positives only when asked for, and the card says so
+    from training.spam_head import bare_pitch_rows
+
+    assert "bare ones" not in card
+    bare_dir = recalibrate_model_dir(new, datasets_dir=DATASETS, models_root=tmp_path, overrides=["transformer.spam_bare_pitches=true"])
+    bare_report = json.loads((bare_dir / "config.json").read_text())["backend"]["spam_head"]
+    assert bare_report["rows"]["pitches"] == report["rows"]["pitches"] + len(bare_pitch_rows())
+    assert "(bare ones of a few words among them)" in (bare_dir / "MODEL_CARD.md").read_text()
+
     dropped = recalibrate_model_dir(new, datasets_dir=DATASETS, models_root=tmp_path, overrides=["transformer.spam_head=false"])
     assert not Heads.load(dropped / HEADS_FILE).has_spam and "spam_head" not in json.loads((dropped / "config.json").read_text())["backend"]
     assert all(Label.off_topic not in r.judged for r in open_scorer(dropped, device="cpu").score(bare))  # no spam head: not judged without an article

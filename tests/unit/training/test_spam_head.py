@@ -9,10 +9,11 @@ import pytest
 
 from labels.schema import LabelledComment
 from threadguard.errors import ConfigError
-from training.spam import OFFERS, offer_of, spam_text
+from training.spam import OFFERS, SHORT_OFFERS, offer_of, short_pitches, spam_text
 from training.spam_head import (
     MAX_VALIDATION_LIFT,
     RECALL_SLACK_PITCHES,
+    bare_pitch_rows,
     choose_spam_head,
     pick_strength,
     training_texts,
@@ -30,6 +31,27 @@ def test_offer_of_names_the_offer_of_every_generated_pitch() -> None:
         seen.add(offer)
     assert seen == set(range(len(OFFERS)))
     assert offer_of("The council voted seven to four.") == -1
+
+
+def test_bare_pitches_cover_every_offer_in_a_few_words_and_name_it() -> None:
+    texts = short_pitches(forbidden=set())
+    assert len(SHORT_OFFERS) == len(OFFERS) and len(texts) == len(set(texts))
+    assert {offer_of(t) for t in texts} == set(range(len(OFFERS)))
+    for text in texts:  # the offer named is the one whose brief the text opens with
+        assert any(text.startswith(short.split("{")[0]) for short in SHORT_OFFERS[offer_of(text)])
+    assert max(len(t.split()) for t in texts) <= 10
+    assert "Free forex signals!" in texts and "Free forex signals!" not in short_pitches(forbidden={"Free forex signals!"})
+
+
+def test_the_heads_bare_pitches_leave_the_suites_cases_out_and_carry_no_article(monkeypatch: pytest.MonkeyPatch) -> None:
+    import training.spam
+
+    # a brief that is word for word one of the suite's short pitches: generated, but never fitted on
+    monkeypatch.setattr(training.spam, "SHORT_OFFERS", (*SHORT_OFFERS, ("Buy gold now!", "Gold bars, best price.")))
+    rows = bare_pitch_rows()
+    bodies = {r.body for r in rows}
+    assert "Buy gold now!" not in bodies and {"Buy gold now! DM me.", "Gold bars, best price."} <= bodies
+    assert all(r.off_topic == 1 and r.hate == 0 and r.insult == 0 and r.article_title is None and r.source == "synthetic_spam" for r in rows)
 
 
 def _clusters(rng: np.random.Generator, dim: int = 16) -> tuple[np.ndarray, list[int], np.ndarray]:
@@ -115,6 +137,8 @@ def test_training_texts_take_pitches_against_comments_not_labelled_off_topic() -
             _row(4, "Superior Trading System, search it.", "inhouse", 1), _row(5, "You dope.", "kaggle_insults", None)]
     pitches, negatives = training_texts(_Plain(), rows, seed=0)
     assert pitches == ["Buy coins at coin.example"]  # whitespace joined as the encoder reads it, then deduplicated
+    with_bare, same_negatives = training_texts(_Plain(), rows, seed=0, bare_pitches=True)
+    assert with_bare == pitches + [row.body for row in bare_pitch_rows()] and same_negatives == negatives
     assert negatives == ["The mayor lied again.", "You dope."]  # the real pitch labelled off-topic is no negative
     assert validation_texts(_Plain(), rows[2:]) == ["The mayor lied again.", "You dope."]
     with pytest.raises(ConfigError, match="synthetic_spam"):
