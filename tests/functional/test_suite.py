@@ -17,7 +17,8 @@ from threadguard.settings import PROJECT_ROOT
 from training.functional import OBFUSCATIONS, SUITE, Case, load_suite, overall, run_suite
 
 REQUIRED = {"dehumanisation", "slur", "expressed_hatred", "hateful_generalisation", "hateful_question", "threat_to_group", "hostility_to_unprotected", "hate_vs_neutral_mention", "positive_mention", "negated_hate", "counter_speech", "profanity_no_target",
-            "insult_at_commenter", "insult_at_public_figure", "insult_at_unprotected_group", "criticism_of_commenter", "criticism_of_policy", "off_topic_spam", "off_topic_spam_copying_article", "on_topic_low_overlap"}
+            "insult_at_commenter", "insult_at_public_figure", "insult_at_unprotected_group", "criticism_of_commenter", "criticism_of_policy", "off_topic_spam", "off_topic_spam_copying_article", "off_topic_short_pitch",
+            "on_topic_buy_or_sell_advice", "on_topic_low_overlap"}
 
 
 def test_the_suite_has_300_cases_over_every_functionality() -> None:
