@@ -90,7 +90,7 @@ def parse(
 @app.command()
 def train(
     config: Annotated[Path, typer.Option("--config", "-c", help="A training config, e.g. training/configs/baseline.toml.")],
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: --set linear.min_df=3")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: --set linear.min_df=3; key+=value appends to a list: --set 'data.sources+={path = \"feedback.jsonl\"}'")] = None,
     models_dir: Annotated[Path | None, typer.Option(help="Where model dirs are written (default: models/ beside model_dir).")] = None,
     activate: Annotated[bool, typer.Option(help="Point models/current at the new model.")] = False,
     datasets_dir: Annotated[Path | None, typer.Option(help="Folder of the public corpora (default ../shared/datasets).")] = None,
@@ -191,7 +191,7 @@ def soup(
 def refit_heads(
     model_dir: Annotated[Path, typer.Argument(help="A transformer model dir; its encoder is kept as it is.")],
     label: Annotated[list[str], typer.Option(help="A head to refit: hate, insult or off_topic (repeat for several).")],
-    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key of the dir's recorded training config: --set data.parent_swap_pairs=true")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a key of the dir's recorded training config: --set data.parent_swap_pairs=true; key+=value appends to a list: --set 'data.sources+={path = \"feedback.jsonl\"}'")] = None,
     models_dir: Annotated[Path | None, typer.Option(help="Where the new model dir is written (default: beside it).")] = None,
     activate: Annotated[bool, typer.Option(help="Point models/current at the new model.")] = False,
     parent_only: Annotated[bool, typer.Option(help="off_topic moves only its weights on the parent (and its bias); the article's stay.")] = False,

@@ -229,8 +229,12 @@ class TrainConfig(_Strict):
         return self
 
 
-def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
-    """Set `a.b.c` in the parsed TOML; a number steps into a list (`data.sources.0.path` is the first source's path)."""
+def _set_path(data: dict[str, Any], dotted: str, value: Any, *, append: bool = False) -> None:
+    """Set `a.b.c` in the parsed TOML; a number steps into a list (`data.sources.0.path` is the first source's path).
+    With `append` the value joins the end of the list at `a.b.c` instead (`data.sources+={path = "feedback.jsonl"}`)."""
+    if append:
+        _append_path(data, dotted, value)
+        return
     keys = dotted.split(".")
     node: Any = data
     for depth, key in enumerate(keys):
@@ -248,6 +252,26 @@ def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
             node[index] = value
         else:
             node = node[index] if isinstance(node, list) else node.setdefault(key, {})
+
+
+def _append_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Append `value` to the list at `a.b.c` (a missing key becomes a list of one)."""
+    parent, _, last = dotted.rpartition(".")
+    node: Any = data
+    if parent:
+        for key in parent.split("."):
+            if isinstance(node, list) and key.isdigit() and int(key) < len(node):
+                node = node[int(key)]
+            elif isinstance(node, dict):
+                node = node.setdefault(key, {})
+            else:
+                raise ConfigError(f"--set {dotted}+=: {parent} is not a table to find {last!r} in")
+    if not isinstance(node, dict):
+        raise ConfigError(f"--set {dotted}+=: {parent or 'the config'} is not a table")
+    target = node.setdefault(last, [])
+    if not isinstance(target, list):
+        raise ConfigError(f"--set {dotted}+=: {dotted} is not a list to append to")
+    target.append(value)
 
 
 def load_config(path: Path, overrides: list[str] | None = None) -> TrainConfig:
@@ -276,7 +300,9 @@ def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None, *
             value = tomllib.loads(f"v = {raw}")["v"]
         except tomllib.TOMLDecodeError:
             value = raw
-        _set_path(data, key.strip(), value)
+        key = key.strip()
+        append = key.endswith("+")  # key+=value appends to a list: --set 'data.sources+={path = "feedback.jsonl"}'
+        _set_path(data, key.removesuffix("+").strip(), value, append=append)
     try:
         return TrainConfig.model_validate(data)
     except ValidationError as exc:

@@ -29,6 +29,20 @@ def test_an_override_can_step_into_a_list_of_sources() -> None:
     assert load_config(minilm).data.sources[0].path == Path("labels/data/inhouse.jsonl")
 
 
+def test_an_override_can_append_a_source_such_as_the_moderators_decisions() -> None:
+    minilm = BASELINE.with_name("minilm.toml")
+    before = load_config(minilm).data.sources
+    config = load_config(minilm, ['data.sources+={path = "feedback.jsonl", name = "feedback", weight = 3}', "data.eval_corpora+=\"ethos\""])
+    assert len(config.data.sources) == len(before) + 1 and config.data.sources[:-1] == before
+    added = config.data.sources[-1]
+    assert (added.path, added.name, added.weight) == (Path("feedback.jsonl"), "feedback", 3.0)
+    assert config.data.eval_corpora == [*load_config(minilm).data.eval_corpora, "ethos"]
+    # an appended entry can be set further by its index, and a list the config lacks starts with the appended value
+    again = load_config(minilm, ['data.sources+={path = "feedback.jsonl"}', f"data.sources.{len(before)}.weight=2"])
+    assert again.data.sources[-1].weight == 2.0
+    assert load_config(BASELINE, ['transformer.source_bias_labels+="hate"']).transformer.source_bias_labels[-1].value == "hate"
+
+
 def test_source_bias_labels_default_to_every_label_and_take_a_toml_list() -> None:
     from training.config import TransformerConfig
 
@@ -47,6 +61,9 @@ def test_source_bias_labels_default_to_every_label_and_take_a_toml_list() -> Non
         ("data.sources.99.weight=2", "data.sources is a list of"),
         ("data.sources.first.weight=2", "'first' is not an index"),
         ("seed.value=2", "seed is a value, not a table"),
+        ("seed+=2", "seed is not a list to append to"),
+        ("seed.value+=2", "seed is not a table"),
+        ('data.sources+={path = "f.jsonl", wieght = 2}', "data.sources.10.wieght: unknown key"),  # the appended source, after minilm.toml's ten
         ("transformer.int8_outlier_channels=-1", "transformer.int8_outlier_channels: Input should be greater than or equal to 0"),
         ("transformer.source_bias_labels=[]", "transformer.source_bias_labels: List should have at least 1 item"),
         ('transformer.source_bias_labels=["hate","spam"]', "transformer.source_bias_labels.1: Input should be 'hate', 'insult' or 'off_topic'"),
