@@ -28,8 +28,8 @@ from training.config import TransformerConfig
 # Settings a resumed run may change: how long it runs and how often it validates, the dtype of its steps (a run moved
 # to another machine), and what happens after fine-tuning (export, int8, the spam head). Every other setting, including
 # ones added later, shapes what the steps compute and must match.
-RESUMABLE_SETTINGS = frozenset({"max_steps", "epochs", "patience", "eval_every", "eval_batch_size", "mixed_precision", "spam_head", "spam_bare_pitches",
-                                "quantize_per_channel"})
+RESUMABLE_SETTINGS = frozenset({"max_steps", "epochs", "patience", "eval_every", "eval_batch_size", "mixed_precision", "spam_head",
+                                "spam_bare_pitches", "quantize_per_channel"})
 RESUMABLE_PREFIXES = ("int8_",)
 
 

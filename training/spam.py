@@ -55,7 +55,8 @@ STOPWORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "by", "for", "
 # Bare pitches: an offer in a few words, with at most a short call and no amount promised. The long pitches above all
 # carry an offer sentence and a link or a "DM me for the link", and a head fit on them alone let "Buy gold now!" through.
 # SHORT_OFFERS[i] says OFFERS[i] in brief, so the spam head holds both out together (offer_of). Only the spam head reads
-# these (training/spam_head.py), not the encoder's training rows. Written apart from the suite's short pitches.
+# these, and only with transformer.spam_bare_pitches (training/spam_head.py; off by default, docs/benchmarks.md, "Bare
+# pitches"), never the encoder's training rows. Written apart from the suite's short pitches.
 SHORT_OFFERS = (
     ("Easy money from your laptop!", "Make {amount} a month online."),
     ("Stack silver while it's cheap!", "Platinum coins, best price today."),

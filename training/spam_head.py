@@ -4,11 +4,12 @@ from a comment, fitted after the encoder is trained (serving/heads.py says how i
 Why a head of its own: off_topic's calibration is fitted on in-domain validation, whose off-topic comments are
 drift replies and hold no pitch. There a reply with no parent scores as high as a gold pitch does, so calibration
 maps a pitch to about 0.1 and the default allowed the brief's own example. The spam head reads the comment only;
-it is trained on the synthetic pitches (training/spam.py: the training rows' pitches, and bare ones of a few words
-with no link or amount, which only this head reads) against every distinct training comment not labelled
-off-topic, and its regularisation is chosen so that it (a) finds pitches whose offer it never saw (groups of one
-offer held out together) and (b) lifts few real comments: at most MAX_VALIDATION_LIFT of the validation comments of
-every source may reach LIFT_AT, the order of off_topic's review thresholds. The functional suite's spam cases, written
+it is trained on the synthetic pitches (training/spam.py: the training rows' pitches, and with
+transformer.spam_bare_pitches bare ones of a few words with no link or amount, which only this head reads) against
+every distinct training comment not labelled off-topic, and its regularisation is chosen so that it (a) finds
+pitches whose offer it never saw (groups of one offer held out together) and (b) lifts few real comments: at most
+MAX_VALIDATION_LIFT of the validation comments of every source may reach LIFT_AT, the order of off_topic's review
+thresholds. The functional suite's spam cases, written
 apart from training/spam.py, are the test.
 
 Among the strengths within that cap, recall a few held-out pitches short of the best counts as a tie
