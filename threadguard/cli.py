@@ -267,14 +267,16 @@ def check(
                                                          help="Override the model's spelling repair, a normalisation step (to measure it).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of the table.")] = False,
 ) -> None:
-    """Run the functional test suite: pass rates per functionality, positives and negatives apart, at the 0.5 cut-off."""
+    """Run the functional test suite: pass rates per functionality, positives and negatives apart, at the 0.5 cut-off
+    and at the model's review thresholds."""
     from serving.model import open_scorer
     from training.functional import SUITE, load_suite, run_suite, summary, table
 
     settings = get_settings()
     cases = load_suite(suite or SUITE)
     scorer = open_scorer(model or settings.model_dir, device="cpu", normalise=normalise, repair_spelling=repair_spelling)
-    results = run_suite(scorer.predict_proba, cases)
+    # beside the 0.5 cut-off, each label's review threshold: what a moderator is sent
+    results = run_suite(scorer.predict_proba, cases, review={label: t.review for label, t in scorer.thresholds.items()})
     if as_json:
         typer.echo(json.dumps({"model": scorer.name, "normalise": scorer.normalise, "repair_spelling": scorer.repair_spelling} | summary(results)))  # the model card's keys
         return

@@ -188,15 +188,22 @@ def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], met
             )
     if metrics.functional:
         f = metrics.functional
-        lines += ["", "## Functional suite (tests/functional, 0.5 cut-off)",
+        reviewed = any("positive_review" in r for r in f["functionalities"])  # dirs made before 2026-12-06 have 0.5 only
+        lines += ["", "## Functional suite (tests/functional, 0.5 cut-off" + (", and at the review thresholds above)" if reviewed else ")"),
                   f"Overall {f['overall']:.2f}" + (f"; obfuscation {f['obfuscation']:.2f}" if f.get("obfuscation") is not None else "") + ".", "",
-                  "| functionality | cases | pass (expects label) | pass (expects none) |", "|---|---|---|---|"]
+                  "| functionality | cases | pass (expects label) | pass (expects none) |" + (" held at review | left alone at review |" if reviewed else ""),
+                  "|---|---|---|---|" + ("---|---|" if reviewed else "")]
         for r in f["functionalities"]:
-            pos = "–" if r["positive_pass"] is None else f"{r['positive_pass']:.2f} ({r['positives']})"
-            neg = "–" if r["negative_pass"] is None else f"{r['negative_pass']:.2f} ({r['negatives']})"
-            lines.append(f"| {r['name']} | {r['n']} | {pos} | {neg} |")
+            cells = [_rate(r["positive_pass"], r["positives"]), _rate(r["negative_pass"], r["negatives"])]
+            if reviewed:
+                cells += [_rate(r.get("positive_review"), r["positives"]), _rate(r.get("negative_review"), r["negatives"])]
+            lines.append(f"| {r['name']} | {r['n']} | " + " | ".join(cells) + " |")
     lines += ["", *_limit_lines(config, metrics), ""]
     return "\n".join(lines)
+
+
+def _rate(rate: float | None, count: int) -> str:
+    return "–" if rate is None else f"{rate:.2f} ({count})"
 
 
 WEAK_AUC = 0.75  # a test split's ROC-AUC under this is named among the limits

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +114,10 @@ class FunctionalityResult:
     positive_pass: float | None  # share of cases expecting a label that scored it at or over the cut-off
     negatives: int
     negative_pass: float | None  # share of cases expecting no label that scored it under the cut-off
+    # The same at each label's review threshold, where given: what a moderator sees. A positive reaching it is held for
+    # review; a negative under it is left alone (a false flag there is a review a moderator reads for nothing).
+    positive_review: float | None = None
+    negative_review: float | None = None
 
     @property
     def pass_rate(self) -> float:
@@ -121,21 +125,33 @@ class FunctionalityResult:
         return sum((rate or 0.0) * count for rate, count in parts) / max(1, self.positives + self.negatives)
 
 
-def run_suite(predict: Callable[[Sequence[Case]], np.ndarray], cases: Sequence[Case]) -> list[FunctionalityResult]:
-    """Score the cases ((n, 3) probabilities in LABELS order) and tally each functionality."""
+def run_suite(predict: Callable[[Sequence[Case]], np.ndarray], cases: Sequence[Case], *,
+              review: Mapping[str, float] | None = None) -> list[FunctionalityResult]:
+    """Score the cases ((n, 3) probabilities in LABELS order) and tally each functionality at the 0.5 cut-off, and at
+    `review` (each label's review threshold) where given."""
     probs = predict(cases)
     column = {label.value: j for j, label in enumerate(LABELS)}
     tallies: dict[str, list[list[bool]]] = {}
+    at_review: dict[str, list[list[bool]]] = {}
     for case, row in zip(cases, probs, strict=True):
         pos_neg = tallies.setdefault(case.functionality, [[], []])
+        held = at_review.setdefault(case.functionality, [[], []])
         for label, want in case.expect.items():
             hit = bool(row[column[label]] >= CUT)
             (pos_neg[0] if want else pos_neg[1]).append(hit if want else not hit)
+            if review is not None:
+                flagged = bool(row[column[label]] >= review[label])
+                (held[0] if want else held[1]).append(flagged if want else not flagged)
     results = []
     for name, (pos, neg) in tallies.items():
         n = sum(1 for c in cases if c.functionality == name)
-        results.append(FunctionalityResult(name, n, len(pos), float(np.mean(pos)) if pos else None, len(neg), float(np.mean(neg)) if neg else None))
+        pos_review, neg_review = at_review[name]
+        results.append(FunctionalityResult(name, n, len(pos), _share(pos), len(neg), _share(neg), _share(pos_review), _share(neg_review)))
     return results
+
+
+def _share(passed: list[bool]) -> float | None:
+    return float(np.mean(passed)) if passed else None
 
 
 def overall(results: Sequence[FunctionalityResult]) -> float:
@@ -153,7 +169,14 @@ def summary(results: Sequence[FunctionalityResult]) -> dict:
     """The suite's pass rates as JSON: what the model card's metrics.json records and `threadguard check --json` prints."""
     return {"overall": overall(results), "obfuscation": obfuscation_rate(results),
             "functionalities": [{"name": r.functionality, "n": r.n, "positives": r.positives, "positive_pass": r.positive_pass,
-                                 "negatives": r.negatives, "negative_pass": r.negative_pass} for r in results]}
+                                 "negatives": r.negatives, "negative_pass": r.negative_pass}
+                                | ({"positive_review": r.positive_review, "negative_review": r.negative_review} if _reviewed(results) else {})
+                                for r in results]}
+
+
+def _reviewed(results: Sequence[FunctionalityResult]) -> bool:
+    """Whether the suite was also tallied at review thresholds."""
+    return any(r.positive_review is not None or r.negative_review is not None for r in results)
 
 
 def table(results: Sequence[FunctionalityResult]) -> list[str]:
@@ -161,10 +184,15 @@ def table(results: Sequence[FunctionalityResult]) -> list[str]:
     def fmt(rate: float | None, count: int) -> str:
         return "–" if rate is None else f"{rate:.2f} ({count})"
 
-    lines = ["| functionality | cases | pass (expects label) | pass (expects none) | pass |", "|---|---|---|---|---|"]
-    lines += [f"| {r.functionality} | {r.n} | {fmt(r.positive_pass, r.positives)} | {fmt(r.negative_pass, r.negatives)} | {r.pass_rate:.2f} |" for r in results]
+    reviewed = _reviewed(results)
+    extra = " held at review (expects label) | left alone at review (expects none) |" if reviewed else ""
+    lines = ["| functionality | cases | pass (expects label) | pass (expects none) | pass |" + extra, "|---|---|---|---|---|" + ("---|---|" if reviewed else "")]
+    for r in results:
+        at_review = f" {fmt(r.positive_review, r.positives)} | {fmt(r.negative_review, r.negatives)} |" if reviewed else ""
+        lines.append(f"| {r.functionality} | {r.n} | {fmt(r.positive_pass, r.positives)} | {fmt(r.negative_pass, r.negatives)} | {r.pass_rate:.2f} |" + at_review)
     rate = obfuscation_rate(results)
-    lines.append(f"| **overall** | {sum(r.n for r in results)} | | | **{overall(results):.2f}** |")
+    blanks = " | |" if reviewed else ""
+    lines.append(f"| **overall** | {sum(r.n for r in results)} | | | **{overall(results):.2f}** |" + blanks)
     if rate is not None:
-        lines.append(f"| obfuscation (all kinds) | {sum(r.n for r in results if ':' in r.functionality)} | | | {rate:.2f} |")
+        lines.append(f"| obfuscation (all kinds) | {sum(r.n for r in results if ':' in r.functionality)} | | | {rate:.2f} |" + blanks)
     return lines

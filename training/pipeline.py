@@ -370,13 +370,14 @@ def train_and_export(
     return finalize(config, bundle, files, params, models_root=models_root, make_current=make_current, named_at=named_at)
 
 
-def functional_summary(scorer: Scorer) -> dict | None:
-    """The functional suite's pass rates for the model card, or None when the suite is not beside the code."""
+def functional_summary(scorer: Scorer, thresholds: dict[str, LabelThresholds]) -> dict | None:
+    """The functional suite's pass rates for the model card, at 0.5 and at `thresholds`' review thresholds, or None
+    when the suite is not beside the code."""
     from training.functional import SUITE, load_suite, run_suite, summary
 
     if not SUITE.is_file():
         return None
-    return summary(run_suite(scorer.predict_proba, load_suite(SUITE)))
+    return summary(run_suite(scorer.predict_proba, load_suite(SUITE), review={label: t.review for label, t in thresholds.items()}))
 
 
 def as_the_model_reads(config: TrainConfig, bundle: DataBundle) -> DataBundle:
@@ -440,7 +441,7 @@ def finalize(
             model_config = model_config.model_copy(update={"backend": params})
         thresholds = pick_thresholds(scorer, bundle.validation, config.thresholds.reject_precision, config.thresholds.max_review_rate)
         metrics = score_sets(scorer, bundle.tests, thresholds)
-        metrics = metrics.model_copy(update={"functional": functional_summary(scorer)})
+        metrics = metrics.model_copy(update={"functional": functional_summary(scorer, thresholds)})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     write_model_dir(dest, config=model_config, labels=[l.value for l in LABELS], thresholds=thresholds, metrics=metrics, card=render_card(model_config, thresholds, metrics), files=files)
@@ -521,7 +522,7 @@ def evaluate_opened(scorer: Scorer, bundle: DataBundle) -> tuple[Metrics, list[s
     """evaluate_model_dir on a scorer and data already in hand."""
     metrics = score_sets(scorer, bundle.tests, scorer.thresholds)
     if scorer.model_dir.metrics.functional is not None:  # a dir exported before the suite existed has none, and keeps none
-        metrics = metrics.model_copy(update={"functional": functional_summary(scorer)})
+        metrics = metrics.model_copy(update={"functional": functional_summary(scorer, scorer.thresholds)})
     recorded = {(r.name, r.split): r.sha256 for r in scorer.model_dir.config.data if r.role == "test"}
     warnings = []
     for eval_set in metrics.eval_sets:

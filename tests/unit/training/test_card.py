@@ -14,7 +14,8 @@ def _config(kind: str, backend: dict[str, Any], transformer: dict[str, Any] | No
 
 
 def _label(auc: float | None) -> LabelMetrics:
-    return LabelMetrics(n=100, positives=10, roc_auc=auc, pr_auc=None, review={}, reject={})
+    at = {"precision": 0.5, "recall": 0.5, "f1": 0.5}
+    return LabelMetrics(n=100, positives=10, roc_auc=auc, pr_auc=None, review=at, reject=at)
 
 
 METRICS = Metrics(
@@ -41,3 +42,16 @@ def test_a_linear_card_names_its_n_grams_and_a_card_without_a_spam_head_or_with_
     assert "Buy gold" not in bare
     without = "\n".join(_limit_lines(_config("transformer", {}), METRICS))
     assert "Buy gold" not in without
+
+
+def test_the_cards_suite_table_shows_the_review_columns_where_the_metrics_carry_them() -> None:
+    from training.card import render_card
+
+    config = _config("transformer", {"max_length": 128})
+    old = render_card(config, {}, METRICS)  # a dir made before the suite was tallied at review thresholds
+    assert "| functionality | cases | pass (expects label) | pass (expects none) |\n" in old and "held at review" not in old
+    rows = [r | {"positive_review": None if r["positive_pass"] is None else 1.0, "negative_review": None if r["negative_pass"] is None else 0.25}
+            for r in METRICS.functional["functionalities"]]  # type: ignore[index]
+    new = render_card(config, {}, METRICS.model_copy(update={"functional": {"overall": 0.95, "functionalities": rows}}))
+    assert "| functionality | cases | pass (expects label) | pass (expects none) | held at review | left alone at review |" in new
+    assert "| counter_speech | 42 | – | 1.00 (42) | – | 0.25 (42) |" in new and "| slur | 18 | 0.80 (18) | – | 1.00 (18) | – |" in new
