@@ -12,7 +12,7 @@ For each group (terms matched as whole words, case-insensitive):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +51,8 @@ class GroupFPR:
     group: str
     cases: int
     false_positive_rate: float  # share of neutral/positive mentions scored hate or insult at >= 0.5
+    # the same at the model's hate and insult review thresholds, where given: mentions a moderator is sent
+    review_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,16 +70,19 @@ def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
     return float(roc_auc_score(y, p)) if len(y) and 0 < y.sum() < len(y) else None
 
 
-def neutral_fpr(predict: Callable[[Sequence[Case]], np.ndarray], cases: Sequence[Case]) -> list[GroupFPR]:
-    """False positives (hate or insult at the cut-off) on the suite's neutral and positive mentions, per group."""
+def neutral_fpr(predict: Callable[[Sequence[Case]], np.ndarray], cases: Sequence[Case], *,
+                review: Mapping[str, float] | None = None) -> list[GroupFPR]:
+    """False positives (hate or insult at the cut-off, and at `review`, each label's review threshold, where given) on
+    the suite's neutral and positive mentions, per group."""
     picked = [c for c in cases if c.functionality in ("hate_vs_neutral_mention", "positive_mention")]
     probs = predict(picked) if picked else np.zeros((0, 3))
     flagged = (probs[:, :2] >= CUT).any(axis=1) if len(picked) else np.zeros(0, dtype=bool)
+    held = (probs[:, :2] >= np.array([review["hate"], review["insult"]])).any(axis=1) if review is not None and len(picked) else None
     out = []
     for group in GROUPS:
         idx = [i for i, c in enumerate(picked) if group in mentions(c.body)]
         if idx:
-            out.append(GroupFPR(group, len(idx), float(flagged[idx].mean())))
+            out.append(GroupFPR(group, len(idx), float(flagged[idx].mean()), float(held[idx].mean()) if held is not None else None))
     return out
 
 
@@ -111,8 +116,13 @@ def bias_tables(fprs: Sequence[GroupFPR], aucs: Sequence[GroupAUC]) -> list[str]
     def fmt(v: float | None) -> str:
         return "–" if v is None else f"{v:.3f}"
 
-    lines = ["| group | neutral/positive mentions | false positive rate (hate or insult ≥ 0.5) |", "|---|---|---|"]
-    lines += [f"| {f.group} | {f.cases} | {f.false_positive_rate:.2f} |" for f in fprs]
+    def fmt2(v: float | None) -> str:
+        return "–" if v is None else f"{v:.2f}"
+
+    reviewed = any(f.review_rate is not None for f in fprs)
+    lines = ["| group | neutral/positive mentions | false positive rate (hate or insult ≥ 0.5) |" + (" sent to review (hate or insult at its review threshold) |" if reviewed else ""),
+             "|---|---|---|" + ("---|" if reviewed else "")]
+    lines += [f"| {f.group} | {f.cases} | {f.false_positive_rate:.2f} |" + (f" {fmt2(f.review_rate)} |" if reviewed else "") for f in fprs]
     lines += ["", "| test set | group | comments mentioning it | hateful | subgroup AUC | BPSN AUC | BNSP AUC |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {a.test_set} | {a.group} | {a.subgroup_n} | {a.subgroup_positives} | {fmt(a.subgroup_auc)} | {fmt(a.bpsn_auc)} | {fmt(a.bnsp_auc)} |"
               for a in aucs]

@@ -583,8 +583,10 @@ def trained_corpora(train_config: dict[str, Any]) -> frozenset[str]:
 
 
 def neutral_mention_fprs(scorer: Scorer) -> list:  # type: ignore[type-arg]
-    """False positives on the functional suite's neutral and positive identity mentions (empty without the suite)."""
+    """False positives on the functional suite's neutral and positive identity mentions, at 0.5 and at the hate and
+    insult review thresholds (empty without the suite)."""
     from training.bias import neutral_fpr
     from training.functional import SUITE, load_suite
 
-    return neutral_fpr(scorer.predict_proba, load_suite(SUITE)) if SUITE.is_file() else []
+    review = {label: t.review for label, t in scorer.thresholds.items()}
+    return neutral_fpr(scorer.predict_proba, load_suite(SUITE), review=review) if SUITE.is_file() else []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from labels.schema import LabelledComment
-from training.bias import mentions, neutral_fpr, subgroup_aucs
+from training.bias import bias_tables, mentions, neutral_fpr, subgroup_aucs
 from training.data import NamedSet
 from training.functional import Case
 
@@ -44,4 +44,10 @@ def test_neutral_fpr_counts_hate_or_insult_at_the_cut_off() -> None:
     cases.append(Case("dehumanisation", "Muslims are vermin", {"hate": 1}))  # not a neutral mention: ignored
     probs = np.array([[0.6, 0, 0], [0.1, 0.7, 0], [0.1, 0.1, 0.9], [0.0, 0.0, 0.0]])  # off_topic does not count
     (muslim,) = neutral_fpr(lambda picked: probs[: len(picked)], cases)
-    assert (muslim.group, muslim.cases, muslim.false_positive_rate) == ("Muslim", 4, 0.5)
+    assert (muslim.group, muslim.cases, muslim.false_positive_rate, muslim.review_rate) == ("Muslim", 4, 0.5, None)
+    # at review thresholds (hate 0.05, insult 0.8): rows 1-3 reach hate's, row 2's insult 0.7 not insult's; row 4 neither
+    (at_review,) = neutral_fpr(lambda picked: probs[: len(picked)], cases, review={"hate": 0.05, "insult": 0.8, "off_topic": 0.0})
+    assert (at_review.false_positive_rate, at_review.review_rate) == (0.5, 0.75)
+    lines = bias_tables([at_review], [])
+    assert lines[0].endswith("| sent to review (hate or insult at its review threshold) |") and lines[2] == "| Muslim | 4 | 0.50 | 0.75 |"
+    assert "sent to review" not in bias_tables([muslim], [])[0]
