@@ -344,8 +344,8 @@ def write_report(
         (folder / "bias.png").unlink(missing_ok=True)  # bias_plot writes nothing when no group has enough mentions
         bias_plot(aucs, folder / "bias.png")
         lines += [f"## Unintended bias, {main}", "",
-                  ("False positives on the functional suite's neutral and positive mentions of each group, then, on every test set with hate "
-                   "labels, the Jigsaw subgroup / BPSN / BNSP AUCs for hate (groups with at least 10 mentions; see training/bias.py)."), "",
+                  ("False positives on the functional suite's neutral and positive mentions of each group (at the calibrated 0.5 cut-off, and "
+                   "sent to a moderator at the served review thresholds), then, on every test set with hate labels, the Jigsaw subgroup / BPSN / BNSP AUCs for hate (groups with at least 10 mentions; see training/bias.py)."), "",
                   *bias_tables(fprs, aucs), ""]
         if (folder / "bias.png").exists():
             written.add("bias.png")
