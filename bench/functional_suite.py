@@ -63,7 +63,8 @@ def main(model_dirs: list[Path]) -> None:
                   "| test set | label | off | on |", "|---|---|---|---|"]
         lines += [f"| {name} | {label} | {auc_off[(name, label)]:.4f} | {auc_on[(name, label)]:.4f} |" for name, label in auc_off]
         served, served_probs = (on, probs_on) if off.model_dir.config.backend.get("text_normalisation") else (off, probs_off)
-        lines += ["", f"Unintended bias, `{served.name}` as served:", "", *bias_tables(neutral_fpr(served.predict_proba, cases, review={label: t.review for label, t in served.thresholds.items()}),
+        review = {label: t.review for label, t in served.thresholds.items()}
+        lines += ["", f"Unintended bias, `{served.name}` as served:", "", *bias_tables(neutral_fpr(served.predict_proba, cases, review=review),
                                                                                      subgroup_aucs(tests, served_probs)), ""]
     write_section("functional", "\n".join(lines))
     print("\n".join(lines))
