@@ -18,11 +18,12 @@ from sklearn.metrics import roc_auc_score
 from bench.sections import machine, one_line_errors, write_section
 from labels.schema import LABELS
 from serving.model import open_scorer
+from threadguard.artifact import review_thresholds
 from threadguard.settings import Settings
 from training.bias import bias_tables, neutral_fpr, subgroup_aucs
 from training.config import TrainConfig
 from training.data import assemble
-from training.functional import SUITE, load_suite, obfuscation_rate, overall, run_suite
+from training.functional import SUITE, load_suite, obfuscation_rate, overall, rate_cell, run_suite
 
 
 def _aucs(tests, all_probs) -> dict[tuple[str, str], float]:  # type: ignore[no-untyped-def]
@@ -51,9 +52,8 @@ def main(model_dirs: list[Path]) -> None:
                   f"{'on' if off.model_dir.config.backend.get('text_normalisation') else 'off'}."), "",
                   "| functionality | cases | pass, off | pass, on | expects label (on) | expects none (on) |", "|---|---|---|---|---|---|"]
         for a, b in zip(r_off, r_on, strict=True):
-            pos = "–" if b.positive_pass is None else f"{b.positive_pass:.2f} ({b.positives})"
-            neg = "–" if b.negative_pass is None else f"{b.negative_pass:.2f} ({b.negatives})"
-            lines.append(f"| {a.functionality} | {a.n} | {a.pass_rate:.2f} | {b.pass_rate:.2f} | {pos} | {neg} |")
+            lines.append(f"| {a.functionality} | {a.n} | {a.pass_rate:.2f} | {b.pass_rate:.2f} | {rate_cell(b.positive_pass, b.positives)} | "
+                         f"{rate_cell(b.negative_pass, b.negatives)} |")
         config = TrainConfig.model_validate(off.model_dir.config.train_config)
         tests = assemble(config, Settings().datasets_dir, progress=False).tests
         probs_off, probs_on = [off.predict_proba(n.rows) for n in tests], [on.predict_proba(n.rows) for n in tests]
@@ -63,7 +63,7 @@ def main(model_dirs: list[Path]) -> None:
                   "| test set | label | off | on |", "|---|---|---|---|"]
         lines += [f"| {name} | {label} | {auc_off[(name, label)]:.4f} | {auc_on[(name, label)]:.4f} |" for name, label in auc_off]
         served, served_probs = (on, probs_on) if off.model_dir.config.backend.get("text_normalisation") else (off, probs_off)
-        review = {label: t.review for label, t in served.thresholds.items()}
+        review = review_thresholds(served.thresholds)
         lines += ["", f"Unintended bias, `{served.name}` as served:", "", *bias_tables(neutral_fpr(served.predict_proba, cases, review=review),
                                                                                      subgroup_aucs(tests, served_probs)), ""]
     write_section("functional", "\n".join(lines))

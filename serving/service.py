@@ -11,6 +11,7 @@ from serving.observability import ServiceMetrics
 from serving.schemas import CommentIn, ScoreOut
 from serving.scoring import score_rows
 from serving.shadow import ShadowRunner
+from threadguard.artifact import review_thresholds
 from threadguard.errors import ThreadguardError
 from threadguard.settings import Settings
 
@@ -36,7 +37,7 @@ class ScoringService:
         if scorer is None:
             raise ModelNotReady("model not loaded yet")
         results = score_rows(scorer, comments, [c.id for c in comments], language=self.language)
-        self.metrics.observe_scores(results, {label: t.review for label, t in scorer.thresholds.items()})
+        self.metrics.observe_scores(results, review_thresholds(scorer.thresholds))
         self.shadow.offer(self.slots.shadow, comments, results)
         return results
 

@@ -42,6 +42,11 @@ class LabelThresholds(BaseModel):
         return self
 
 
+def review_thresholds(thresholds: Mapping[str, LabelThresholds]) -> dict[str, float]:
+    """Each label's review threshold: the score from which a comment is sent to a moderator."""
+    return {label: t.review for label, t in thresholds.items()}
+
+
 class DataSetRecord(BaseModel):
     """One data set used to train, tune or evaluate: identity by sha256 of its canonical JSONL."""
 

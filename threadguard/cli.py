@@ -270,13 +270,14 @@ def check(
     """Run the functional test suite: pass rates per functionality, positives and negatives apart, at the 0.5 cut-off
     and at the model's review thresholds."""
     from serving.model import open_scorer
+    from threadguard.artifact import review_thresholds
     from training.functional import SUITE, load_suite, run_suite, summary, table
 
     settings = get_settings()
     cases = load_suite(suite or SUITE)
     scorer = open_scorer(model or settings.model_dir, device="cpu", normalise=normalise, repair_spelling=repair_spelling)
     # beside the 0.5 cut-off, each label's review threshold: what a moderator is sent
-    results = run_suite(scorer.predict_proba, cases, review={label: t.review for label, t in scorer.thresholds.items()})
+    results = run_suite(scorer.predict_proba, cases, review=review_thresholds(scorer.thresholds))
     if as_json:
         typer.echo(json.dumps({"model": scorer.name, "normalise": scorer.normalise, "repair_spelling": scorer.repair_spelling} | summary(results)))  # the model card's keys
         return

@@ -113,16 +113,13 @@ def subgroup_aucs(sets: Sequence[NamedSet], probs: Sequence[np.ndarray], label: 
 
 
 def bias_tables(fprs: Sequence[GroupFPR], aucs: Sequence[GroupAUC]) -> list[str]:
-    def fmt(v: float | None) -> str:
-        return "–" if v is None else f"{v:.3f}"
-
-    def fmt2(v: float | None) -> str:
-        return "–" if v is None else f"{v:.2f}"
+    def fmt(v: float | None, digits: int = 3) -> str:
+        return "–" if v is None else f"{v:.{digits}f}"
 
     reviewed = any(f.review_rate is not None for f in fprs)
     lines = ["| group | neutral/positive mentions | false positive rate (hate or insult ≥ 0.5) |" + (" sent to review (hate or insult at its review threshold) |" if reviewed else ""),
              "|---|---|---|" + ("---|" if reviewed else "")]
-    lines += [f"| {f.group} | {f.cases} | {f.false_positive_rate:.2f} |" + (f" {fmt2(f.review_rate)} |" if reviewed else "") for f in fprs]
+    lines += [f"| {f.group} | {f.cases} | {f.false_positive_rate:.2f} |" + (f" {fmt(f.review_rate, 2)} |" if reviewed else "") for f in fprs]
     lines += ["", "| test set | group | comments mentioning it | hateful | subgroup AUC | BPSN AUC | BNSP AUC |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {a.test_set} | {a.group} | {a.subgroup_n} | {a.subgroup_positives} | {fmt(a.subgroup_auc)} | {fmt(a.bpsn_auc)} | {fmt(a.bnsp_auc)} |"
               for a in aucs]

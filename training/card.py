@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from labels.schema import LABELS
 from threadguard.artifact import LabelThresholds, Metrics, ModelConfig
+from training.functional import rate_cell
 
 
 def _fmt(value: float | None) -> str:
@@ -194,16 +195,12 @@ def render_card(config: ModelConfig, thresholds: dict[str, LabelThresholds], met
                   "| functionality | cases | pass (expects label) | pass (expects none) |" + (" held at review | left alone at review |" if reviewed else ""),
                   "|---|---|---|---|" + ("---|---|" if reviewed else "")]
         for r in f["functionalities"]:
-            cells = [_rate(r["positive_pass"], r["positives"]), _rate(r["negative_pass"], r["negatives"])]
+            cells = [rate_cell(r["positive_pass"], r["positives"]), rate_cell(r["negative_pass"], r["negatives"])]
             if reviewed:
-                cells += [_rate(r.get("positive_review"), r["positives"]), _rate(r.get("negative_review"), r["negatives"])]
+                cells += [rate_cell(r.get("positive_review"), r["positives"]), rate_cell(r.get("negative_review"), r["negatives"])]
             lines.append(f"| {r['name']} | {r['n']} | " + " | ".join(cells) + " |")
     lines += ["", *_limit_lines(config, metrics), ""]
     return "\n".join(lines)
-
-
-def _rate(rate: float | None, count: int) -> str:
-    return "–" if rate is None else f"{rate:.2f} ({count})"
 
 
 WEAK_AUC = 0.75  # a test split's ROC-AUC under this is named among the limits

@@ -179,17 +179,19 @@ def _reviewed(results: Sequence[FunctionalityResult]) -> bool:
     return any(r.positive_review is not None or r.negative_review is not None for r in results)
 
 
+def rate_cell(rate: float | None, count: int) -> str:
+    """A pass rate with the cases behind it, as the suite's tables print it ("–" where no case asks)."""
+    return "–" if rate is None else f"{rate:.2f} ({count})"
+
+
 def table(results: Sequence[FunctionalityResult]) -> list[str]:
     """Markdown rows: functionality, cases, pass rate on positives and on negatives."""
-    def fmt(rate: float | None, count: int) -> str:
-        return "–" if rate is None else f"{rate:.2f} ({count})"
-
     reviewed = _reviewed(results)
     extra = " held at review (expects label) | left alone at review (expects none) |" if reviewed else ""
     lines = ["| functionality | cases | pass (expects label) | pass (expects none) | pass |" + extra, "|---|---|---|---|---|" + ("---|---|" if reviewed else "")]
     for r in results:
-        at_review = f" {fmt(r.positive_review, r.positives)} | {fmt(r.negative_review, r.negatives)} |" if reviewed else ""
-        lines.append(f"| {r.functionality} | {r.n} | {fmt(r.positive_pass, r.positives)} | {fmt(r.negative_pass, r.negatives)} | {r.pass_rate:.2f} |" + at_review)
+        at_review = f" {rate_cell(r.positive_review, r.positives)} | {rate_cell(r.negative_review, r.negatives)} |" if reviewed else ""
+        lines.append(f"| {r.functionality} | {r.n} | {rate_cell(r.positive_pass, r.positives)} | {rate_cell(r.negative_pass, r.negatives)} | {r.pass_rate:.2f} |" + at_review)
     rate = obfuscation_rate(results)
     blanks = " | |" if reviewed else ""
     lines.append(f"| **overall** | {sum(r.n for r in results)} | | | **{overall(results):.2f}** |" + blanks)

@@ -27,6 +27,7 @@ from threadguard.artifact import (
     Metrics,
     ModelConfig,
     point_current,
+    review_thresholds,
     write_model_dir,
 )
 from threadguard.errors import ArtifactError
@@ -377,7 +378,7 @@ def functional_summary(scorer: Scorer, thresholds: dict[str, LabelThresholds]) -
 
     if not SUITE.is_file():
         return None
-    return summary(run_suite(scorer.predict_proba, load_suite(SUITE), review={label: t.review for label, t in thresholds.items()}))
+    return summary(run_suite(scorer.predict_proba, load_suite(SUITE), review=review_thresholds(thresholds)))
 
 
 def as_the_model_reads(config: TrainConfig, bundle: DataBundle) -> DataBundle:
@@ -588,5 +589,4 @@ def neutral_mention_fprs(scorer: Scorer) -> list:  # type: ignore[type-arg]
     from training.bias import neutral_fpr
     from training.functional import SUITE, load_suite
 
-    review = {label: t.review for label, t in scorer.thresholds.items()}
-    return neutral_fpr(scorer.predict_proba, load_suite(SUITE), review=review) if SUITE.is_file() else []
+    return neutral_fpr(scorer.predict_proba, load_suite(SUITE), review=review_thresholds(scorer.thresholds)) if SUITE.is_file() else []

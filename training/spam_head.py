@@ -9,8 +9,7 @@ transformer.spam_bare_pitches bare ones of a few words with no link or amount, w
 every distinct training comment not labelled off-topic, and its regularisation is chosen so that it (a) finds
 pitches whose offer it never saw (groups of one offer held out together) and (b) lifts few real comments: at most
 MAX_VALIDATION_LIFT of the validation comments of every source may reach LIFT_AT, the order of off_topic's review
-thresholds. The functional suite's spam cases, written
-apart from training/spam.py, are the test.
+thresholds. The functional suite's spam cases, written apart from training/spam.py, are the test.
 
 Among the strengths within that cap, recall a few held-out pitches short of the best counts as a tie
 (RECALL_SLACK_PITCHES), and the tie goes to the head that lifts the fewest validation comments. Without the slack, one
