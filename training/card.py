@@ -113,16 +113,16 @@ def _spam_head_lines(config: ModelConfig) -> list[str]:
         return []
     c = str(spam["C"])
     return ["## Spam head",
-            (f"A logistic regression over the comment embedding (training/spam_head.py), fit on {spam['rows']['pitches']} synthetic pitches{_bare(config)} "
+            (f"A logistic regression over the comment embedding (training/spam_head.py), fit on {spam['rows']['pitches']} synthetic pitches{' (bare ones of a few words among them)' if _bare_pitches(config) else ''} "
              f"against {spam['rows']['negatives']} training comments, C = {c}: it found {spam['held_out_offer_recall'][c]:.1%} of the pitches "
              f"whose offer was held out, and lifted {spam['validation_lifted'][c]:.2%} of {spam['rows']['validation']} validation comments "
              f"to {spam['lift_at']} (at most {spam['max_validation_lift']:.0%} allowed). {_spam_choice(spam)} Its probability raises off_topic's calibrated score "
              "as a noisy OR, 1 - (1 - p_off)(1 - p_spam), before thresholds: a pitch is off-topic under any article."), ""]
 
 
-def _bare(config: ModelConfig) -> str:
+def _bare_pitches(config: ModelConfig) -> bool:
     """Whether the head's pitches take in training/spam.py's bare ones (transformer.spam_bare_pitches)."""
-    return " (bare ones of a few words among them)" if config.train_config.get("transformer", {}).get("spam_bare_pitches") else ""
+    return bool(config.train_config.get("transformer", {}).get("spam_bare_pitches"))
 
 
 def _spam_choice(spam: dict) -> str:
@@ -217,7 +217,7 @@ def _limit_lines(config: ModelConfig, metrics: Metrics) -> list[str]:
     else:
         lines.append(f"- The encoder reads {config.backend.get('max_length', 128)} tokens at a time; off_topic judges a comment by its "
                      "opening window and context, while in service hate and insult read every later window too.")
-        if config.backend.get("spam_head") and not _bare(config):
+        if config.backend.get("spam_head") and not _bare_pitches(config):
             lines.append("- The spam head learnt pitches that carry an offer or a link; a bare call to buy (\"Buy gold now!\") can pass "
                          "(docs/benchmarks.md, \"Bare pitches\").")
     weak = [f"{s.name} {label} {m.roc_auc:.3f}" for s in metrics.eval_sets for label, m in s.labels.items()
